@@ -1,0 +1,110 @@
+"""HQ Portal: the retail HQ back-office that prepares stores and registers for offline selling."""
+
+from pathlib import Path
+
+from flask import Flask, jsonify, request
+from sqlalchemy.exc import IntegrityError
+from werkzeug.exceptions import HTTPException, default_exceptions
+
+from portal import config
+from portal.celery_app import celery_init_app
+from portal.core.api import API_PREFIX
+from portal.core.errors import Conflict, DomainError
+from portal.core.web import render_error
+from portal.extensions import api, csrf, db, login_manager, migrate
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """Build the portal; `test_config` overrides the environment's configuration."""
+    app = Flask(
+        __name__,
+        instance_relative_config=True,
+        static_folder=str(Path(__file__).resolve().parent.parent / "static"),
+    )
+    app.config.from_mapping(config.load(app.instance_path))
+    if test_config:
+        app.config.from_mapping(test_config)
+    register_extensions(app)
+    register_blueprints(app)
+    register_errorhandlers(app)
+    register_commands(app)
+    celery_init_app(app)
+    return app
+
+
+def register_extensions(app: Flask) -> None:
+    """Bind the extensions of `portal.extensions` to this app."""
+    from portal import models  # noqa: F401  (every model must be known to migrations)
+
+    db.init_app(app)
+    migrate.init_app(app, db, render_as_batch=True)
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    api.init_app(app)
+
+
+def register_blueprints(app: Flask) -> None:
+    """Mount the HTML pages and the JSON API of every feature."""
+    from portal.audit import views as audit_views
+    from portal.auth import views as auth_views
+    from portal.channels import api as channels_api
+    from portal.channels import views as channels_views
+    from portal.core import views as core_views
+    from portal.distribution import views as distribution_views
+    from portal.offline_profiles import api as offline_profiles_api
+    from portal.offline_profiles import views as offline_profiles_views
+    from portal.registers import api as registers_api
+    from portal.registers import views as registers_views
+    from portal.stores import api as stores_api
+    from portal.stores import views as stores_views
+
+    for module in (
+        core_views,
+        auth_views,
+        audit_views,
+        stores_views,
+        registers_views,
+        channels_views,
+        offline_profiles_views,
+        distribution_views,
+    ):
+        app.register_blueprint(module.bp)
+    for blueprint in (
+        stores_api.blp,
+        registers_api.blp,
+        channels_api.databases_blp,
+        channels_api.groups_blp,
+        offline_profiles_api.blp,
+    ):
+        api.register_blueprint(blueprint)
+        # Bearer tokens, not cookies, authenticate the API, so CSRF tokens do not apply there.
+        csrf.exempt(blueprint)
+
+
+def register_errorhandlers(app: Flask) -> None:
+    """Answer rule violations and integrity clashes in JSON under /api, as pages elsewhere."""
+
+    def on_domain_error(error: DomainError):
+        db.session.rollback()
+        if request.path.startswith(API_PREFIX):
+            return jsonify(error.to_dict()), error.status
+        return render_error(_http_error(error.status, error.message))
+
+    def on_integrity_error(error: IntegrityError):
+        db.session.rollback()
+        clash = Conflict("The change clashes with data saved meanwhile; reload and try again.")
+        return on_domain_error(clash)
+
+    app.register_error_handler(DomainError, on_domain_error)
+    app.register_error_handler(IntegrityError, on_integrity_error)
+
+
+def register_commands(app: Flask) -> None:
+    """Add the `flask portal ...` commands."""
+    from portal.cli import portal_cli
+
+    app.cli.add_command(portal_cli)
+
+
+def _http_error(status: int, message: str) -> HTTPException:
+    return default_exceptions[status](description=message)

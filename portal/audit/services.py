@@ -1,0 +1,76 @@
+"""Recording and reading the audit trail."""
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from flask import g, has_app_context
+
+from portal.audit.models import AuditEntry
+from portal.extensions import db
+
+SYSTEM_ACTOR = ("system", "system")
+
+
+def set_actor(actor: str, source: str) -> None:
+    """Name who is acting (an email) and through what (web, api, cli) for this unit of work."""
+    g.audit_actor = (actor, source)
+
+
+def current_actor() -> tuple[str, str]:
+    """The actor set for this request, task or command, or the system."""
+    return g.get("audit_actor", SYSTEM_ACTOR) if has_app_context() else SYSTEM_ACTOR
+
+
+def snapshot(obj: Any) -> dict[str, Any]:
+    """The column values of a model instance, as JSON-safe data."""
+    values = {}
+    for attr in sa.inspect(obj).mapper.column_attrs:
+        value = getattr(obj, attr.key)
+        if isinstance(value, datetime | date):
+            value = value.isoformat()
+        elif isinstance(value, Decimal):
+            value = str(value)
+        values[attr.key] = value
+    return values
+
+
+def record(
+    action: str,
+    entity_type: str,
+    entity_key: str,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+) -> AuditEntry | None:
+    """Add an audit entry for a change; unchanged updates are not recorded."""
+    if before is not None and after is not None:
+        changed = {k for k in after if before.get(k) != after[k]} - {"updated_at", "created_at"}
+        if not changed:
+            return None
+        before = {k: before.get(k) for k in changed}
+        after = {k: after[k] for k in changed}
+    actor, source = current_actor()
+    entry = AuditEntry(
+        actor=actor,
+        source=source,
+        action=action,
+        entity_type=entity_type,
+        entity_key=entity_key,
+        before=before,
+        after=after,
+    )
+    db.session.add(entry)
+    db.session.flush()
+    return entry
+
+
+def entries_query(entity_type: str | None = None, q: str | None = None) -> sa.Select:
+    """Audit entries newest first, optionally for one entity type or matching a search."""
+    stmt = sa.select(AuditEntry).order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
+    if entity_type:
+        stmt = stmt.where(AuditEntry.entity_type == entity_type)
+    if q:
+        like = f"%{q}%"
+        stmt = stmt.where(sa.or_(AuditEntry.entity_key.ilike(like), AuditEntry.actor.ilike(like)))
+    return stmt

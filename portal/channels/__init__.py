@@ -1,0 +1,1 @@
+"""Channel data groups and channel databases."""

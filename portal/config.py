@@ -1,0 +1,73 @@
+"""Configuration from environment variables, with defaults that need no server."""
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+
+class ConfigurationError(RuntimeError):
+    """The portal cannot start with the configuration it was given."""
+
+
+def database_url(instance_path: str) -> str:
+    """`DATABASE_URL`, or a SQLite file in the instance folder; PostgreSQL uses psycopg 3."""
+    url = os.environ.get("DATABASE_URL") or f"sqlite:///{Path(instance_path) / 'portal.sqlite'}"
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def broker_url(instance_path: str) -> str:
+    """`REDIS_URL`, or kombu's SQLAlchemy transport on a SQLite file (the embedded broker)."""
+    return os.environ.get("REDIS_URL") or f"sqla+sqlite:///{Path(instance_path) / 'broker.sqlite'}"
+
+
+def secret_key(instance_path: str, production: bool) -> str:
+    """`SECRET_KEY`; outside production a random key is kept in the instance folder."""
+    key = os.environ.get("SECRET_KEY")
+    if key:
+        return key
+    if production:
+        raise ConfigurationError("SECRET_KEY must be set when PORTAL_ENV=production")
+    key_file = Path(instance_path) / "secret_key"
+    if not key_file.exists():
+        key_file.write_text(secrets.token_hex(32))
+        key_file.chmod(0o600)
+    return key_file.read_text().strip()
+
+
+def load(instance_path: str) -> dict[str, Any]:
+    """Build the app configuration from the environment."""
+    Path(instance_path).mkdir(parents=True, exist_ok=True)
+    production = os.environ.get("PORTAL_ENV", "development") == "production"
+    broker = broker_url(instance_path)
+    return {
+        "PORTAL_ENV": "production" if production else "development",
+        "SECRET_KEY": secret_key(instance_path, production),
+        "SQLALCHEMY_DATABASE_URI": database_url(instance_path),
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "PACKAGE_STORE": os.environ.get("PACKAGE_STORE") or str(Path(instance_path) / "packages"),
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": production,
+        "REMEMBER_COOKIE_SECURE": production,
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "API_TITLE": "HQ Portal API",
+        "API_VERSION": "v1",
+        "OPENAPI_VERSION": "3.0.3",
+        "OPENAPI_URL_PREFIX": "/api/v1",
+        "OPENAPI_JSON_PATH": "openapi.json",
+        "PER_PAGE": 25,
+        "CELERY": {
+            "broker_url": broker,
+            "task_ignore_result": True,
+            # A build killed mid-way is redelivered instead of lost.
+            "task_acks_late": True,
+            "task_reject_on_worker_lost": True,
+            "worker_prefetch_multiplier": 1,
+            "broker_connection_retry_on_startup": True,
+            "broker_transport_options": {"visibility_timeout": 3600},
+        },
+    }

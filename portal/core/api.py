@@ -1,0 +1,70 @@
+"""The JSON API's plumbing: one error shape, list arguments, and the blueprint class."""
+
+import marshmallow as ma
+from flask import request
+from flask_smorest import Api, Blueprint
+from werkzeug.exceptions import HTTPException
+
+from portal.core.errors import error_body
+from portal.core.web import render_error
+
+API_PREFIX = "/api/v1"
+
+
+class ErrorDetailSchema(ma.Schema):
+    """What went wrong: a machine code, a sentence for people, and per-field messages."""
+
+    code = ma.fields.String(required=True)
+    message = ma.fields.String(required=True)
+    fields = ma.fields.Dict(required=True)
+
+
+class ErrorSchema(ma.Schema):
+    """The one error body of the API."""
+
+    error = ma.fields.Nested(ErrorDetailSchema, required=True)
+
+
+class ListArgsSchema(ma.Schema):
+    """Query arguments every list endpoint takes."""
+
+    q = ma.fields.String(metadata={"description": "Search text"})
+    limit = ma.fields.Integer(load_default=50, validate=ma.validate.Range(min=1, max=200))
+    cursor = ma.fields.String(metadata={"description": "The `next` value of the previous page"})
+
+
+def page_schema(item_schema: type[ma.Schema], name: str) -> type[ma.Schema]:
+    """A `{"items": [...], "next": cursor}` schema for a list endpoint."""
+    return ma.Schema.from_dict(
+        {
+            "items": ma.fields.List(ma.fields.Nested(item_schema), required=True),
+            "next": ma.fields.String(allow_none=True, required=True),
+        },
+        name=name,
+    )
+
+
+class PortalApi(Api):
+    """flask-smorest's Api, answering errors in our shape and leaving HTML pages alone."""
+
+    ERROR_SCHEMA = ErrorSchema
+
+    def handle_http_exception(self, error: HTTPException):
+        """JSON errors for the API paths; the HTML handlers answer everything else."""
+        if not request.path.startswith(API_PREFIX):
+            return render_error(error)
+        data = getattr(error, "data", None) or {}
+        fields = data.get("errors") or data.get("messages") or {}
+        # webargs nests errors by location ("json", "query"); a client wants the field names.
+        if set(fields) <= {"json", "query", "form", "headers", "path"}:
+            fields = {k: v for location in fields.values() for k, v in location.items()}
+        code = error.name.lower().replace(" ", "_")
+        message = data.get("message") or error.description or error.name
+        if error.code == 422:
+            code, message = "validation_failed", "The request has invalid fields."
+        return error_body(code, message, fields), error.code, data.get("headers", {})
+
+
+def api_blueprint(name: str, import_name: str, url_prefix: str, description: str) -> Blueprint:
+    """A blueprint of the admin API under /api/v1."""
+    return Blueprint(name, import_name, url_prefix=API_PREFIX + url_prefix, description=description)

@@ -1,0 +1,47 @@
+"""The dashboard HQ users land on after signing in."""
+
+import sqlalchemy as sa
+from flask import Blueprint, render_template
+from flask_login import current_user
+
+from portal.auth.roles import Permission, can
+from portal.channels.models import OFFLINE, ChannelDatabase, ChannelDataGroup
+from portal.core.auth import permission_required
+from portal.extensions import db
+from portal.registers.models import Register
+from portal.stores.models import Store
+
+bp = Blueprint("core", __name__)
+
+
+@bp.get("/")
+@permission_required(Permission.READ_SETUP)
+def home():
+    """Counts of the setup and the registers still missing an offline database."""
+
+    def count(stmt):
+        return db.session.scalar(sa.select(sa.func.count()).select_from(stmt.subquery()))
+
+    figures = {
+        "stores": count(sa.select(Store.id)),
+        "registers": count(sa.select(Register.id)),
+        "offline_registers": count(sa.select(Register.id).where(Register.support_offline)),
+        "offline_databases": count(
+            sa.select(ChannelDatabase.id).where(
+                ChannelDatabase.kind == OFFLINE, ChannelDatabase.active
+            )
+        ),
+        "groups": count(sa.select(ChannelDataGroup.id)),
+        "ungrouped_stores": count(sa.select(Store.id).where(Store.channel_data_group_id.is_(None))),
+    }
+    return render_template("core/home.html", figures=figures)
+
+
+@bp.app_context_processor
+def inject_permissions():
+    """Let templates ask `can('change_setup')` to show only what the user may do."""
+
+    def can_do(permission: str) -> bool:
+        return current_user.is_authenticated and can(current_user.role, Permission(permission))
+
+    return {"can": can_do}

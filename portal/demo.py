@@ -1,0 +1,86 @@
+"""Demo data for a first look at the portal: built with the same services HQ staff use."""
+
+import sqlalchemy as sa
+
+from portal.auth import services as auth
+from portal.auth.models import User
+from portal.channels import services as channels
+from portal.channels.models import ChannelDataGroup
+from portal.distribution.services import ensure_standard_jobs
+from portal.extensions import db
+from portal.offline_profiles import services as offline_profiles
+from portal.offline_profiles.models import OfflineProfile
+from portal.registers import services as registers
+from portal.registers.models import Register
+from portal.stores import services as stores
+from portal.stores.models import Store
+
+# The README names these credentials; they are for a local demo only.
+DEMO_PASSWORD = "demo-password"
+DEMO_USERS = (
+    ("admin@demo.hq", "admin", "Ada Admin"),
+    ("hq@demo.hq", "hq", "Harper HQ"),
+    ("scheduler@demo.hq", "scheduler", "Sam Scheduler"),
+    ("auditor@demo.hq", "auditor", "Avery Auditor"),
+)
+DEMO_GROUPS = (
+    ("Stores", "Store channel databases"),
+    ("Offline registers", "Offline databases of registers"),
+    ("Parking", "New registers until they are activated: no schedules target it"),
+)
+DEMO_PROFILES = (
+    {"name": "Standard offline", "offline_timeout_s": 15, "reconnect_interval_min": 5},
+    {"name": "Paused", "pause_sync": True},
+)
+DEMO_STORES = (
+    ("HOUSTON", "Houston Galleria", "USD", "TX", "America/Chicago", 3),
+    ("SEATTLE", "Seattle Downtown", "USD", "WA", "America/Los_Angeles", 2),
+    ("TORONTO", "Toronto Eaton Centre", "CAD", "ON", "America/Toronto", 2),
+)
+
+
+def seed() -> list[str]:
+    """Create whatever demo data is missing (idempotent); returns what was done."""
+    done = [f"{ensure_standard_jobs()} standard scheduler job(s) added"]
+    for email, role, name in DEMO_USERS:
+        if _missing(User, email=email):
+            auth.create_user(email, role, DEMO_PASSWORD, name)
+            done.append(f"user {email} ({role})")
+    for name, description in DEMO_GROUPS:
+        if _missing(ChannelDataGroup, name=name):
+            channels.create_group(name, description)
+            done.append(f"channel data group {name}")
+    for profile in DEMO_PROFILES:
+        if _missing(OfflineProfile, name=profile["name"]):
+            offline_profiles.create_profile(profile)
+            done.append(f"offline profile {profile['name']}")
+    for number, name, currency, tax_group, time_zone, register_count in DEMO_STORES:
+        if _missing(Store, store_number=number):
+            stores.create_store(
+                {
+                    "store_number": number,
+                    "name": name,
+                    "currency": currency,
+                    "tax_group": tax_group,
+                    "time_zone": time_zone,
+                    "channel_data_group": "Stores",
+                    "offline_profile": "Standard offline",
+                }
+            )
+            done.append(f"store {number}")
+        for index in range(1, register_count + 1):
+            register_number = f"{number}-{index}"
+            if _missing(Register, register_number=register_number):
+                registers.create_register(
+                    {
+                        "register_number": register_number,
+                        "store": number,
+                        "support_offline": index == 1,
+                    }
+                )
+                done.append(f"register {register_number}")
+    return done
+
+
+def _missing(model, **key) -> bool:
+    return db.session.scalar(sa.select(model.id).filter_by(**key)) is None

@@ -1,0 +1,1 @@
+"""Scheduler jobs and the distribution of data to channel databases."""

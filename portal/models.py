@@ -1,0 +1,22 @@
+"""Imports every model so that Alembic and `db.create_all` see the whole schema."""
+
+from portal.audit.models import AuditEntry
+from portal.auth.models import ApiToken, User
+from portal.channels.models import ChannelDatabase, ChannelDataGroup
+from portal.distribution.models import SchedulerJob
+from portal.offline_profiles.models import OfflineProfile, OfflineScope
+from portal.registers.models import Register
+from portal.stores.models import Store
+
+__all__ = [
+    "ApiToken",
+    "AuditEntry",
+    "ChannelDataGroup",
+    "ChannelDatabase",
+    "OfflineProfile",
+    "OfflineScope",
+    "Register",
+    "SchedulerJob",
+    "Store",
+    "User",
+]

@@ -1,0 +1,1 @@
+"""Offline profiles and offline scopes."""

@@ -1,0 +1,1 @@
+"""Registers (POS terminals) and their Support offline switch."""

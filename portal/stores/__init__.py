@@ -1,0 +1,1 @@
+"""Stores (retail channels) and their channel database."""

@@ -1,0 +1,11 @@
+"""HTML pages (being written)."""
+
+from flask import Blueprint
+
+bp = Blueprint("stores", __name__, url_prefix="/stores")
+
+
+@bp.get("/")
+def index():
+    """Placeholder."""
+    return "stores"

@@ -1,0 +1,126 @@
+"""Test fixtures: a fresh database per run (SQLite, or PostgreSQL when DATABASE_URL says so)."""
+
+import os
+import uuid
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+import pytest
+import sqlalchemy as sa
+from flask_migrate import upgrade
+
+from portal import create_app
+from portal.auth import services as auth
+from portal.config import database_url
+from portal.extensions import db
+
+PASSWORD = "correct-horse-battery"
+ROLES = ("admin", "hq", "scheduler", "auditor")
+
+
+@pytest.fixture(scope="session")
+def database_uri(tmp_path_factory):
+    """A new, empty database for this test run; dropped at the end on PostgreSQL."""
+    if not os.environ.get("DATABASE_URL"):
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'portal.sqlite'}"
+        return
+    server = urlsplit(os.environ["DATABASE_URL"])
+    name = f"hqportal_test_{uuid.uuid4().hex[:10]}"
+    admin_dsn = urlunsplit(server._replace(scheme="postgresql"))
+    with psycopg.connect(admin_dsn, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    os.environ["DATABASE_URL"] = urlunsplit(server._replace(path=f"/{name}"))
+    try:
+        yield database_url("")
+    finally:
+        os.environ["DATABASE_URL"] = urlunsplit(server)
+        with psycopg.connect(admin_dsn, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def app(database_uri, tmp_path_factory):
+    """The portal on the run's database, its schema built by the real migrations."""
+    instance = tmp_path_factory.mktemp("instance")
+    app = create_app(
+        {
+            "TESTING": True,
+            "SQLALCHEMY_DATABASE_URI": database_uri,
+            "WTF_CSRF_ENABLED": False,
+            "PACKAGE_STORE": str(instance / "packages"),
+        }
+    )
+    with app.app_context():
+        upgrade()
+        db.session.remove()
+    yield app
+    with app.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def _clean_tables(request):
+    """Empty every table after each test that used the app, so tests never see each other."""
+    yield
+    if "app" not in request.fixturenames:
+        return
+    app = request.getfixturevalue("app")
+    with app.app_context():
+        db.session.remove()
+        tables = [t for t in reversed(db.metadata.sorted_tables)]
+        with db.engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                names = ", ".join(f'"{t.name}"' for t in tables)
+                conn.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+            else:
+                for table in tables:
+                    conn.execute(table.delete())
+
+
+@pytest.fixture
+def app_ctx(app):
+    """An application context for calling services directly."""
+    with app.app_context():
+        yield
+        db.session.remove()
+
+
+@pytest.fixture
+def make_user(app):
+    """Create a user of a role (committed); returns its email."""
+
+    def make(role: str, email: str | None = None) -> str:
+        email = email or f"{role}-{uuid.uuid4().hex[:6]}@example.com"
+        with app.app_context():
+            auth.create_user(email, role, PASSWORD)
+            db.session.commit()
+        return email
+
+    return make
+
+
+@pytest.fixture
+def login(client, make_user):
+    """Sign in through the real sign-in form as a new user of the given role."""
+
+    def sign_in(role: str) -> str:
+        email = make_user(role)
+        response = client.post("/login", data={"email": email, "password": PASSWORD})
+        assert response.status_code == 302, response.text
+        return email
+
+    return sign_in
+
+
+@pytest.fixture
+def token_for(app, make_user):
+    """Authorization headers carrying a fresh API token of a user with the given role."""
+
+    def issue(role: str) -> dict[str, str]:
+        email = make_user(role)
+        with app.app_context():
+            _, secret = auth.create_token(auth.get_user(email), "test")
+            db.session.commit()
+        return {"Authorization": f"Bearer {secret}"}
+
+    return issue

@@ -1,0 +1,78 @@
+"""factory_boy factories that build setup data through the services, so every rule holds."""
+
+import factory
+
+from portal.channels import services as channels
+from portal.extensions import db
+from portal.offline_profiles import services as offline_profiles
+from portal.registers import services as registers
+from portal.stores import services as stores
+
+
+class _ServiceFactory(factory.Factory):
+    """Create through a service function and commit, as a request would."""
+
+    class Meta:
+        model = dict
+        abstract = True
+
+    @classmethod
+    def _create(cls, model_class, **kwargs):
+        created = cls.service(kwargs)
+        db.session.commit()
+        return created
+
+
+class GroupFactory(_ServiceFactory):
+    class Meta:
+        model = dict
+
+    name = factory.Sequence(lambda n: f"Group {n}")
+    description = "Test group"
+
+    @staticmethod
+    def service(data):
+        return channels.create_group(data["name"], data["description"])
+
+
+class ProfileFactory(_ServiceFactory):
+    class Meta:
+        model = dict
+
+    name = factory.Sequence(lambda n: f"Profile {n}")
+    offline_timeout_s = 20
+    reconnect_interval_min = 5
+
+    @staticmethod
+    def service(data):
+        return offline_profiles.create_profile(data)
+
+
+class StoreFactory(_ServiceFactory):
+    class Meta:
+        model = dict
+
+    store_number = factory.Sequence(lambda n: f"STORE{n}")
+    name = factory.Faker("city")
+    currency = "USD"
+    tax_group = "TX"
+    time_zone = "America/Chicago"
+    channel_data_group = factory.LazyFunction(lambda: GroupFactory().name)
+    offline_profile = factory.LazyFunction(lambda: ProfileFactory().name)
+
+    @staticmethod
+    def service(data):
+        return stores.create_store(data)
+
+
+class RegisterFactory(_ServiceFactory):
+    class Meta:
+        model = dict
+
+    register_number = factory.Sequence(lambda n: f"REG-{n}")
+    store = factory.LazyFunction(lambda: StoreFactory().store_number)
+    support_offline = False
+
+    @staticmethod
+    def service(data):
+        return registers.create_register(data)
