@@ -1,6 +1,6 @@
 """Helpers shared by the HTML views: error pages and list pagination."""
 
-from flask import current_app, render_template, request
+from flask import current_app, flash, render_template, request
 from werkzeug.exceptions import HTTPException
 
 
@@ -19,3 +19,15 @@ def paginate(stmt):
         per_page=current_app.config["PER_PAGE"],
         error_out=False,
     )
+
+
+def show_form_error(form, error) -> None:
+    """Roll back a refused change and show the service's message on the form's fields."""
+    from portal.extensions import db
+
+    db.session.rollback()
+    for name, message in error.fields.items():
+        field = getattr(form, name.split(".")[0], None)
+        if field is not None:
+            field.errors = [*field.errors, message]
+    flash(error.message, "danger")
