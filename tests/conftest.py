@@ -21,7 +21,7 @@ ROLES = ("admin", "hq", "scheduler", "auditor")
 @pytest.fixture(scope="session")
 def database_uri(tmp_path_factory):
     """A new, empty database for this test run; dropped at the end on PostgreSQL."""
-    if not os.environ.get("DATABASE_URL"):
+    if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
         yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'portal.sqlite'}"
         return
     server = urlsplit(os.environ["DATABASE_URL"])
@@ -67,7 +67,8 @@ def _clean_tables(request):
     app = request.getfixturevalue("app")
     with app.app_context():
         db.session.remove()
-        tables = [t for t in reversed(db.metadata.sorted_tables)]
+        # The change counter is seeded by the migrations and only ever grows.
+        tables = [t for t in reversed(db.metadata.sorted_tables) if t.name != "change_counter"]
         with db.engine.begin() as conn:
             if conn.dialect.name == "postgresql":
                 names = ", ".join(f'"{t.name}"' for t in tables)

@@ -1,10 +1,47 @@
-"""Scheduler jobs: numbered units of data to distribute."""
+"""Scheduler jobs, distribution schedules, their runs, data packages and download sessions."""
+
+from __future__ import annotations
+
+from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from portal.core.models import Timestamped
+from portal.channels.models import ChannelDatabase, ChannelDataGroup
+from portal.core.models import Timestamped, UTCDateTime, utcnow
 from portal.extensions import db
+
+RUN_WAITING = "waiting"  # recorded, not yet picked up by a worker (e.g. the broker is down)
+RUN_RUNNING = "running"
+RUN_DONE = "done"
+RUN_FAILED = "failed"
+RUN_STATUSES = (RUN_WAITING, RUN_RUNNING, RUN_DONE, RUN_FAILED)
+
+FULL = "full"
+INCREMENTAL = "incremental"
+
+SESSION_REQUESTED = "requested"
+SESSION_AVAILABLE = "available"
+SESSION_DOWNLOADED = "downloaded"
+SESSION_APPLIED = "applied"
+SESSION_NO_DATA = "no_data"
+SESSION_CREATE_FAILED = "create_failed"
+SESSION_DOWNLOAD_FAILED = "download_failed"
+SESSION_APPLY_FAILED = "apply_failed"
+SESSION_CANCELED = "canceled"
+SESSION_STATUSES = (
+    SESSION_REQUESTED,
+    SESSION_AVAILABLE,
+    SESSION_DOWNLOADED,
+    SESSION_APPLIED,
+    SESSION_NO_DATA,
+    SESSION_CREATE_FAILED,
+    SESSION_DOWNLOAD_FAILED,
+    SESSION_APPLY_FAILED,
+    SESSION_CANCELED,
+)
+# A target's next incremental package starts where the last offered (or later) one ended.
+OFFERED_STATUSES = (SESSION_AVAILABLE, SESSION_DOWNLOADED, SESSION_APPLIED, SESSION_NO_DATA)
 
 
 class SchedulerJob(Timestamped, db.Model):
@@ -18,3 +55,112 @@ class SchedulerJob(Timestamped, db.Model):
     direction: Mapped[str] = mapped_column(sa.String(15))
     tables: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
     exclude_from_offline: Mapped[bool] = mapped_column(default=False)
+
+
+schedule_job = sa.Table(
+    "distribution_schedule_job",
+    db.metadata,
+    sa.Column("schedule_id", sa.ForeignKey("distribution_schedule.id"), primary_key=True),
+    sa.Column("job_id", sa.ForeignKey("scheduler_job.id"), primary_key=True),
+)
+
+schedule_group = sa.Table(
+    "distribution_schedule_group",
+    db.metadata,
+    sa.Column("schedule_id", sa.ForeignKey("distribution_schedule.id"), primary_key=True),
+    sa.Column("group_id", sa.ForeignKey("channel_data_group.id"), primary_key=True),
+)
+
+
+class DistributionSchedule(Timestamped, db.Model):
+    """Runs one or more jobs for its target channel data groups, on demand or on a recurrence."""
+
+    __tablename__ = "distribution_schedule"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(sa.String(20), unique=True)
+    name: Mapped[str] = mapped_column(sa.String(100))
+    full_sync: Mapped[bool] = mapped_column(default=False)
+    enabled: Mapped[bool] = mapped_column(default=True)
+    interval_minutes: Mapped[int | None] = mapped_column()
+    next_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+
+    jobs: Mapped[list[SchedulerJob]] = relationship(
+        secondary=schedule_job, order_by=SchedulerJob.job_number
+    )
+    groups: Mapped[list[ChannelDataGroup]] = relationship(
+        secondary=schedule_group, order_by=ChannelDataGroup.name
+    )
+
+
+class DistributionRun(db.Model):
+    """One run of a schedule: its status and progress, read by the UI, API and CLI."""
+
+    __tablename__ = "distribution_run"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    schedule_id: Mapped[int] = mapped_column(sa.ForeignKey("distribution_schedule.id"), index=True)
+    full_sync: Mapped[bool] = mapped_column(default=False)
+    status: Mapped[str] = mapped_column(sa.String(15), default=RUN_WAITING, index=True)
+    requested_by: Mapped[str] = mapped_column(sa.String(254))
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    watermark: Mapped[int | None] = mapped_column(sa.BigInteger)
+    sessions_total: Mapped[int] = mapped_column(default=0)
+    sessions_done: Mapped[int] = mapped_column(default=0)
+    sessions_failed: Mapped[int] = mapped_column(default=0)
+    rows_written: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    message: Mapped[str] = mapped_column(sa.Text, default="")
+
+    schedule: Mapped[DistributionSchedule] = relationship()
+
+
+class DataPackage(db.Model):
+    """An immutable package file; identical content for many targets is stored once."""
+
+    __tablename__ = "data_package"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    content_key: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    job_number: Mapped[str] = mapped_column(sa.String(20))
+    kind: Mapped[str] = mapped_column(sa.String(12))
+    base_version: Mapped[int] = mapped_column(sa.BigInteger)
+    new_version: Mapped[int] = mapped_column(sa.BigInteger)
+    path: Mapped[str] = mapped_column(sa.String(255))
+    size: Mapped[int] = mapped_column(sa.BigInteger)
+    sha256: Mapped[str] = mapped_column(sa.String(64))
+    row_counts: Mapped[dict[str, int]] = mapped_column(sa.JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class DownloadSession(db.Model):
+    """One package for one target database in one run, and how far the target got with it."""
+
+    __tablename__ = "download_session"
+    __table_args__ = (
+        sa.UniqueConstraint(
+            "run_id", "channel_database_id", "job_number", name="uq_session_target"
+        ),
+        sa.Index("ix_download_session_target", "channel_database_id", "job_number", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(sa.ForeignKey("distribution_run.id"), index=True)
+    channel_database_id: Mapped[int] = mapped_column(sa.ForeignKey("channel_database.id"))
+    job_number: Mapped[str] = mapped_column(sa.String(20))
+    kind: Mapped[str | None] = mapped_column(sa.String(12))
+    scope_key: Mapped[str | None] = mapped_column(sa.String(64))
+    base_version: Mapped[int | None] = mapped_column(sa.BigInteger)
+    new_version: Mapped[int | None] = mapped_column(sa.BigInteger)
+    package_id: Mapped[int | None] = mapped_column(sa.ForeignKey("data_package.id"), index=True)
+    status: Mapped[str] = mapped_column(sa.String(20), default=SESSION_REQUESTED, index=True)
+    message: Mapped[str] = mapped_column(sa.Text, default="")
+    tries: Mapped[int] = mapped_column(default=0)
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    run: Mapped[DistributionRun] = relationship()
+    channel_database: Mapped[ChannelDatabase] = relationship()
+    package: Mapped[DataPackage | None] = relationship()

@@ -43,13 +43,19 @@ def create_register(data: dict) -> Register:
             f"Register '{number}' already exists.", {"register_number": "Already taken."}
         )
     errors = FieldErrors()
-    register = Register(register_number=number, support_offline=False)
+    store = profile = None
     with errors.check():
-        register.store = stores.resolve_store(data.get("store"))
+        store = stores.resolve_store(data.get("store"))
     with errors.check():
-        register.offline_profile = offline_profiles.resolve_profile(data.get("offline_profile"))
+        profile = offline_profiles.resolve_profile(data.get("offline_profile"))
     errors.raise_if_any()
-    register.active = bool(data.get("active", True))
+    register = Register(
+        register_number=number,
+        store=store,
+        offline_profile=profile,
+        support_offline=False,
+        active=bool(data.get("active", True)),
+    )
     db.session.add(register)
     db.session.flush()
     audit.record("create", "register", register.register_number, after=audit.snapshot(register))

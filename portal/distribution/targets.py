@@ -1,0 +1,78 @@
+"""Which channel databases a run reaches, and which tables of a job each of them receives."""
+
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from portal.channels.models import OFFLINE, ChannelDatabase
+from portal.distribution.catalogue import UPLOAD
+from portal.distribution.models import DistributionSchedule, SchedulerJob
+from portal.distribution.tables import TABLES, Target
+from portal.extensions import db
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One job's tables for one target database."""
+
+    database: ChannelDatabase
+    job: SchedulerJob
+    tables: tuple[str, ...]
+
+
+def target_databases(schedule: DistributionSchedule) -> list[ChannelDatabase]:
+    """The active channel databases of the schedule's groups, by name."""
+    group_ids = [group.id for group in schedule.groups]
+    if not group_ids:
+        return []
+    return list(
+        db.session.scalars(
+            sa.select(ChannelDatabase)
+            .where(ChannelDatabase.channel_data_group_id.in_(group_ids), ChannelDatabase.active)
+            .order_by(ChannelDatabase.name)
+        )
+    )
+
+
+def deliveries(schedule: DistributionSchedule) -> list[Delivery]:
+    """Every (target, job) pair of a run that has at least one table to send."""
+    planned = []
+    for database in target_databases(schedule):
+        for job in schedule.jobs:
+            tables = tables_for(database, job)
+            if tables:
+                planned.append(Delivery(database, job, tables))
+    return planned
+
+
+def tables_for(database: ChannelDatabase, job: SchedulerJob) -> tuple[str, ...]:
+    """The tables of a job that a database receives (an offline one: its profile's scopes)."""
+    if job.direction == UPLOAD:
+        return ()
+    if database.kind != OFFLINE:
+        return tuple(t for t in job.tables if t in TABLES)
+    if job.exclude_from_offline:
+        return ()
+    allowed = offline_tables(database)
+    return tuple(t for t in job.tables if t in TABLES and t in allowed)
+
+
+def offline_tables(database: ChannelDatabase) -> frozenset[str]:
+    """The tables an offline database receives: its profile's download scopes, none if paused."""
+    profile = database.register.effective_offline_profile if database.register else None
+    if profile is None or profile.pause_sync:
+        return frozenset()
+    return frozenset(
+        table for scope in profile.scopes if scope.direction != UPLOAD for table in scope.tables
+    )
+
+
+def target_of(database: ChannelDatabase) -> Target:
+    """The store settings that scope what this database receives."""
+    store = database.store
+    return Target(
+        store_number=store.store_number,
+        tax_group=store.tax_group,
+        price_group=store.price_group,
+        assortment=store.assortment,
+    )

@@ -1,0 +1,1 @@
+"""HQ master data: what the scheduler jobs distribute, with change versions and tombstones."""

@@ -1,0 +1,74 @@
+"""Setup shared by the distribution tests: tax master data, a group, stores and schedule 1080."""
+
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from flask import current_app
+
+from portal.distribution import builds, runs
+from portal.distribution import services as distribution
+from portal.distribution.package_files import read_package
+from portal.extensions import db
+from portal.masterdata.tax import ItemTaxGroup, SalesTaxGroup, TaxCode, TaxRate
+from tests.factories import GroupFactory, StoreFactory
+
+
+@pytest.fixture
+def tax_data(app_ctx):
+    """Tax codes, rates and groups for Texas and Washington stores."""
+    db.session.add_all(
+        [
+            TaxCode(code="TX-STATE", name="Texas state tax"),
+            TaxCode(code="WA-STATE", name="Washington state tax"),
+            TaxRate(tax_code="TX-STATE", rate=Decimal("6.25"), valid_from=date(2020, 1, 1)),
+            TaxRate(tax_code="WA-STATE", rate=Decimal("6.5"), valid_from=date(2020, 1, 1)),
+            SalesTaxGroup(code="TX", name="Texas", tax_codes=["TX-STATE"]),
+            SalesTaxGroup(code="WA", name="Washington", tax_codes=["WA-STATE"]),
+            ItemTaxGroup(code="FOOD", name="Food", tax_codes=["TX-STATE", "WA-STATE"]),
+        ]
+    )
+    db.session.commit()
+
+
+@pytest.fixture
+def stores_group(tax_data):
+    """A group holding two Texas stores and one Washington store, targeted by schedule 1080."""
+    distribution.ensure_standard_jobs()
+    group = GroupFactory(name="Stores")
+    for number, tax_group in (("HOUSTON", "TX"), ("DALLAS", "TX"), ("SEATTLE", "WA")):
+        StoreFactory(store_number=number, tax_group=tax_group, channel_data_group="Stores")
+    distribution.create_schedule(
+        {"code": "1080", "name": "Sales tax", "jobs": ["1080"], "groups": ["Stores"]}
+    )
+    db.session.commit()
+    return group
+
+
+def run_schedule(code: str = "1080", full: bool = False):
+    """Request, plan and build a run in this process, as a worker would; returns the run."""
+    run = runs.request_run(distribution.get_schedule(code), full)
+    db.session.commit()
+    for session_id in runs.plan_run(run.id):
+        db.session.commit()
+        builds.build_session(session_id)
+        db.session.commit()
+    db.session.refresh(run)
+    return run
+
+
+def sessions_by_database(run) -> dict:
+    """The run's download sessions keyed by channel database name."""
+    from portal.distribution.models import DownloadSession
+
+    sessions = db.session.scalars(
+        db.select(DownloadSession).filter_by(run_id=run.id).order_by(DownloadSession.id)
+    )
+    return {session.channel_database.name: session for session in sessions}
+
+
+def package_lines(session) -> dict[str, list[dict]]:
+    """The table lines of a session's package file."""
+    path = Path(current_app.config["PACKAGE_STORE"]) / session.package.path
+    return read_package(path)[1]
