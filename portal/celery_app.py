@@ -4,6 +4,9 @@ from celery import Celery, Task
 from flask import Flask, has_app_context
 
 
+TASK_MODULES = ["portal.distribution.tasks"]
+
+
 def celery_init_app(app: Flask) -> Celery:
     """Create the Celery app whose tasks run inside this Flask app's context."""
 
@@ -15,7 +18,7 @@ def celery_init_app(app: Flask) -> Celery:
             with app.app_context():
                 return self.run(*args, **kwargs)
 
-    celery_app = Celery(app.name, task_cls=FlaskTask)
+    celery_app = Celery(app.name, task_cls=FlaskTask, include=TASK_MODULES)
     celery_app.config_from_object(app.config["CELERY"])
     celery_app.set_default()
     app.extensions["celery"] = celery_app

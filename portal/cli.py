@@ -1,6 +1,7 @@
 """`flask --app app portal ...`: user administration and demo data from the shell."""
 
 import sys
+import time
 
 import click
 from flask.cli import AppGroup
@@ -9,6 +10,9 @@ from portal import demo
 from portal.audit import services as audit
 from portal.auth import services as auth
 from portal.core.errors import DomainError
+from portal.distribution import runs, tasks
+from portal.distribution import services as schedules
+from portal.distribution.models import RUN_DONE, RUN_FAILED
 from portal.extensions import db
 
 portal_cli = AppGroup("portal", help="HQ Portal administration.")
@@ -57,3 +61,47 @@ def seed_demo() -> None:
     summary = _run(demo.seed)
     for line in summary:
         click.echo(line)
+
+
+@portal_cli.command("run-schedule")
+@click.argument("code")
+@click.option("--full", is_flag=True, help="Full data sync: full packages for every target")
+@click.option("--wait", is_flag=True, help="Follow the run's progress until it ends")
+@click.option("--timeout", default=600, show_default=True, help="Seconds to wait with --wait")
+def run_schedule(code: str, full: bool, wait: bool, timeout: int) -> None:
+    """Run a distribution schedule now (as "Run now" does); exits non-zero if the run failed."""
+    run = _run(lambda: runs.request_run(schedules.get_schedule(code), full))
+    run_id = run.id
+    if not tasks.dispatch_run(run_id):
+        click.echo(f"Run {run_id} is waiting: the task queue is unreachable.", err=True)
+    else:
+        click.echo(f"Run {run_id} of schedule {code} requested ({'full' if full else 'auto'}).")
+    if wait:
+        _follow(run_id, timeout)
+
+
+def _follow(run_id: int, timeout: int) -> None:
+    deadline = time.monotonic() + timeout
+    shown = None
+    while True:
+        db.session.expire_all()
+        run = runs.get_run(run_id)
+        line = (
+            f"[{run.status}] {run.sessions_done}/{run.sessions_total} packages, "
+            f"{run.rows_written} rows, {runs.progress(run)}%"
+        )
+        if line != shown:
+            click.echo(line)
+            shown = line
+        if run.status in (RUN_DONE, RUN_FAILED):
+            break
+        if time.monotonic() > deadline:
+            raise click.ClickException(
+                f"Run {run_id} is still {run.status} after {timeout}s; is a worker running?"
+            )
+        db.session.rollback()
+        time.sleep(0.5)
+    if run.message:
+        click.echo(run.message)
+    if run.status == RUN_FAILED:
+        raise click.ClickException(f"Run {run_id} failed.")

@@ -1,13 +1,19 @@
 """Demo data for a first look at the portal: built with the same services HQ staff use."""
 
+from datetime import date
+from decimal import Decimal
+
 import sqlalchemy as sa
 
 from portal.auth import services as auth
 from portal.auth.models import User
 from portal.channels import services as channels
 from portal.channels.models import ChannelDataGroup
-from portal.distribution.services import ensure_standard_jobs
+from portal.distribution import services as schedules
+from portal.distribution.models import DistributionSchedule
 from portal.extensions import db
+from portal.masterdata import services as masterdata
+from portal.masterdata.tax import ItemTaxGroup, SalesTaxGroup, TaxCode, TaxRate
 from portal.offline_profiles import services as offline_profiles
 from portal.offline_profiles.models import OfflineProfile
 from portal.registers import services as registers
@@ -32,6 +38,19 @@ DEMO_PROFILES = (
     {"name": "Standard offline", "offline_timeout_s": 15, "reconnect_interval_min": 5},
     {"name": "Paused", "pause_sync": True},
 )
+DEMO_TAX_CODES = (
+    ("TX-STATE", "Texas state sales tax", "6.25"),
+    ("TX-HOU", "Houston local sales tax", "2.00"),
+    ("WA-STATE", "Washington state sales tax", "6.50"),
+    ("WA-SEA", "Seattle local sales tax", "3.85"),
+    ("ON-HST", "Ontario harmonized sales tax", "13.00"),
+)
+DEMO_SALES_TAX_GROUPS = (
+    ("TX", "Texas (Houston)", ["TX-STATE", "TX-HOU"]),
+    ("WA", "Washington (Seattle)", ["WA-STATE", "WA-SEA"]),
+    ("ON", "Ontario", ["ON-HST"]),
+)
+DEMO_SCHEDULES = ({"code": "1080", "name": "Sales tax", "jobs": ["1080"], "groups": ["Stores"]},)
 DEMO_STORES = (
     ("HOUSTON", "Houston Galleria", "USD", "TX", "America/Chicago", 3),
     ("SEATTLE", "Seattle Downtown", "USD", "WA", "America/Los_Angeles", 2),
@@ -41,7 +60,7 @@ DEMO_STORES = (
 
 def seed() -> list[str]:
     """Create whatever demo data is missing (idempotent); returns what was done."""
-    done = [f"{ensure_standard_jobs()} standard scheduler job(s) added"]
+    done = [f"{schedules.ensure_standard_jobs()} standard scheduler job(s) added"]
     for email, role, name in DEMO_USERS:
         if _missing(User, email=email):
             auth.create_user(email, role, DEMO_PASSWORD, name)
@@ -79,7 +98,37 @@ def seed() -> list[str]:
                     }
                 )
                 done.append(f"register {register_number}")
+    done.append(f"{_seed_tax()} sales tax row(s) added")
+    for schedule in DEMO_SCHEDULES:
+        if _missing(DistributionSchedule, code=schedule["code"]):
+            schedules.create_schedule(schedule)
+            done.append(f"distribution schedule {schedule['code']}")
     return done
+
+
+def _seed_tax() -> int:
+    codes = [{"code": code, "name": name} for code, name, _ in DEMO_TAX_CODES]
+    rates = [
+        {"tax_code": code, "rate": Decimal(rate), "valid_from": date(2024, 1, 1)}
+        for code, _, rate in DEMO_TAX_CODES
+    ]
+    groups = [{"code": c, "name": n, "tax_codes": t} for c, n, t in DEMO_SALES_TAX_GROUPS]
+    items = [
+        {
+            "code": "STANDARD",
+            "name": "Standard rated goods",
+            "tax_codes": list(code for code, _, _ in DEMO_TAX_CODES),
+        }
+    ]
+    added = 0
+    for model, key, rows in (
+        (TaxCode, ("code",), codes),
+        (TaxRate, ("tax_code", "valid_from"), rates),
+        (SalesTaxGroup, ("code",), groups),
+        (ItemTaxGroup, ("code",), items),
+    ):
+        added += masterdata.upsert(model, key, rows)[0]
+    return added
 
 
 def _missing(model, **key) -> bool:

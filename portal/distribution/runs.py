@@ -1,5 +1,7 @@
 """Rules for distribution runs: requesting one, planning its download sessions, progress."""
 
+from datetime import timedelta
+
 import sqlalchemy as sa
 
 from portal.audit import services as audit
@@ -9,7 +11,6 @@ from portal.distribution.models import (
     RUN_DONE,
     RUN_RUNNING,
     RUN_WAITING,
-    SESSION_REQUESTED,
     DistributionRun,
     DistributionSchedule,
     DownloadSession,
@@ -44,38 +45,30 @@ def get_run(run_id: int) -> DistributionRun:
 
 
 def plan_run(run_id: int) -> list[int]:
-    """Fix a waiting run's watermark and create its sessions; returns the sessions left to build.
+    """Fix a waiting run's watermark and create its sessions; returns the sessions to build.
 
-    A redelivered task finds the run already planned and just returns what is still requested.
+    Only the call that starts the run returns sessions, so a run handed over twice is built once.
     """
     run = db.session.get(DistributionRun, run_id, with_for_update=True)
-    if run is None:
+    if run is None or run.status != RUN_WAITING:
         return []
-    if run.status == RUN_WAITING:
-        run.watermark = committed_version(db.session.connection())
-        run.status = RUN_RUNNING
-        run.started_at = utcnow()
-        run.message = ""
-        planned = deliveries(run.schedule)
-        for delivery in planned:
-            db.session.add(
-                DownloadSession(
-                    run=run, channel_database=delivery.database, job_number=delivery.job.job_number
-                )
-            )
-        run.sessions_total = len(planned)
-        if not planned:
-            run.status = RUN_DONE
-            run.finished_at = utcnow()
-            run.message = "No active channel database in the target groups receives these jobs."
-        db.session.flush()
-    return list(
-        db.session.scalars(
-            sa.select(DownloadSession.id)
-            .where(DownloadSession.run_id == run.id, DownloadSession.status == SESSION_REQUESTED)
-            .order_by(DownloadSession.id)
-        )
-    )
+    run.watermark = committed_version(db.session.connection())
+    run.status = RUN_RUNNING
+    run.started_at = utcnow()
+    run.message = ""
+    planned = deliveries(run.schedule)
+    sessions = [
+        DownloadSession(run=run, channel_database=item.database, job_number=item.job.job_number)
+        for item in planned
+    ]
+    db.session.add_all(sessions)
+    run.sessions_total = len(sessions)
+    if not sessions:
+        run.status = RUN_DONE
+        run.finished_at = utcnow()
+        run.message = "No active channel database in the target groups receives these jobs."
+    db.session.flush()
+    return [session.id for session in sessions]
 
 
 def progress(run: DistributionRun) -> int:
@@ -83,3 +76,42 @@ def progress(run: DistributionRun) -> int:
     if not run.sessions_total:
         return 100 if run.status == RUN_DONE else 0
     return int(100 * run.sessions_done / run.sessions_total)
+
+
+def mark_undispatched(run_id: int, reason: str) -> None:
+    """Say on a waiting run why no worker has it yet; the beat tick hands it over later."""
+    run = db.session.get(DistributionRun, run_id)
+    if run is not None and run.status == RUN_WAITING:
+        run.message = (
+            f"Waiting: the task queue is unreachable ({reason}); the run starts once it is back."
+        )
+
+
+def due_runs() -> list[int]:
+    """Record runs for enabled schedules whose time has come, plus runs left waiting.
+
+    A waiting run is handed over again on every tick: a run that already started ignores it.
+    """
+    now = utcnow()
+    due = db.session.scalars(
+        sa.select(DistributionSchedule)
+        .where(
+            DistributionSchedule.enabled,
+            DistributionSchedule.interval_minutes.is_not(None),
+            sa.or_(
+                DistributionSchedule.next_run_at.is_(None), DistributionSchedule.next_run_at <= now
+            ),
+        )
+        .with_for_update(skip_locked=True)
+    )
+    for schedule in due:
+        request_run(schedule)
+        schedule.next_run_at = now + timedelta(minutes=schedule.interval_minutes)
+    db.session.flush()
+    return list(
+        db.session.scalars(
+            sa.select(DistributionRun.id)
+            .where(DistributionRun.status == RUN_WAITING)
+            .order_by(DistributionRun.id)
+        )
+    )

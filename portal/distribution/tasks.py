@@ -1,6 +1,7 @@
 """Celery tasks of the distribution engine; they take ids and call the services."""
 
 from celery import shared_task
+from kombu.exceptions import OperationalError
 
 from portal.distribution import builds, runs
 from portal.extensions import db
@@ -22,3 +23,22 @@ def build_package(session_id: int) -> str | None:
     status = builds.build_session(session_id)
     db.session.commit()
     return status
+
+
+@shared_task(name="distribution.tick", acks_late=True)
+def tick() -> int:
+    """Beat's heartbeat: start the runs that are due or still waiting; returns how many."""
+    run_ids = runs.due_runs()
+    db.session.commit()
+    return sum(dispatch_run(run_id) for run_id in run_ids)
+
+
+def dispatch_run(run_id: int) -> bool:
+    """Hand a committed run to the workers; if the broker is unreachable it stays waiting."""
+    try:
+        start_run.apply_async((run_id,), retry=False)
+    except OperationalError as error:
+        runs.mark_undispatched(run_id, str(error))
+        db.session.commit()
+        return False
+    return True
