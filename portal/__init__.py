@@ -8,6 +8,7 @@ from werkzeug.exceptions import HTTPException, default_exceptions
 
 from portal import config
 from portal.celery_app import celery_init_app
+from portal.core import security
 from portal.core.api import API_PREFIX
 from portal.core.errors import Conflict, DomainError
 from portal.core.web import render_error
@@ -41,6 +42,7 @@ def register_extensions(app: Flask) -> None:
     csrf.init_app(app)
     login_manager.init_app(app)
     api.init_app(app)
+    security.init_app(app)
 
 
 def register_blueprints(app: Flask) -> None:

@@ -3,7 +3,6 @@
 from celery import Celery, Task
 from flask import Flask, has_app_context
 
-
 TASK_MODULES = ["portal.distribution.tasks"]
 
 

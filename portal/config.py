@@ -68,6 +68,12 @@ def load(instance_path: str) -> dict[str, Any]:
             "task_reject_on_worker_lost": True,
             "worker_prefetch_multiplier": 1,
             "broker_connection_retry_on_startup": True,
-            "broker_transport_options": {"visibility_timeout": 3600},
+            # One tick a minute starts the schedules that are due (recurrences are editable data).
+            "beat_schedule": {"distribution-tick": {"task": "distribution.tick", "schedule": 60.0}},
+            # Only Redis knows a visibility timeout; kombu hands the SQLAlchemy transport's
+            # options to create_engine, which refuses unknown ones.
+            "broker_transport_options": (
+                {"visibility_timeout": 3600} if broker.startswith("redis") else {}
+            ),
         },
     }

@@ -6,7 +6,6 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import pytest
-import sqlalchemy as sa
 from flask_migrate import upgrade
 
 from portal import create_app
@@ -69,13 +68,11 @@ def _clean_tables(request):
         db.session.remove()
         # The change counter is seeded by the migrations and only ever grows.
         tables = [t for t in reversed(db.metadata.sorted_tables) if t.name != "change_counter"]
+        # DELETE in reverse dependency order: on PostgreSQL it is far quicker than TRUNCATE for
+        # the handful of rows a test leaves.
         with db.engine.begin() as conn:
-            if conn.dialect.name == "postgresql":
-                names = ", ".join(f'"{t.name}"' for t in tables)
-                conn.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-            else:
-                for table in tables:
-                    conn.execute(table.delete())
+            for table in tables:
+                conn.execute(table.delete())
 
 
 @pytest.fixture

@@ -1,11 +1,49 @@
-"""HTML pages (being written)."""
+"""The audit trail browser: who changed what, when and through which channel."""
 
-from flask import Blueprint
+import sqlalchemy as sa
+from flask import Blueprint, abort, render_template, request
+
+from portal.audit.models import AuditEntry
+from portal.audit.services import entries_query
+from portal.auth.roles import Permission
+from portal.core.auth import permission_required
+from portal.core.web import paginate
+from portal.extensions import db
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
 
+SOURCES = ("web", "api", "cli", "system")
+
 
 @bp.get("/")
+@permission_required(Permission.READ_AUDIT)
 def index():
-    """Placeholder."""
-    return "audit"
+    """Entries newest first, filtered by entity type, source and a search on key or actor."""
+    entity_type = request.args.get("entity_type") or None
+    source = request.args.get("source") or None
+    stmt = entries_query(entity_type, (request.args.get("q") or "").strip() or None)
+    if source:
+        stmt = stmt.where(AuditEntry.source == source)
+    entity_types = db.session.scalars(
+        sa.select(AuditEntry.entity_type).distinct().order_by(AuditEntry.entity_type)
+    )
+    return render_template(
+        "audit/index.html",
+        page=paginate(stmt),
+        entity_types=list(entity_types),
+        sources=SOURCES,
+        entity_type=entity_type,
+        source=source,
+    )
+
+
+@bp.get("/<int:entry_id>")
+@permission_required(Permission.READ_AUDIT)
+def entry(entry_id: int):
+    """One entry with its before and after values side by side."""
+    found = db.session.get(AuditEntry, entry_id)
+    if found is None:
+        abort(404, f"Audit entry #{entry_id} does not exist.")
+    before, after = found.before or {}, found.after or {}
+    fields = sorted(set(before) | set(after))
+    return render_template("audit/entry.html", entry=found, fields=fields)

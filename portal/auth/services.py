@@ -51,6 +51,14 @@ def get_user(email: str) -> User:
     return user
 
 
+def get_user_by_id(user_id: int) -> User:
+    """The user with this id, or NotFound."""
+    user = db.session.get(User, user_id)
+    if user is None:
+        raise NotFound(f"User #{user_id} does not exist.")
+    return user
+
+
 def users_query(q: str | None = None) -> sa.Select:
     """Users by email, optionally matching a search."""
     stmt = sa.select(User).order_by(User.email)
@@ -77,8 +85,10 @@ def create_user(email: str, role: str, password: str, name: str = "") -> User:
     return user
 
 
-def update_user(user: User, data: dict) -> User:
-    """Change a user's name, role, active flag or password."""
+def update_user(user: User, data: dict, acting: User | None = None) -> User:
+    """Change a user's name, role, active flag or password; `acting` is who asks for it."""
+    if acting is not None and acting.id == user.id:
+        _refuse_self_lockout(user, data)
     before = _snapshot(user)
     if "name" in data:
         user.name = (data["name"] or "").strip()[:100]
@@ -103,6 +113,24 @@ def authenticate(email: str, password: str) -> User | None:
         return None
     user.last_login_at = utcnow()
     return user
+
+
+def tokens_of(user: User) -> list[ApiToken]:
+    """A user's API tokens, newest first, revoked ones included."""
+    stmt = (
+        sa.select(ApiToken)
+        .where(ApiToken.user_id == user.id)
+        .order_by(ApiToken.created_at.desc(), ApiToken.id.desc())
+    )
+    return list(db.session.scalars(stmt))
+
+
+def get_token(token_id: int, owner: User) -> ApiToken:
+    """One of `owner`'s API tokens, or NotFound (also for another user's token)."""
+    token = db.session.get(ApiToken, token_id)
+    if token is None or token.user_id != owner.id:
+        raise NotFound(f"API token #{token_id} does not exist.")
+    return token
 
 
 def create_token(user: User, name: str = "") -> tuple[ApiToken, str]:
@@ -142,6 +170,16 @@ def user_for_token(secret: str) -> User | None:
 def _hash(secret: str) -> str:
     # Tokens carry 256 random bits, so a fast hash is enough; a KDF only guards weak passwords.
     return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _refuse_self_lockout(user: User, data: dict) -> None:
+    # Someone else must do it, so the portal is never left without a working admin by mistake.
+    if "active" in data and not data["active"] and user.active:
+        message = "You cannot deactivate your own account; ask another admin."
+        raise ValidationFailed(message, {"active": "Not for your own account."})
+    if "role" in data and data["role"] != user.role and user.role == Role.ADMIN:
+        message = "You cannot remove your own admin role; ask another admin."
+        raise ValidationFailed(message, {"role": "Not for your own account."})
 
 
 def _snapshot(user: User) -> dict:

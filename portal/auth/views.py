@@ -1,13 +1,21 @@
-"""Signing in and out."""
+"""Signing in and out, user administration, and API tokens."""
 
+from functools import wraps
 from urllib.parse import urlsplit
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
-from flask_login import current_user, login_user, logout_user
+from flask import Blueprint, flash, make_response, redirect, render_template, request, url_for
+from flask_login import current_user, login_required, login_user, logout_user
 
+from portal.audit import services as audit
 from portal.auth import services
-from portal.auth.forms import LoginForm
-from portal.extensions import db, login_manager
+from portal.auth.forms import ConfirmForm, LoginForm, TokenForm, UserCreateForm, UserEditForm
+from portal.auth.models import ApiToken
+from portal.auth.roles import Permission
+from portal.core.auth import permission_required
+from portal.core.errors import DomainError
+from portal.core.security import FAILED_SIGN_IN_LIMIT, sign_in_failed, sign_in_key
+from portal.core.web import paginate, show_form_error
+from portal.extensions import db, limiter, login_manager
 
 bp = Blueprint("auth", __name__)
 
@@ -25,6 +33,13 @@ def load_user(user_id: str):
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(
+    FAILED_SIGN_IN_LIMIT,
+    key_func=sign_in_key,
+    methods=["POST"],
+    deduct_when=sign_in_failed,
+    error_message="Too many failed sign-ins for this email; wait 15 minutes and try again.",
+)
 def login():
     """Sign in with email and password."""
     if current_user.is_authenticated:
@@ -51,18 +66,142 @@ def logout():
 
 def _safe_next(target: str | None) -> str:
     # Only local paths: an open redirect would let a phishing link borrow our sign-in page.
-    if target and not urlsplit(target).netloc and target.startswith("/"):
+    # Browsers read "//host", "/\host" and paths with tabs or newlines as other sites.
+    if (
+        target
+        and target.startswith("/")
+        and not target.startswith("//")
+        and "\\" not in target
+        and target.isprintable()
+        and not urlsplit(target).netloc
+    ):
         return target
     return url_for("core.home")
 
 
+def signed_in(view):
+    """Guard a page any signed-in user may use; their changes are recorded under their email."""
+
+    @wraps(view)
+    @login_required
+    def wrapper(*args, **kwargs):
+        audit.set_actor(current_user.email, "web")
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
 @bp.get("/users/")
+@permission_required(Permission.MANAGE_USERS)
 def users():
-    """Placeholder."""
-    return "users"
+    """Every user with role, status and last sign-in; searchable."""
+    page = paginate(services.users_query(request.args.get("q")))
+    return render_template("auth/users.html", page=page)
+
+
+@bp.route("/users/new", methods=["GET", "POST"])
+@permission_required(Permission.MANAGE_USERS)
+def user_new():
+    """Create a user with a role and a first password."""
+    form = UserCreateForm()
+    if form.validate_on_submit():
+        try:
+            user = services.create_user(
+                form.email.data, form.role.data, form.password.data, form.name.data
+            )
+        except DomainError as error:
+            show_form_error(form, error)
+        else:
+            db.session.commit()
+            flash(f"User {user.email} created.", "success")
+            return redirect(url_for("auth.users"))
+    return _user_page(form, None)
+
+
+@bp.route("/users/<int:user_id>/", methods=["GET", "POST"])
+@permission_required(Permission.MANAGE_USERS)
+def user_edit(user_id: int):
+    """Change a user's name, role, active flag or password, and see their API tokens."""
+    user = services.get_user_by_id(user_id)
+    form = UserEditForm(obj=user)
+    if form.validate_on_submit():
+        data = {"name": form.name.data, "role": form.role.data, "active": form.active.data}
+        if form.password.data:
+            data["password"] = form.password.data
+        try:
+            services.update_user(user, data, acting=_me())
+        except DomainError as error:
+            show_form_error(form, error)
+        else:
+            db.session.commit()
+            flash(f"User {user.email} saved.", "success")
+            return redirect(url_for("auth.users"))
+    return _user_page(form, user)
+
+
+@bp.route("/users/<int:user_id>/tokens/<int:token_id>/revoke", methods=["GET", "POST"])
+@permission_required(Permission.MANAGE_USERS)
+def user_token_revoke(user_id: int, token_id: int):
+    """Revoke one of a user's API tokens, after a confirmation."""
+    token = services.get_token(token_id, owner=services.get_user_by_id(user_id))
+    return _revoke(token, url_for("auth.user_edit", user_id=user_id))
 
 
 @bp.get("/tokens/")
+@signed_in
 def tokens():
-    """Placeholder."""
-    return "tokens"
+    """The signed-in user's API tokens."""
+    return render_template("auth/tokens.html", tokens=services.tokens_of(_me()))
+
+
+@bp.route("/tokens/new", methods=["GET", "POST"])
+@signed_in
+def token_new():
+    """Issue an API token; its secret is shown on the answer to this request only."""
+    form = TokenForm()
+    if form.validate_on_submit():
+        try:
+            token, secret = services.create_token(_me(), form.name.data)
+        except DomainError as error:
+            show_form_error(form, error)
+        else:
+            db.session.commit()
+            page = render_template("auth/token_created.html", token=token, secret=secret)
+            response = make_response(page)
+            # The secret must not survive in a browser or proxy cache.
+            response.headers["Cache-Control"] = "no-store"
+            return response
+    return render_template("auth/token_form.html", form=form)
+
+
+@bp.route("/tokens/<int:token_id>/revoke", methods=["GET", "POST"])
+@signed_in
+def token_revoke(token_id: int):
+    """Revoke one of the signed-in user's API tokens, after a confirmation."""
+    return _revoke(services.get_token(token_id, owner=_me()), url_for("auth.tokens"))
+
+
+def _user_page(form, user):
+    tokens = services.tokens_of(user) if user else []
+    return render_template(
+        "auth/user_form.html",
+        form=form,
+        user=user,
+        tokens=tokens,
+        min_password=services.MIN_PASSWORD_LENGTH,
+    )
+
+
+def _revoke(token: ApiToken, back: str):
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        services.revoke_token(token)
+        db.session.commit()
+        flash(f"Token {token.name} ({token.prefix}…) is revoked.", "success")
+        return redirect(back)
+    return render_template("auth/token_revoke.html", token=token, form=form, back=back)
+
+
+def _me():
+    # The user row itself, not Flask-Login's proxy, so the ORM can relate objects to it.
+    return services.get_user_by_id(current_user.id)

@@ -1,6 +1,172 @@
-"""JSON API (being written)."""
+"""JSON API of channel databases and channel data groups."""
 
-from portal.core.api import api_blueprint
+from flask.views import MethodView
+from flask_smorest import abort
+from sqlalchemy.orm import selectinload
 
-databases_blp = api_blueprint("channel_databases_api", __name__, "/channel-databases", "x")
-groups_blp = api_blueprint("channel_data_groups_api", __name__, "/channel-data-groups", "x")
+from portal.auth.roles import Permission
+from portal.channels import services
+from portal.channels.models import ChannelDatabase, ChannelDataGroup
+from portal.channels.schemas import (
+    ChannelDatabasePageSchema,
+    ChannelDatabaseSchema,
+    ChannelDataGroupPageSchema,
+    ChannelDataGroupSchema,
+    ChannelDataGroupUpdateSchema,
+    DatabaseListArgsSchema,
+)
+from portal.core.api import ErrorSchema, ListArgsSchema, api_blueprint
+from portal.core.auth import api_permission_required
+from portal.core.pagination import keyset_page
+from portal.extensions import db
+
+databases_blp = api_blueprint(
+    "channel_databases_api",
+    __name__,
+    "/channel-databases",
+    "Channel databases: each store's channel database and each register's offline database.",
+)
+groups_blp = api_blueprint(
+    "channel_data_groups_api",
+    __name__,
+    "/channel-data-groups",
+    "Channel data groups: the sets of channel databases that receive the same distributions.",
+)
+
+NOT_MADE_HERE = (
+    "Channel databases are not created or deleted here: a store's channel database comes and "
+    "goes with its store, and a register's offline database with its Support offline flag."
+)
+
+
+@databases_blp.route("")
+class ChannelDatabases(MethodView):
+    """The channel databases."""
+
+    @api_permission_required(Permission.READ_SETUP)
+    @databases_blp.arguments(DatabaseListArgsSchema, location="query")
+    @databases_blp.response(200, ChannelDatabasePageSchema)
+    @databases_blp.alt_response(401, response="UNAUTHORIZED")
+    @databases_blp.alt_response(403, response="FORBIDDEN")
+    def get(self, args):
+        """List channel databases by id, filtered by kind, channel data group or store."""
+        stmt = services.databases_query(
+            args.get("q"), args.get("kind"), args.get("group"), args.get("store")
+        ).options(selectinload(ChannelDatabase.store), selectinload(ChannelDatabase.register))
+        items, next_cursor = keyset_page(
+            stmt, ChannelDatabase.id, args.get("cursor"), args["limit"]
+        )
+        return {"items": items, "next": next_cursor}
+
+    @api_permission_required(Permission.CHANGE_SETUP)
+    @databases_blp.alt_response(405, schema=ErrorSchema, description=NOT_MADE_HERE)
+    @databases_blp.alt_response(401, response="UNAUTHORIZED")
+    @databases_blp.alt_response(403, response="FORBIDDEN")
+    def post(self):
+        """Refused: create the store, or turn on Support offline for the register."""
+        abort(405, message=NOT_MADE_HERE, headers={"Allow": "GET, HEAD, OPTIONS"})
+
+
+@databases_blp.route("/<int:database_id>")
+class ChannelDatabaseItem(MethodView):
+    """One channel database."""
+
+    @api_permission_required(Permission.READ_SETUP)
+    @databases_blp.response(200, ChannelDatabaseSchema)
+    @databases_blp.alt_response(401, response="UNAUTHORIZED")
+    @databases_blp.alt_response(403, response="FORBIDDEN")
+    @databases_blp.alt_response(404, response="NOT_FOUND")
+    def get(self, database_id):
+        """Show a channel database."""
+        return services.get_database(database_id)
+
+    @api_permission_required(Permission.CHANGE_SETUP)
+    @databases_blp.arguments(ChannelDatabaseSchema)
+    @databases_blp.response(200, ChannelDatabaseSchema)
+    @databases_blp.alt_response(400, response="BAD_REQUEST")
+    @databases_blp.alt_response(401, response="UNAUTHORIZED")
+    @databases_blp.alt_response(403, response="FORBIDDEN")
+    @databases_blp.alt_response(404, response="NOT_FOUND")
+    def patch(self, data, database_id):
+        """Move a channel database to another channel data group (or none)."""
+        database = services.update_database(services.get_database(database_id), data)
+        db.session.commit()
+        return database
+
+    @api_permission_required(Permission.CHANGE_SETUP)
+    @databases_blp.alt_response(405, schema=ErrorSchema, description=NOT_MADE_HERE)
+    @databases_blp.alt_response(401, response="UNAUTHORIZED")
+    @databases_blp.alt_response(403, response="FORBIDDEN")
+    def delete(self, database_id):
+        """Refused: delete the store, or turn off Support offline for the register."""
+        abort(405, message=NOT_MADE_HERE, headers={"Allow": "GET, HEAD, OPTIONS, PATCH"})
+
+
+@groups_blp.route("")
+class ChannelDataGroups(MethodView):
+    """The channel data groups."""
+
+    @api_permission_required(Permission.READ_SETUP)
+    @groups_blp.arguments(ListArgsSchema, location="query")
+    @groups_blp.response(200, ChannelDataGroupPageSchema)
+    @groups_blp.alt_response(401, response="UNAUTHORIZED")
+    @groups_blp.alt_response(403, response="FORBIDDEN")
+    def get(self, args):
+        """List channel data groups by name."""
+        stmt = services.groups_query(args.get("q"))
+        items, next_cursor = keyset_page(
+            stmt, ChannelDataGroup.name, args.get("cursor"), args["limit"]
+        )
+        return {"items": items, "next": next_cursor}
+
+    @api_permission_required(Permission.CHANGE_SETUP)
+    @groups_blp.arguments(ChannelDataGroupSchema)
+    @groups_blp.response(201, ChannelDataGroupSchema)
+    @groups_blp.alt_response(400, response="BAD_REQUEST")
+    @groups_blp.alt_response(401, response="UNAUTHORIZED")
+    @groups_blp.alt_response(403, response="FORBIDDEN")
+    @groups_blp.alt_response(409, response="CONFLICT")
+    def post(self, data):
+        """Create an empty channel data group."""
+        group = services.create_group(data["name"], data.get("description"))
+        db.session.commit()
+        return group
+
+
+@groups_blp.route("/<path:name>")
+class ChannelDataGroupItem(MethodView):
+    """One channel data group."""
+
+    @api_permission_required(Permission.READ_SETUP)
+    @groups_blp.response(200, ChannelDataGroupSchema)
+    @groups_blp.alt_response(401, response="UNAUTHORIZED")
+    @groups_blp.alt_response(403, response="FORBIDDEN")
+    @groups_blp.alt_response(404, response="NOT_FOUND")
+    def get(self, name):
+        """Show a channel data group."""
+        return services.get_group(name)
+
+    @api_permission_required(Permission.CHANGE_SETUP)
+    @groups_blp.arguments(ChannelDataGroupUpdateSchema(partial=True))
+    @groups_blp.response(200, ChannelDataGroupSchema)
+    @groups_blp.alt_response(400, response="BAD_REQUEST")
+    @groups_blp.alt_response(401, response="UNAUTHORIZED")
+    @groups_blp.alt_response(403, response="FORBIDDEN")
+    @groups_blp.alt_response(404, response="NOT_FOUND")
+    @groups_blp.alt_response(409, response="CONFLICT")
+    def patch(self, data, name):
+        """Rename a channel data group or change its description."""
+        group = services.update_group(services.get_group(name), data)
+        db.session.commit()
+        return group
+
+    @api_permission_required(Permission.CHANGE_SETUP)
+    @groups_blp.response(204)
+    @groups_blp.alt_response(401, response="UNAUTHORIZED")
+    @groups_blp.alt_response(403, response="FORBIDDEN")
+    @groups_blp.alt_response(404, response="NOT_FOUND")
+    @groups_blp.alt_response(409, response="CONFLICT")
+    def delete(self, name):
+        """Delete a channel data group that no store or channel database uses."""
+        services.delete_group(services.get_group(name))
+        db.session.commit()

@@ -108,7 +108,7 @@ def databases_query(
     if group:
         stmt = stmt.join(ChannelDatabase.channel_data_group).where(ChannelDataGroup.name == group)
     if store_number:
-        stmt = stmt.join(ChannelDatabase.store).where(Store.store_number == store_number)
+        stmt = stmt.join(ChannelDatabase.store).where(Store.store_number == store_number.upper())
     return stmt
 
 

@@ -56,8 +56,13 @@ class PortalApi(Api):
         data = getattr(error, "data", None) or {}
         fields = data.get("errors") or data.get("messages") or {}
         # webargs nests errors by location ("json", "query"); a client wants the field names.
+        # A body that is not JSON at all gets a list of messages under its location instead.
         if set(fields) <= {"json", "query", "form", "headers", "path"}:
-            fields = {k: v for location in fields.values() for k, v in location.items()}
+            fields = {
+                k: v
+                for location, errors in fields.items()
+                for k, v in (errors if isinstance(errors, dict) else {location: errors}).items()
+            }
         code = error.name.lower().replace(" ", "_")
         message = data.get("message") or error.description or error.name
         if error.code == 422:

@@ -1,4 +1,10 @@
-"""Which master data rows each distributable table sends to a target, and how a row is written."""
+"""Which master data rows each distributable table sends to a target, and how a row is written.
+
+A table's scope is a filter on its own columns (e.g. the store's price group) and, for some, a
+membership in another table (a product is in scope while its store's assortment lists it). An
+incremental package carries rows changed in the version window that are in scope, rows whose
+membership began in the window, and deletions for rows whose membership ended in it.
+"""
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -8,7 +14,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from portal.masterdata.tax import ItemTaxGroup, SalesTaxGroup, TaxCode, TaxRate
+from portal.masterdata import configuration as conf
+from portal.masterdata import people, prices, products, tax
 
 # Columns that describe the HQ row's bookkeeping, not the data a target stores.
 BOOKKEEPING = frozenset({"id", "row_version", "deleted", "changed_at", "created_at", "updated_at"})
@@ -16,7 +23,7 @@ BOOKKEEPING = frozenset({"id", "row_version", "deleted", "changed_at", "created_
 
 @dataclass(frozen=True)
 class Target:
-    """What scopes a package: the target store's settings that filter rows."""
+    """The store settings that decide what a target database receives."""
 
     store_number: str
     tax_group: str | None
@@ -25,33 +32,73 @@ class Target:
 
 
 @dataclass(frozen=True)
+class Membership:
+    """Rows of another table that put a row in a target's scope (an assortment line, say)."""
+
+    model: type
+    column: str  # shared by both tables, e.g. product_number
+    condition: Callable[[Target], Any]
+    applies: Callable[[Target], bool] = lambda target: True
+
+    def exists(self, table_model: type, target: Target, *where) -> sa.Exists:
+        """Whether a membership row matching `where` links this table's row to the target."""
+        member = self.model
+        return sa.exists().where(
+            getattr(member, self.column) == getattr(table_model, self.column),
+            self.condition(target),
+            *where,
+        )
+
+
+@dataclass(frozen=True)
 class DistributedTable:
-    """A distributable table: its model, natural key and filter for one target."""
+    """A distributable table: its model, natural key, and scope for one target."""
 
     name: str
     model: type
     key: tuple[str, ...]
-    scope: Callable[[sa.Select, Target], sa.Select] = lambda stmt, target: stmt
+    scope: Callable[[Target], list] = lambda target: []
+    membership: Membership | None = None
     # The target settings the scope reads; a change of them forces a full package.
     scope_params: tuple[str, ...] = ()
 
     def rows(self, target: Target, base: int, upto: int, full: bool, connection) -> Iterator[dict]:
         """Stream the package lines for this table: upserts, and deletions when incremental."""
         model = self.model
-        stmt = sa.select(model).where(model.row_version <= upto)
+        member = self.membership if self.membership and self.membership.applies(target) else None
+        live = member.exists(model, target, ~member.model.deleted) if member else sa.true()
         if full:
-            stmt = stmt.where(model.deleted.is_(False))
-        else:
-            stmt = stmt.where(model.row_version > base)
-        stmt = self.scope(stmt, target).order_by(*(getattr(model, k) for k in self.key))
-        columns = [c for c in model.__table__.columns if c.key not in BOOKKEEPING]
-        lines = connection.execute(
-            stmt.with_only_columns(*columns, model.deleted), execution_options={"yield_per": 2000}
+            where = [model.row_version <= upto, model.deleted.is_(False), live]
+            yield from self._lines(connection, [*where, *self.scope(target)])
+            return
+        changed = sa.and_(model.row_version > base, model.row_version <= upto)
+        if member is None:
+            yield from self._lines(connection, [changed, *self.scope(target)])
+            return
+        window = sa.and_(member.model.row_version > base, member.model.row_version <= upto)
+        joined = member.exists(model, target, ~member.model.deleted, window)
+        yield from self._lines(
+            connection,
+            [
+                *self.scope(target),
+                sa.or_(sa.and_(changed, live), sa.and_(model.row_version <= upto, joined)),
+            ],
         )
-        for row in lines:
+        left = member.exists(model, target, member.model.deleted, window)
+        yield from self._lines(connection, [*self.scope(target), left, ~live], deletions_only=True)
+
+    def _lines(self, connection, where: list, deletions_only: bool = False) -> Iterator[dict]:
+        model = self.model
+        columns = [c for c in model.__table__.columns if c.key not in BOOKKEEPING]
+        stmt = (
+            sa.select(*columns, model.deleted)
+            .where(*where)
+            .order_by(*(getattr(model, k) for k in self.key))
+        )
+        for row in connection.execute(stmt, execution_options={"yield_per": 2000}):
             values = {c.key: _json_value(row._mapping[c]) for c in columns}
             key = {k: values[k] for k in self.key}
-            if row.deleted:
+            if deletions_only or row.deleted:
                 yield {"op": "delete", "key": key}
             else:
                 yield {"op": "upsert", "key": key, "row": values}
@@ -65,18 +112,162 @@ def _json_value(value: Any) -> Any:
     return value
 
 
-def _store_tax_group(stmt: sa.Select, target: Target) -> sa.Select:
-    return stmt.where(SalesTaxGroup.code == target.tax_group)
+def _when(setting: str, clause: Callable[[Any], Any]) -> Callable[[Target], list]:
+    """Filter on a store setting; a store without that setting gets every row."""
 
+    def scope(target: Target) -> list:
+        value = getattr(target, setting)
+        return [] if value is None else [clause(value)]
+
+    return scope
+
+
+def _own_store(column) -> Callable[[Target], list]:
+    return lambda target: [column == target.store_number]
+
+
+_assortment_line = products.AssortmentLine
+IN_ASSORTMENT = Membership(
+    _assortment_line,
+    "product_number",
+    lambda target: _assortment_line.assortment_code == target.assortment,
+    lambda target: target.assortment is not None,
+)
+AT_STORE = Membership(
+    people.WorkerStore,
+    "staff_id",
+    lambda target: people.WorkerStore.store_number == target.store_number,
+)
 
 TABLES: dict[str, DistributedTable] = {
     table.name: table
     for table in (
-        DistributedTable("tax_code", TaxCode, ("code",)),
-        DistributedTable("tax_rate", TaxRate, ("tax_code", "valid_from")),
+        # 1000 Currency
+        DistributedTable("currency", prices.Currency, ("code",)),
         DistributedTable(
-            "sales_tax_group", SalesTaxGroup, ("code",), _store_tax_group, ("tax_group",)
+            "exchange_rate", prices.ExchangeRate, ("from_currency", "to_currency", "valid_from")
         ),
-        DistributedTable("item_tax_group", ItemTaxGroup, ("code",)),
+        # 1010 Customers
+        DistributedTable("customer", people.Customer, ("account_number",)),
+        DistributedTable("customer_address", people.CustomerAddress, ("account_number", "label")),
+        DistributedTable("customer_group", people.CustomerGroup, ("code",)),
+        # 1020 Prices and discounts
+        DistributedTable(
+            "price_group",
+            prices.PriceGroup,
+            ("code",),
+            _when("price_group", lambda v: prices.PriceGroup.code == v),
+            scope_params=("price_group",),
+        ),
+        DistributedTable(
+            "trade_agreement",
+            prices.TradeAgreement,
+            ("price_group", "product_number", "valid_from"),
+            _when("price_group", lambda v: prices.TradeAgreement.price_group == v),
+            IN_ASSORTMENT,
+            ("price_group", "assortment"),
+        ),
+        DistributedTable(
+            "discount",
+            prices.Discount,
+            ("code",),
+            _when(
+                "price_group",
+                lambda v: sa.or_(
+                    prices.Discount.price_group == v, prices.Discount.price_group.is_(None)
+                ),
+            ),
+            scope_params=("price_group",),
+        ),
+        # 1040 Products
+        DistributedTable(
+            "product",
+            products.Product,
+            ("product_number",),
+            membership=IN_ASSORTMENT,
+            scope_params=("assortment",),
+        ),
+        DistributedTable(
+            "product_variant",
+            products.ProductVariant,
+            ("variant_number",),
+            membership=IN_ASSORTMENT,
+            scope_params=("assortment",),
+        ),
+        DistributedTable(
+            "barcode",
+            products.Barcode,
+            ("barcode",),
+            membership=IN_ASSORTMENT,
+            scope_params=("assortment",),
+        ),
+        DistributedTable("product_category", products.ProductCategory, ("code",)),
+        DistributedTable("unit", products.Unit, ("code",)),
+        # 1060 Staff
+        DistributedTable(
+            "worker",
+            people.Worker,
+            ("staff_id",),
+            membership=AT_STORE,
+            scope_params=("store_number",),
+        ),
+        DistributedTable(
+            "worker_store",
+            people.WorkerStore,
+            ("staff_id", "store_number"),
+            _own_store(people.WorkerStore.store_number),
+            scope_params=("store_number",),
+        ),
+        DistributedTable("pos_permission_group", people.PosPermissionGroup, ("code",)),
+        # 1070 Channel configuration
+        DistributedTable(
+            "store_settings",
+            conf.StoreSettings,
+            ("store_number",),
+            _own_store(conf.StoreSettings.store_number),
+            scope_params=("store_number",),
+        ),
+        DistributedTable("payment_method", conf.PaymentMethod, ("code",)),
+        DistributedTable("receipt_profile", conf.ReceiptProfile, ("code",)),
+        DistributedTable("functionality_profile", conf.FunctionalityProfile, ("code",)),
+        # 1080 Sales tax
+        DistributedTable("tax_code", tax.TaxCode, ("code",)),
+        DistributedTable("tax_rate", tax.TaxRate, ("tax_code", "valid_from")),
+        DistributedTable(
+            "sales_tax_group",
+            tax.SalesTaxGroup,
+            ("code",),
+            lambda target: [tax.SalesTaxGroup.code == target.tax_group],
+            scope_params=("tax_group",),
+        ),
+        DistributedTable("item_tax_group", tax.ItemTaxGroup, ("code",)),
+        # 1090 Registers
+        DistributedTable(
+            "register_hardware",
+            conf.RegisterHardware,
+            ("register_number",),
+            _own_store(conf.RegisterHardware.store_number),
+            scope_params=("store_number",),
+        ),
+        DistributedTable("screen_layout", conf.ScreenLayout, ("code",)),
+        # 1110 Global configuration
+        DistributedTable("shared_parameter", conf.SharedParameter, ("key",)),
+        DistributedTable("feature_switch", conf.FeatureSwitch, ("name",)),
+        # 1150 Catalog
+        DistributedTable(
+            "assortment",
+            products.Assortment,
+            ("code",),
+            _when("assortment", lambda v: products.Assortment.code == v),
+            scope_params=("assortment",),
+        ),
+        DistributedTable(
+            "assortment_line",
+            products.AssortmentLine,
+            ("assortment_code", "product_number"),
+            _when("assortment", lambda v: products.AssortmentLine.assortment_code == v),
+            scope_params=("assortment",),
+        ),
+        DistributedTable("catalog", products.Catalog, ("code",)),
     )
 }

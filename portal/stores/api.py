@@ -1,5 +1,92 @@
-"""JSON API (being written)."""
+"""JSON API of stores."""
 
-from portal.core.api import api_blueprint
+from flask.views import MethodView
+from sqlalchemy.orm import selectinload
 
-blp = api_blueprint("stores_api", __name__, "/stores", "placeholder")
+from portal.auth.roles import Permission
+from portal.core.api import ListArgsSchema, api_blueprint
+from portal.core.auth import api_permission_required
+from portal.core.pagination import keyset_page
+from portal.extensions import db
+from portal.stores import services
+from portal.stores.models import Store
+from portal.stores.schemas import StorePageSchema, StoreSchema, StoreUpdateSchema
+
+blp = api_blueprint(
+    "stores_api",
+    __name__,
+    "/stores",
+    "Stores: retail channels, each with its channel database.",
+)
+
+
+@blp.route("")
+class Stores(MethodView):
+    """The stores."""
+
+    @api_permission_required(Permission.READ_SETUP)
+    @blp.arguments(ListArgsSchema, location="query")
+    @blp.response(200, StorePageSchema)
+    @blp.alt_response(401, response="UNAUTHORIZED")
+    @blp.alt_response(403, response="FORBIDDEN")
+    def get(self, args):
+        """List stores by number, optionally searching number and name."""
+        stmt = services.stores_query(args.get("q")).options(
+            selectinload(Store.registers), selectinload(Store.channel_database)
+        )
+        items, next_cursor = keyset_page(
+            stmt, Store.store_number, args.get("cursor"), args["limit"]
+        )
+        return {"items": items, "next": next_cursor}
+
+    @api_permission_required(Permission.CHANGE_SETUP)
+    @blp.arguments(StoreSchema)
+    @blp.response(201, StoreSchema)
+    @blp.alt_response(400, response="BAD_REQUEST")
+    @blp.alt_response(401, response="UNAUTHORIZED")
+    @blp.alt_response(403, response="FORBIDDEN")
+    @blp.alt_response(409, response="CONFLICT")
+    def post(self, data):
+        """Create a store and its channel database in the store's channel data group."""
+        store = services.create_store(data)
+        db.session.commit()
+        return store
+
+
+@blp.route("/<store_number>")
+class StoreItem(MethodView):
+    """One store."""
+
+    @api_permission_required(Permission.READ_SETUP)
+    @blp.response(200, StoreSchema)
+    @blp.alt_response(401, response="UNAUTHORIZED")
+    @blp.alt_response(403, response="FORBIDDEN")
+    @blp.alt_response(404, response="NOT_FOUND")
+    def get(self, store_number):
+        """Show a store."""
+        return services.get_store(store_number)
+
+    @api_permission_required(Permission.CHANGE_SETUP)
+    @blp.arguments(StoreUpdateSchema(partial=True))
+    @blp.response(200, StoreSchema)
+    @blp.alt_response(400, response="BAD_REQUEST")
+    @blp.alt_response(401, response="UNAUTHORIZED")
+    @blp.alt_response(403, response="FORBIDDEN")
+    @blp.alt_response(404, response="NOT_FOUND")
+    @blp.alt_response(409, response="CONFLICT")
+    def patch(self, data, store_number):
+        """Change a store; a new channel data group takes its channel database along."""
+        store = services.update_store(services.get_store(store_number), data)
+        db.session.commit()
+        return store
+
+    @api_permission_required(Permission.CHANGE_SETUP)
+    @blp.response(204)
+    @blp.alt_response(401, response="UNAUTHORIZED")
+    @blp.alt_response(403, response="FORBIDDEN")
+    @blp.alt_response(404, response="NOT_FOUND")
+    @blp.alt_response(409, response="CONFLICT")
+    def delete(self, store_number):
+        """Delete a store without registers, and its channel database."""
+        services.delete_store(services.get_store(store_number))
+        db.session.commit()

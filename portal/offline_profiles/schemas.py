@@ -1,0 +1,50 @@
+"""JSON shapes of offline profiles and their offline scopes."""
+
+import marshmallow as ma
+
+from portal.core.api import page_schema
+from portal.distribution.catalogue import DIRECTIONS
+from portal.offline_profiles.services import LIMITS
+
+
+def _limited(field: str, unit: str) -> ma.fields.Integer:
+    # The service checks the range; the metadata only documents it.
+    low, high = LIMITS[field]
+    return ma.fields.Integer(
+        strict=True, metadata={"minimum": low, "maximum": high, "description": unit}
+    )
+
+
+class OfflineScopeSchema(ma.Schema):
+    """Which tables an offline database receives, and in which direction."""
+
+    name = ma.fields.String(required=True, metadata={"example": "Sales tax"})
+    direction = ma.fields.String(
+        metadata={"enum": list(DIRECTIONS), "description": "download when not given"}
+    )
+    tables = ma.fields.List(
+        ma.fields.String(), required=True, metadata={"example": ["tax_code", "tax_rate"]}
+    )
+
+
+class OfflineProfileSchema(ma.Schema):
+    """An offline profile; its scopes are listed in the order they are synchronised."""
+
+    name = ma.fields.String(required=True, metadata={"example": "Standard offline"})
+    offline_timeout_s = _limited("offline_timeout_s", "Seconds before switching offline")
+    reconnect_interval_min = _limited("reconnect_interval_min", "Minutes between reconnections")
+    pause_sync = ma.fields.Boolean()
+    allow_manual_switch_before_sign_in = ma.fields.Boolean()
+    advanced_offline_switching = ma.fields.Boolean()
+    health_check_interval_min = _limited("health_check_interval_min", "Minutes between checks")
+    scopes = ma.fields.List(
+        ma.fields.Nested(OfflineScopeSchema),
+        metadata={"description": "Default scopes when created without; on update, replaces all"},
+    )
+
+
+class OfflineProfileUpdateSchema(OfflineProfileSchema):
+    """A profile's fields to change; its own class so the OpenAPI document names it apart."""
+
+
+OfflineProfilePageSchema = page_schema(OfflineProfileSchema, "OfflineProfilePage")

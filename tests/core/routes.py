@@ -1,0 +1,130 @@
+"""Walk every route of the URL map with real objects filling its parameters."""
+
+import re
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Flask
+from werkzeug.routing import Rule
+
+from portal.audit.models import AuditEntry
+from portal.auth import services as auth
+from portal.core.api import API_PREFIX
+from portal.distribution import services as distribution
+from portal.distribution.models import SchedulerJob
+from portal.extensions import db
+from tests.factories import RegisterFactory
+
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+# The collection a URL parameter follows names the object it picks: /stores/<store_number>.
+SEGMENT_KINDS = {
+    "stores": "store",
+    "registers": "register",
+    "channel-data-groups": "group",
+    "channel-databases": "database",
+    "offline-profiles": "profile",
+    "scopes": "scope",
+    "scheduler-jobs": "job",
+    "jobs": "job",
+    "distribution-schedules": "schedule",
+    "schedules": "schedule",
+    "users": "user",
+    "tokens": "token",
+    "audit": "entry",
+}
+
+
+def is_api(rule: Rule) -> bool:
+    """Whether the rule belongs to the JSON API."""
+    return rule.rule.startswith(API_PREFIX)
+
+
+def walk(app: Flask) -> list[tuple[Rule, str]]:
+    """Every (rule, method): reads first, then writes, destructive ones and sign-out last."""
+    pairs = [
+        (rule, method)
+        for rule in app.url_map.iter_rules()
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"})
+    ]
+    return sorted(pairs, key=_order)
+
+
+def _order(pair: tuple[Rule, str]) -> tuple:
+    rule, method = pair
+    write = method in WRITE_METHODS
+    destructive = write and (
+        method == "DELETE" or any(word in rule.rule for word in ("delete", "revoke"))
+    )
+    return rule.endpoint == "auth.logout", destructive, write, rule.rule, method
+
+
+def make_objects(app: Flask, email: str) -> dict[str, dict[str, Any]]:
+    """One object of every kind a URL can name, as column values; the tokens are `email`'s."""
+    with app.app_context():
+        register = RegisterFactory(support_offline=True)
+        store = register.store
+        distribution.ensure_standard_jobs()
+        job = db.session.scalar(sa.select(SchedulerJob).filter_by(job_number="1080"))
+        schedule = distribution.create_schedule(
+            {"code": "TAX", "jobs": [job.job_number], "groups": [store.channel_data_group.name]}
+        )
+        user = auth.get_user(email)
+        token, _ = auth.create_token(user, "route walk")
+        db.session.commit()
+        entry = db.session.scalar(sa.select(AuditEntry).order_by(AuditEntry.id.desc()))
+        objects = {
+            "store": store,
+            "register": register,
+            "group": store.channel_data_group,
+            "database": register.offline_database,
+            "profile": store.offline_profile,
+            "scope": store.offline_profile.scopes[0],
+            "job": job,
+            "schedule": schedule,
+            "user": user,
+            "token": token,
+            "entry": entry,
+        }
+        values = {
+            kind: {a.key: getattr(obj, a.key) for a in sa.inspect(obj).mapper.column_attrs}
+            for kind, obj in objects.items()
+        }
+        db.session.remove()
+    return values
+
+
+def url_for_rule(rule: Rule, objects: dict[str, dict[str, Any]]) -> str:
+    """The rule's URL with every parameter taken from the object it names."""
+    values = {name: _value(rule, name, objects) for name in rule.arguments}
+    built = rule.build(values, append_unknown=False)
+    assert built is not None, f"cannot build {rule.rule} from {values}"
+    return built[1]
+
+
+def _value(rule: Rule, name: str, objects: dict[str, dict[str, Any]]) -> Any:
+    found = re.search(rf"/([^/<]+)/<(?:[^:<>]+:)?{name}>", rule.rule)
+    kind = SEGMENT_KINDS.get(found.group(1)) if found else None
+    assert kind, (
+        f"{rule.rule}: no object for parameter <{name}>; add its collection to SEGMENT_KINDS "
+        "in tests/core/routes.py (and create one in make_objects)"
+    )
+    columns = objects[kind]
+    if name in columns:
+        return columns[name]
+    if name.endswith("id"):
+        return columns["id"]
+    numbers = [key for key in columns if key.endswith("_number")]
+    assert name == "number" and numbers, f"{rule.rule}: which {kind} column is <{name}>?"
+    return columns[numbers[0]]
+
+
+def row_counts(app: Flask) -> dict[str, int]:
+    """The number of rows in every table, to show that a refused request changed nothing."""
+    with app.app_context():
+        counts = {
+            table.name: db.session.scalar(sa.select(sa.func.count()).select_from(table))
+            for table in db.metadata.sorted_tables
+        }
+        db.session.remove()
+    return counts

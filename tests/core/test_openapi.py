@@ -1,0 +1,121 @@
+"""The OpenAPI document lists every admin API endpoint and its error answers truthfully."""
+
+import re
+
+import pytest
+
+from portal.core.api import API_PREFIX
+
+ENDPOINTS = {
+    "/api/v1/stores": {"get", "post"},
+    "/api/v1/stores/{store_number}": {"get", "patch", "delete"},
+    "/api/v1/registers": {"get", "post"},
+    "/api/v1/registers/{register_number}": {"get", "patch", "delete"},
+    "/api/v1/channel-databases": {"get", "post"},
+    "/api/v1/channel-databases/{database_id}": {"get", "patch", "delete"},
+    "/api/v1/channel-data-groups": {"get", "post"},
+    "/api/v1/channel-data-groups/{name}": {"get", "patch", "delete"},
+    "/api/v1/offline-profiles": {"get", "post"},
+    "/api/v1/offline-profiles/{name}": {"get", "patch", "delete"},
+}
+HTTP_METHODS = {"get", "post", "put", "patch", "delete"}
+
+
+@pytest.fixture
+def spec(client):
+    """The served OpenAPI document."""
+    response = client.get(f"{API_PREFIX}/openapi.json")
+    assert response.status_code == 200
+    return response.json
+
+
+def operations(spec):
+    """(path, method, operation) for every operation of the document."""
+    for path, item in spec["paths"].items():
+        for method, operation in item.items():
+            if method in HTTP_METHODS:
+                yield path, method, operation
+
+
+def error_schema(spec, response: dict) -> str:
+    """The schema reference of a documented response, following a response reference."""
+    if "$ref" in response:
+        response = spec["components"]["responses"][response["$ref"].rsplit("/", 1)[1]]
+    return response["content"]["application/json"]["schema"]["$ref"]
+
+
+def test_document_lists_every_endpoint_and_method(spec):
+    assert spec["openapi"] == "3.0.3"
+    documented = {
+        path: {method for method in item if method in HTTP_METHODS}
+        for path, item in spec["paths"].items()
+    }
+    assert documented == ENDPOINTS
+
+
+def test_every_api_route_of_the_app_is_documented(app, spec):
+    routes = {
+        re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule)
+        for rule in app.url_map.iter_rules()
+        if rule.rule.startswith(API_PREFIX) and not rule.rule.endswith("openapi.json")
+    }
+    assert routes == set(spec["paths"])
+
+
+def test_every_operation_documents_auth_errors_in_the_error_shape(spec):
+    for path, method, operation in operations(spec):
+        responses = operation["responses"]
+        for status in ("401", "403"):
+            assert status in responses, f"{method} {path} lacks {status}"
+            assert error_schema(spec, responses[status]) == "#/components/schemas/Error"
+
+
+def test_item_and_write_operations_document_their_errors(spec):
+    for path, method, operation in operations(spec):
+        responses = set(operation["responses"])
+        if "{" in path and not (method == "delete" and "channel-databases" in path):
+            assert "404" in responses, f"{method} {path} lacks 404"
+        if method in {"post", "patch"} and "405" not in responses:
+            assert {"400", "422"} <= responses, f"{method} {path} lacks 400/422"
+        if method in {"post", "delete"} and "channel-databases" not in path:
+            assert "409" in responses, f"{method} {path} lacks 409"
+
+
+def test_error_schema_is_the_one_error_shape(spec):
+    schemas = spec["components"]["schemas"]
+    assert schemas["Error"]["properties"]["error"]["$ref"] == "#/components/schemas/ErrorDetail"
+    assert set(schemas["ErrorDetail"]["required"]) == {"code", "message", "fields"}
+
+
+def test_refused_channel_database_methods_are_documented_as_405(spec):
+    paths = spec["paths"]
+    for operation in (
+        paths["/api/v1/channel-databases"]["post"],
+        paths["/api/v1/channel-databases/{database_id}"]["delete"],
+    ):
+        refusal = operation["responses"]["405"]
+        assert error_schema(spec, refusal) == "#/components/schemas/Error"
+        assert "Support offline" in refusal["description"]
+        assert "201" not in operation["responses"] and "204" not in operation["responses"]
+
+
+def test_list_operations_return_pages_and_take_list_arguments(spec):
+    for path, method, operation in operations(spec):
+        if method != "get" or "{" in path:
+            continue
+        page = operation["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
+        assert page.endswith("Page"), path
+        names = {parameter["name"] for parameter in operation["parameters"]}
+        assert {"q", "limit", "cursor"} <= names, path
+
+
+def test_read_only_fields_are_marked(spec):
+    schemas = spec["components"]["schemas"]
+    assert schemas["Store"]["properties"]["channel_database"]["readOnly"]
+    assert schemas["Store"]["properties"]["registers"]["readOnly"]
+    register = schemas["Register"]["properties"]
+    assert register["effective_offline_profile"]["readOnly"]
+    assert register["offline_database"]["readOnly"]
+    database = schemas["ChannelDatabase"]["properties"]
+    writable = {name for name, field in database.items() if not field.get("readOnly")}
+    assert writable == {"channel_data_group"}

@@ -1,0 +1,116 @@
+"""The authorization matrix: every route of the URL map, for every role and for anonymous callers.
+
+A route added without a guard fails here: anonymous callers must be sent to sign in (pages) or
+refused with 401 (API), and a role without the permission that GUARDS names gets 403.
+"""
+
+from urllib.parse import urlsplit
+
+import pytest
+
+from portal.auth.roles import Permission, can
+from tests.conftest import ROLES
+from tests.core.routes import WRITE_METHODS as WRITES
+from tests.core.routes import is_api, make_objects, url_for_rule, walk
+
+PUBLIC = "public"  # anyone, signed in or not
+SIGNED_IN = "signed in"  # any role
+
+# Endpoint prefix -> (permission to read, permission to write); the longest prefix wins. An
+# endpoint matching none is setup: every role reads it, only admin and HQ staff change it.
+# Give a route other rights here, next to the guard that grants them.
+GUARDS = {
+    "static": (PUBLIC, PUBLIC),
+    "api-docs.openapi_json": (PUBLIC, PUBLIC),
+    "auth.login": (PUBLIC, PUBLIC),
+    "auth.logout": (PUBLIC, PUBLIC),  # ends whatever session there is, and needs no rights
+    "auth.token": (SIGNED_IN, SIGNED_IN),
+    "auth.user": (Permission.MANAGE_USERS, Permission.MANAGE_USERS),
+    "audit.": (Permission.READ_AUDIT, Permission.READ_AUDIT),
+}
+SETUP = (Permission.READ_SETUP, Permission.CHANGE_SETUP)
+
+
+def required(endpoint: str, method: str, form: bool = False):
+    """What a request needs, from the longest GUARDS prefix of its endpoint.
+
+    A page that accepts a POST is a form (or a confirmation): showing it needs the write right.
+    """
+    prefixes = [prefix for prefix in GUARDS if endpoint.startswith(prefix)]
+    read, write = GUARDS[max(prefixes, key=len)] if prefixes else SETUP
+    return write if form or method in WRITES else read
+
+
+def check(response, role: str | None, needed, api: bool, method: str) -> str | None:
+    """What is wrong with the response, or None."""
+    status = response.status_code
+    to_login = status == 302 and urlsplit(response.location).path == "/login"
+    if role is None:
+        if api and status != 401:
+            return f"anonymous API call answered {status}, not 401"
+        if not api and not to_login:
+            return f"anonymous page answered {status} {response.location or ''}, not sign-in"
+        return None
+    if needed != SIGNED_IN and not can(role, needed):
+        return None if status == 403 else f"{role} lacks {needed} but got {status}, not 403"
+    if status in (401, 403) or to_login:
+        return f"{role} may do this but got {status}"
+    if method == "GET" and status >= 400:
+        return f"{role} read answered {status}: are the URL parameters real objects?"
+    return None
+
+
+@pytest.mark.parametrize("role", [None, *ROLES], ids=["anonymous", *ROLES])
+def test_every_route_answers_every_role_as_the_guard_table_says(
+    app, client, login, make_user, token_for, role
+):
+    email = login(role) if role else make_user("hq")
+    headers = token_for(role) if role else {}
+    objects = make_objects(app, email)
+    problems, walked = [], set()
+    for rule, method in walk(app):
+        api = is_api(rule)
+        needed = required(rule.endpoint, method, form=not api and bool(rule.methods & WRITES))
+        if needed == PUBLIC:
+            continue
+        url = url_for_rule(rule, objects)
+        body = ({"json": {}} if api else {"data": {}}) if method in WRITES else {}
+        response = client.open(url, method=method, headers=headers if api else {}, **body)
+        problem = check(response, role, needed, api, method)
+        if problem:
+            problems.append(f"{method} {url} ({rule.endpoint}): {problem}")
+        walked.add((rule.endpoint, api))
+    assert not problems, "\n".join(problems)
+    # The walk really reached the guarded areas, pages and API alike.
+    pages = {endpoint for endpoint, api in walked if not api}
+    assert {"core.home", "auth.users", "auth.tokens", "audit.index"} <= pages
+    assert any(api for _, api in walked)
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "method", "needed"),
+    [
+        ("stores.edit", "POST", Permission.CHANGE_SETUP),
+        ("stores.detail", "GET", Permission.READ_SETUP),
+        ("auth.users", "GET", Permission.MANAGE_USERS),
+        ("auth.user_token_revoke", "POST", Permission.MANAGE_USERS),
+        ("auth.token_revoke", "POST", SIGNED_IN),
+        ("audit.entry", "GET", Permission.READ_AUDIT),
+        ("something_new.page", "DELETE", Permission.CHANGE_SETUP),
+    ],
+)
+def test_guard_table_picks_the_longest_prefix_and_defaults_to_setup(endpoint, method, needed):
+    assert required(endpoint, method) == needed
+
+
+def test_showing_a_form_needs_the_right_to_submit_it():
+    assert required("stores.edit", "GET", form=True) == Permission.CHANGE_SETUP
+    assert required("auth.token_new", "GET", form=True) == SIGNED_IN
+
+
+def test_route_that_answers_anonymous_callers_is_reported(app, client):
+    # A stand-in for a page someone forgot to guard: the matrix must call it a problem.
+    with client.get("/static/css/portal.css") as response:
+        assert response.status_code == 200
+        problem = check(response, None, Permission.READ_SETUP, api=False, method="GET")
+    assert problem and "not sign-in" in problem
