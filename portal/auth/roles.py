@@ -19,6 +19,8 @@ class Permission(StrEnum):
     CHANGE_SETUP = "change_setup"
     MANAGE_USERS = "manage_users"
     READ_AUDIT = "read_audit"
+    RUN_DISTRIBUTION = "run_distribution"
+    CHANGE_MASTERDATA = "change_masterdata"
 
 
 GRANTS: dict[Permission, frozenset[Role]] = {
@@ -26,6 +28,9 @@ GRANTS: dict[Permission, frozenset[Role]] = {
     Permission.CHANGE_SETUP: frozenset({Role.ADMIN, Role.HQ}),
     Permission.MANAGE_USERS: frozenset({Role.ADMIN}),
     Permission.READ_AUDIT: frozenset({Role.ADMIN}),
+    # Schedulers create, edit and run distribution schedules; HQ staff may too.
+    Permission.RUN_DISTRIBUTION: frozenset({Role.ADMIN, Role.HQ, Role.SCHEDULER}),
+    Permission.CHANGE_MASTERDATA: frozenset({Role.ADMIN, Role.HQ}),
 }
 
 
