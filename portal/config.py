@@ -60,16 +60,25 @@ def load(instance_path: str) -> dict[str, Any]:
         "OPENAPI_URL_PREFIX": "/api/v1",
         "OPENAPI_JSON_PATH": "openapi.json",
         "PER_PAGE": 25,
+        # A package build that has not finished after this long is handed to a worker again.
+        # Package files that every target has applied are removed after this many days.
+        "PACKAGE_RETENTION_DAYS": int(os.environ.get("PACKAGE_RETENTION_DAYS", "7")),
+        "STALLED_BUILD_MINUTES": int(os.environ.get("STALLED_BUILD_MINUTES", "15")),
         "CELERY": {
             "broker_url": broker,
             "task_ignore_result": True,
+            # A queue per deployment lets several portals (or test runs) share one Redis.
+            "task_default_queue": os.environ.get("CELERY_QUEUE", "hqportal"),
             # A build killed mid-way is redelivered instead of lost.
             "task_acks_late": True,
             "task_reject_on_worker_lost": True,
             "worker_prefetch_multiplier": 1,
             "broker_connection_retry_on_startup": True,
             # One tick a minute starts the schedules that are due (recurrences are editable data).
-            "beat_schedule": {"distribution-tick": {"task": "distribution.tick", "schedule": 60.0}},
+            "beat_schedule": {
+                "distribution-tick": {"task": "distribution.tick", "schedule": 60.0},
+                "package-retention": {"task": "distribution.clean_packages", "schedule": 3600.0},
+            },
             # Only Redis knows a visibility timeout; kombu hands the SQLAlchemy transport's
             # options to create_engine, which refuses unknown ones.
             "broker_transport_options": (

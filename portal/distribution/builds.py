@@ -53,6 +53,17 @@ def previous_position(session: DownloadSession) -> DownloadSession | None:
     )
 
 
+def claim(session_id: int) -> bool:
+    """Mark a requested session as being built now; False if it no longer needs a build."""
+    touched = db.session.execute(
+        sa.update(DownloadSession)
+        .where(DownloadSession.id == session_id, DownloadSession.status == SESSION_REQUESTED)
+        .values(updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    return bool(touched)
+
+
 def build_session(session_id: int) -> str | None:
     """Build (or reuse) the package of a requested session and offer it; returns its status.
 
@@ -93,17 +104,23 @@ def _package_for(job_number, tables, target, key, full, base, upto) -> DataPacka
     content = {"job": job_number, "kind": kind, "base": base, "upto": upto, "scope": key}
     content_key = hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
     existing = db.session.scalar(sa.select(DataPackage).filter_by(content_key=content_key))
-    if existing is not None:
+    if existing is not None and existing.removed_at is None:
         return existing
     store = Path(current_app.config["PACKAGE_STORE"])
     connection = db.session.connection()
     manifest = {"job": job_number, "kind": kind, "base_version": base, "new_version": upto}
-    path, size, sha256, counts = write_package(
+    written = write_package(
         store,
         content_key,
         manifest,
         ((t, TABLES[t].rows(target, base, upto, full, connection)) for t in tables),
     )
+    if existing is not None:
+        # Retention removed the file; the same content is needed again, so it is written anew.
+        existing.path, existing.size, existing.sha256, existing.row_counts = written
+        existing.removed_at = None
+        return existing
+    path, size, sha256, counts = written
     package = DataPackage(
         content_key=content_key,
         job_number=job_number,

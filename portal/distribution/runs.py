@@ -11,6 +11,7 @@ from portal.distribution.models import (
     RUN_DONE,
     RUN_RUNNING,
     RUN_WAITING,
+    SESSION_REQUESTED,
     DistributionRun,
     DistributionSchedule,
     DownloadSession,
@@ -115,3 +116,33 @@ def due_runs() -> list[int]:
             .order_by(DistributionRun.id)
         )
     )
+
+
+def stalled_sessions(older_than: timedelta) -> list[int]:
+    """Requested sessions of running runs whose build has not moved for a while.
+
+    A worker killed mid-build leaves its session requested; the embedded broker never
+    redelivers such a task and Redis only after its visibility timeout, so the tick hands these
+    sessions out again. Building twice is harmless: the first finisher wins.
+    """
+    now = utcnow()
+    stalled = list(
+        db.session.scalars(
+            sa.select(DownloadSession.id)
+            .join(DownloadSession.run)
+            .where(
+                DistributionRun.status == RUN_RUNNING,
+                DownloadSession.status == SESSION_REQUESTED,
+                DownloadSession.updated_at < now - older_than,
+            )
+            .order_by(DownloadSession.id)
+        )
+    )
+    if stalled:
+        db.session.execute(
+            sa.update(DownloadSession)
+            .where(DownloadSession.id.in_(stalled))
+            .values(updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+    return stalled

@@ -1,9 +1,12 @@
 """Celery tasks of the distribution engine; they take ids and call the services."""
 
+from datetime import timedelta
+
 from celery import shared_task
+from flask import current_app
 from kombu.exceptions import OperationalError
 
-from portal.distribution import builds, runs
+from portal.distribution import builds, retention, runs
 from portal.extensions import db
 
 
@@ -20,6 +23,10 @@ def start_run(run_id: int) -> int:
 @shared_task(name="distribution.build_package", acks_late=True)
 def build_package(session_id: int) -> str | None:
     """Build one download session's package (idempotent: a redelivery changes nothing)."""
+    if not builds.claim(session_id):
+        return None
+    # Commit the claim so the reaper sees the build has started and leaves it alone.
+    db.session.commit()
     status = builds.build_session(session_id)
     db.session.commit()
     return status
@@ -27,10 +34,21 @@ def build_package(session_id: int) -> str | None:
 
 @shared_task(name="distribution.tick", acks_late=True)
 def tick() -> int:
-    """Beat's heartbeat: start the runs that are due or still waiting; returns how many."""
+    """Beat's heartbeat: start due and waiting runs, and rebuild sessions whose build was lost."""
     run_ids = runs.due_runs()
+    stalled = runs.stalled_sessions(timedelta(minutes=current_app.config["STALLED_BUILD_MINUTES"]))
     db.session.commit()
-    return sum(dispatch_run(run_id) for run_id in run_ids)
+    for session_id in stalled:
+        build_package.delay(session_id)
+    return sum(dispatch_run(run_id) for run_id in run_ids) + len(stalled)
+
+
+@shared_task(name="distribution.clean_packages", acks_late=True)
+def clean_packages() -> int:
+    """Beat's hourly clean-up of package files nobody needs any more; returns how many went."""
+    removed = retention.clean_packages(timedelta(days=current_app.config["PACKAGE_RETENTION_DAYS"]))
+    db.session.commit()
+    return removed
 
 
 def dispatch_run(run_id: int) -> bool:
