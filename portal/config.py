@@ -60,9 +60,9 @@ def load(instance_path: str) -> dict[str, Any]:
         "OPENAPI_URL_PREFIX": "/api/v1",
         "OPENAPI_JSON_PATH": "openapi.json",
         "PER_PAGE": 25,
-        # A package build that has not finished after this long is handed to a worker again.
         # Package files that every target has applied are removed after this many days.
         "PACKAGE_RETENTION_DAYS": int(os.environ.get("PACKAGE_RETENTION_DAYS", "7")),
+        # A package build that has not finished after this long is handed to a worker again.
         "STALLED_BUILD_MINUTES": int(os.environ.get("STALLED_BUILD_MINUTES", "15")),
         "CELERY": {
             "broker_url": broker,
