@@ -9,6 +9,7 @@ from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
 from portal.core.models import utcnow
+from portal.distribution.export import TableExport
 from portal.distribution.models import (
     FULL,
     INCREMENTAL,
@@ -108,13 +109,22 @@ def _package_for(job_number, tables, target, key, full, base, upto) -> DataPacka
         return existing
     store = Path(current_app.config["PACKAGE_STORE"])
     connection = db.session.connection()
-    manifest = {"job": job_number, "kind": kind, "base_version": base, "new_version": upto}
-    written = write_package(
-        store,
-        content_key,
-        manifest,
-        ((t, TABLES[t].rows(target, base, upto, full, connection)) for t in tables),
+    manifest = {
+        "job": job_number,
+        "kind": kind,
+        "base_version": base,
+        "new_version": upto,
+        "tables": {
+            t: {"key": list(TABLES[t].key), "columns": [c.key for c in TABLES[t].columns]}
+            for t in tables
+        },
+    }
+    exports = (
+        (t, [TableExport(connection, stmt, i == 0) for i, stmt in enumerate(selects)])
+        for t in tables
+        for selects in [TABLES[t].selects(target, base, upto, full)]
     )
+    written = write_package(store, content_key, manifest, exports)
     if existing is not None:
         # Retention removed the file; the same content is needed again, so it is written anew.
         existing.path, existing.size, existing.sha256, existing.row_counts = written

@@ -6,14 +6,13 @@ incremental package carries rows changed in the version window that are in scope
 membership began in the window, and deletions for rows whose membership ended in it.
 """
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime
-from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
 
+from portal.distribution.export import text_column
 from portal.masterdata import configuration as conf
 from portal.masterdata import people, prices, products, tax
 
@@ -62,54 +61,47 @@ class DistributedTable:
     # The target settings the scope reads; a change of them forces a full package.
     scope_params: tuple[str, ...] = ()
 
-    def rows(self, target: Target, base: int, upto: int, full: bool, connection) -> Iterator[dict]:
-        """Stream the package lines for this table: upserts, and deletions when incremental."""
+    @property
+    def columns(self) -> list[sa.Column]:
+        """The columns a target stores (not HQ's bookkeeping)."""
+        return [c for c in self.model.__table__.columns if c.key not in BOOKKEEPING]
+
+    def selects(self, target: Target, base: int, upto: int, full: bool) -> list[sa.Select]:
+        """The selects of `(op, *columns)` whose rows make up this table's part of a package."""
         model = self.model
         member = self.membership if self.membership and self.membership.applies(target) else None
         live = member.exists(model, target, ~member.model.deleted) if member else sa.true()
         if full:
             where = [model.row_version <= upto, model.deleted.is_(False), live]
-            yield from self._lines(connection, [*where, *self.scope(target)])
-            return
+            return [self._select([*where, *self.scope(target)])]
         changed = sa.and_(model.row_version > base, model.row_version <= upto)
         if member is None:
-            yield from self._lines(connection, [changed, *self.scope(target)])
-            return
+            return [self._select([changed, *self.scope(target)])]
         window = sa.and_(member.model.row_version > base, member.model.row_version <= upto)
         joined = member.exists(model, target, ~member.model.deleted, window)
-        yield from self._lines(
-            connection,
-            [
-                *self.scope(target),
-                sa.or_(sa.and_(changed, live), sa.and_(model.row_version <= upto, joined)),
-            ],
-        )
         left = member.exists(model, target, member.model.deleted, window)
-        yield from self._lines(connection, [*self.scope(target), left, ~live], deletions_only=True)
+        return [
+            self._select(
+                [
+                    *self.scope(target),
+                    sa.or_(sa.and_(changed, live), sa.and_(model.row_version <= upto, joined)),
+                ]
+            ),
+            self._select([*self.scope(target), left, ~live], deletions_only=True),
+        ]
 
-    def _lines(self, connection, where: list, deletions_only: bool = False) -> Iterator[dict]:
+    def _select(self, where: list, deletions_only: bool = False) -> sa.Select:
         model = self.model
-        columns = [c for c in model.__table__.columns if c.key not in BOOKKEEPING]
-        stmt = (
-            sa.select(*columns, model.deleted)
+        op = (
+            sa.literal("delete")
+            if deletions_only
+            else sa.case((model.deleted, "delete"), else_="upsert")
+        )
+        return (
+            sa.select(op.label("op"), *(text_column(c) for c in self.columns))
             .where(*where)
             .order_by(*(getattr(model, k) for k in self.key))
         )
-        for row in connection.execute(stmt, execution_options={"yield_per": 2000}):
-            values = {c.key: _json_value(row._mapping[c]) for c in columns}
-            key = {k: values[k] for k in self.key}
-            if deletions_only or row.deleted:
-                yield {"op": "delete", "key": key}
-            else:
-                yield {"op": "upsert", "key": key, "row": values}
-
-
-def _json_value(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    return value
 
 
 def _when(setting: str, clause: Callable[[Any], Any]) -> Callable[[Target], list]:

@@ -54,7 +54,8 @@ def test_package_file_matches_its_recorded_checksum_and_manifest():
     assert manifest["job"] == "1080" and manifest["kind"] == "full"
     assert manifest["row_counts"] == {name: len(lines) for name, lines in tables.items()}
     assert manifest["row_counts"] == package.row_counts
-    assert manifest["schema_version"] == 1
+    assert manifest["schema_version"] == 2
+    assert manifest["tables"]["tax_rate"]["key"] == ["tax_code", "valid_from"]
 
 
 def test_changing_one_rate_gives_incremental_packages_with_just_that_change():

@@ -1,0 +1,86 @@
+"""Exporting a table's package lines as CSV, the same bytes from PostgreSQL's COPY or from Python.
+
+Every value is quoted, NULL is an unquoted \\N and backslashes inside values are doubled, so a
+reader tells NULL from the text "\\N". PostgreSQL writes the file itself with COPY (the fast path
+for large catalogues); other databases stream rows through Python into the same format.
+"""
+
+import json
+from collections.abc import Iterator
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+
+NULL = "\\N"
+COPY_OPTIONS = "FORMAT csv, HEADER, FORCE_QUOTE *, NULL '\\N'"
+
+
+class TableExport:
+    """The CSV bytes of one select of `(op, *columns)`; `rows` is known once they are read."""
+
+    def __init__(self, connection: sa.Connection, stmt: sa.Select, header: bool):
+        self.connection = connection
+        self.stmt = stmt
+        self.header = header
+        self.rows = 0
+
+    def chunks(self) -> Iterator[bytes]:
+        """Stream the CSV, by COPY on PostgreSQL and through Python elsewhere."""
+        if self.connection.dialect.name == "postgresql":
+            yield from self._copy()
+        else:
+            yield from self._python()
+
+    def _copy(self) -> Iterator[bytes]:
+        sql = str(self.stmt.compile(self.connection, compile_kwargs={"literal_binds": True}))
+        options = COPY_OPTIONS if self.header else COPY_OPTIONS.replace("HEADER, ", "")
+        raw = self.connection.connection.dbapi_connection
+        with raw.cursor() as cursor:
+            with cursor.copy(f"COPY ({sql}) TO STDOUT WITH ({options})") as copy:
+                for block in copy:
+                    yield bytes(block)
+            # Known only once the copy has ended, and gone once the cursor closes.
+            self.rows = cursor.rowcount
+
+    def _python(self) -> Iterator[bytes]:
+        result = self.connection.execute(self.stmt, execution_options={"yield_per": 2000})
+        if self.header:
+            yield (",".join(result.keys()) + "\n").encode()
+        batch = []
+        for row in result:
+            batch.append(",".join(_field(value) for value in row))
+            if len(batch) == 2000:
+                yield ("\n".join(batch) + "\n").encode()
+                self.rows += len(batch)
+                batch = []
+        if batch:
+            yield ("\n".join(batch) + "\n").encode()
+            self.rows += len(batch)
+
+
+def text_column(column: sa.ColumnElement) -> sa.ColumnElement:
+    """A column rendered as the text the CSV holds, backslashes doubled."""
+    if isinstance(column.type, sa.String | sa.Text | sa.JSON):
+        return sa.func.replace(sa.cast(column, sa.Text), "\\", "\\\\").label(column.key)
+    return column.label(column.key)
+
+
+def _field(value: Any) -> str:
+    if value is None:
+        return NULL
+    if isinstance(value, bool):
+        text = "t" if value else "f"
+    elif isinstance(value, Decimal | int | date):
+        text = str(value) if not isinstance(value, date) else value.isoformat()
+    elif isinstance(value, list | dict):
+        text = json.dumps(value)
+    else:
+        text = str(value)
+    return '"' + text.replace('"', '""') + '"'
+
+
+def parse_field(text: str) -> str | None:
+    """Read one CSV field back: None for NULL, else the text with backslashes undoubled."""
+    return None if text == NULL else text.replace("\\\\", "\\")
