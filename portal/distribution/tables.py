@@ -48,6 +48,18 @@ class Membership:
             *where,
         )
 
+    def changed_in(self, table_model: type, target: Target, window, deleted: bool):
+        """This table's rows whose membership began (or ended) within the version window.
+
+        An IN on the few membership rows of the window, so the cost follows the changes and
+        not the size of the table.
+        """
+        member = self.model
+        keys = sa.select(getattr(member, self.column)).where(
+            self.condition(target), member.deleted.is_(deleted), window
+        )
+        return getattr(table_model, self.column).in_(keys)
+
 
 @dataclass(frozen=True)
 class DistributedTable:
@@ -78,16 +90,18 @@ class DistributedTable:
         if member is None:
             return [self._select([changed, *self.scope(target)])]
         window = sa.and_(member.model.row_version > base, member.model.row_version <= upto)
-        joined = member.exists(model, target, ~member.model.deleted, window)
-        left = member.exists(model, target, member.model.deleted, window)
-        return [
-            self._select(
-                [
-                    *self.scope(target),
-                    sa.or_(sa.and_(changed, live), sa.and_(model.row_version <= upto, joined)),
-                ]
+        scope = self.scope(target)
+        # Two index-friendly halves joined by id: an OR of them would scan the whole table.
+        ids = sa.union(
+            sa.select(model.id).where(changed, live, *scope),
+            sa.select(model.id).where(
+                model.row_version <= upto, member.changed_in(model, target, window, False), *scope
             ),
-            self._select([*self.scope(target), left, ~live], deletions_only=True),
+        )
+        left = member.changed_in(model, target, window, True)
+        return [
+            self._select([model.id.in_(ids)]),
+            self._select([*scope, left, ~live], deletions_only=True),
         ]
 
     def _select(self, where: list, deletions_only: bool = False) -> sa.Select:
