@@ -12,13 +12,15 @@ export PORT
 
 PYTEST := pytest --junitxml=test-artifacts
 
-.PHONY: help run test lint db-check clean
+.PHONY: help run test lint db-check bench bench-quick clean
 
 help:
 	@echo "make run       start the portal, a Celery worker and beat (http://127.0.0.1:$(PORT))"
 	@echo "make test      lint, then the tests on SQLite (and on DATABASE_URL when it is set)"
 	@echo "make lint      ruff check and ruff format --check"
 	@echo "make db-check  prove the migrations match the models (throwaway SQLite database)"
+	@echo "make bench     the benchmarks at full size on PostgreSQL (minutes; see bench/RESULTS.md)"
+	@echo "make bench-quick  the same benchmarks at small sizes (seconds; CI runs it)"
 	@echo "make clean     remove caches and test artefacts (keeps .venv and instance/)"
 
 $(VENV)/bin/python:
@@ -48,6 +50,14 @@ db-check: $(STAMP)
 	export DATABASE_URL="sqlite:///$$tmp/check.sqlite"; \
 	flask --app app db upgrade; \
 	flask --app app db check
+
+# The benchmarks need PostgreSQL (DATABASE_URL, else the local server): they compare with COPY.
+bench: $(STAMP)
+	mkdir -p bench/out
+	python -m bench | tee bench/out/latest.md
+
+bench-quick: $(STAMP)
+	python -m bench --quick
 
 clean:
 	rm -rf test-artifacts .pytest_cache .ruff_cache build *.egg-info

@@ -7,7 +7,9 @@ from pathlib import Path
 import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload
 
+from portal.channels.models import ChannelDatabase
 from portal.core.models import utcnow
 from portal.distribution.export import TableExport
 from portal.distribution.models import (
@@ -30,6 +32,8 @@ from portal.distribution.package_files import write_package
 from portal.distribution.tables import TABLES, Target
 from portal.distribution.targets import tables_for, target_of
 from portal.extensions import db
+from portal.registers.models import Register
+from portal.stores.models import Store
 
 
 def scope_key(tables: tuple[str, ...], target: Target) -> str:
@@ -54,56 +58,144 @@ def previous_position(session: DownloadSession) -> DownloadSession | None:
     )
 
 
-def claim(session_id: int) -> bool:
-    """Mark a requested session as being built now; False if it no longer needs a build."""
-    touched = db.session.execute(
+# Sessions per build task: big enough to share lookups, small enough to show steady progress.
+BATCH_SIZE = 50
+
+
+def batches(session_ids: list[int]) -> list[list[int]]:
+    """Split a run's sessions into the batches one build task takes each."""
+    return [session_ids[i : i + BATCH_SIZE] for i in range(0, len(session_ids), BATCH_SIZE)]
+
+
+def claim(session_ids: list[int]) -> list[int]:
+    """Mark requested sessions as being built now; returns those that still needed it."""
+    claimed = db.session.scalars(
         sa.update(DownloadSession)
-        .where(DownloadSession.id == session_id, DownloadSession.status == SESSION_REQUESTED)
+        .where(DownloadSession.id.in_(session_ids), DownloadSession.status == SESSION_REQUESTED)
         .values(updated_at=utcnow())
+        .returning(DownloadSession.id)
         .execution_options(synchronize_session=False)
-    ).rowcount
-    return bool(touched)
+    )
+    return sorted(claimed)
 
 
 def build_session(session_id: int) -> str | None:
-    """Build (or reuse) the package of a requested session and offer it; returns its status.
+    """Build (or reuse) the package of one requested session; returns its new status."""
+    return build_sessions([session_id]).get(session_id)
+
+
+def build_sessions(session_ids: list[int]) -> dict[int, str]:
+    """Build (or reuse) the packages of requested sessions and offer them; returns new statuses.
 
     Safe to run twice or concurrently: the package file is content-addressed, the package row
-    is unique per content, and only the first finisher moves the session on from `requested`.
+    is unique per content, and only the first finisher moves a session on from `requested`.
+    A batch shares its lookups, so thousands of targets of one run cost little each.
     """
-    session = db.session.get(DownloadSession, session_id)
-    if session is None or session.status != SESSION_REQUESTED:
-        return None
+    sessions = db.session.scalars(
+        sa.select(DownloadSession)
+        .where(DownloadSession.id.in_(session_ids), DownloadSession.status == SESSION_REQUESTED)
+        .options(
+            joinedload(DownloadSession.run),
+            joinedload(DownloadSession.channel_database).options(
+                joinedload(ChannelDatabase.store).joinedload(Store.offline_profile),
+                joinedload(ChannelDatabase.register).joinedload(Register.offline_profile),
+            ),
+        )
+        .order_by(DownloadSession.id)
+    ).unique()
+    batch = _Batch()
+    for session in sessions:
+        status, package, fields = _build(session, batch)
+        if _finish(session.id, status, package, fields):
+            batch.count(session.run_id, status, package)
+            batch.statuses[session.id] = status
+    batch.close_runs()
+    return batch.statuses
+
+
+class _Batch:
+    """What a batch of builds shares: jobs, packages by content, and run counters."""
+
+    def __init__(self) -> None:
+        self.jobs = {job.job_number: job for job in db.session.scalars(sa.select(SchedulerJob))}
+        self.packages: dict[str, DataPackage] = {}
+        self.statuses: dict[int, str] = {}
+        self.tallies: dict[int, list[int]] = {}
+
+    def count(self, run_id: int, status: str, package: DataPackage | None) -> None:
+        done, failed, rows = self.tallies.setdefault(run_id, [0, 0, 0])
+        failed += int(status == SESSION_CREATE_FAILED)
+        rows += sum(package.row_counts.values()) if package else 0
+        self.tallies[run_id] = [done + 1, failed, rows]
+
+    def close_runs(self) -> None:
+        """Add the batch's counts to its runs, and close those whose sessions are all built."""
+        for run_id, (done, failed, rows) in self.tallies.items():
+            done, failures, total = db.session.execute(
+                sa.update(DistributionRun)
+                .where(DistributionRun.id == run_id)
+                .values(
+                    sessions_done=DistributionRun.sessions_done + done,
+                    sessions_failed=DistributionRun.sessions_failed + failed,
+                    rows_written=DistributionRun.rows_written + rows,
+                )
+                .returning(
+                    DistributionRun.sessions_done,
+                    DistributionRun.sessions_failed,
+                    DistributionRun.sessions_total,
+                )
+            ).one()
+            if done >= total:
+                finish_run(run_id, failures)
+
+
+def _build(session: DownloadSession, batch: _Batch) -> tuple[str, DataPackage | None, dict]:
+    """Decide full or incremental, then find or write the package for one session.
+
+    The session row is left alone here, so a slower duplicate build cannot overwrite what the
+    first one recorded; `_finish` writes it only if the session is still requested.
+    """
     run = session.run
     database = session.channel_database
-    job = db.session.scalar(sa.select(SchedulerJob).filter_by(job_number=session.job_number))
+    job = batch.jobs.get(session.job_number)
     tables = tables_for(database, job) if job is not None else ()
     if not tables:
-        return _finish(session, SESSION_CANCELED, None, "The database no longer receives this job.")
+        return SESSION_CANCELED, None, {"message": "The database no longer receives this job."}
     target = target_of(database)
     key = scope_key(tables, target)
     previous = previous_position(session)
     full = run.full_sync or previous is None or previous.scope_key != key
-    base = 0 if full else previous.new_version
-    upto = run.watermark
-    try:
-        package = _package_for(session.job_number, tables, target, key, full, base, upto)
-    except OSError as error:
-        return _finish(session, SESSION_CREATE_FAILED, None, f"Writing the package failed: {error}")
-    status = SESSION_NO_DATA if not full and not sum(package.row_counts.values()) else None
-    session.kind = FULL if full else INCREMENTAL
-    session.scope_key = key
-    session.base_version = base
-    session.new_version = upto
-    if status == SESSION_NO_DATA:
-        return _finish(session, SESSION_NO_DATA, None, "Nothing changed for this database.")
-    return _finish(session, SESSION_AVAILABLE, package, "")
-
-
-def _package_for(job_number, tables, target, key, full, base, upto) -> DataPackage:
-    kind = FULL if full else INCREMENTAL
-    content = {"job": job_number, "kind": kind, "base": base, "upto": upto, "scope": key}
+    fields = {
+        "kind": FULL if full else INCREMENTAL,
+        "scope_key": key,
+        "base_version": 0 if full else previous.new_version,
+        "new_version": run.watermark,
+        "message": "",
+    }
+    content = {
+        "job": session.job_number,
+        "kind": fields["kind"],
+        "base": fields["base_version"],
+        "upto": fields["new_version"],
+        "scope": key,
+    }
     content_key = hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
+    package = batch.packages.get(content_key)
+    if package is None:
+        try:
+            package = _package_for(content_key, session.job_number, fields, tables, target)
+        except OSError as error:
+            return SESSION_CREATE_FAILED, None, fields | {"message": f"Writing failed: {error}"}
+        batch.packages[content_key] = package
+    if not full and not sum(package.row_counts.values()):
+        return SESSION_NO_DATA, None, fields | {"message": "Nothing changed for this database."}
+    return SESSION_AVAILABLE, package, fields
+
+
+def _package_for(content_key: str, job_number: str, fields: dict, tables, target) -> DataPackage:
+    kind = fields["kind"]
+    full = kind == FULL
+    base, upto = fields["base_version"], fields["new_version"]
     existing = db.session.scalar(sa.select(DataPackage).filter_by(content_key=content_key))
     if existing is not None and existing.removed_at is None:
         return existing
@@ -151,45 +243,21 @@ def _package_for(job_number, tables, target, key, full, base, upto) -> DataPacka
     return package
 
 
-def _finish(session, status, package, message) -> str | None:
+def _finish(session_id: int, status: str, package: DataPackage | None, fields: dict) -> bool:
+    """Move the session on, unless another worker already did; True if this build counts."""
     claimed = db.session.execute(
         sa.update(DownloadSession)
-        .where(DownloadSession.id == session.id, DownloadSession.status == SESSION_REQUESTED)
+        .where(DownloadSession.id == session_id, DownloadSession.status == SESSION_REQUESTED)
         .values(
             status=status,
             package_id=package.id if package else None,
-            message=message,
-            kind=session.kind,
-            scope_key=session.scope_key,
-            base_version=session.base_version,
-            new_version=session.new_version,
             tries=DownloadSession.tries + 1,
             updated_at=utcnow(),
+            **fields,
         )
         .execution_options(synchronize_session=False)
     ).rowcount
-    db.session.expire(session)
-    if not claimed:
-        return None
-    failed = int(status == SESSION_CREATE_FAILED)
-    rows = sum(package.row_counts.values()) if package else 0
-    done, failures, total = db.session.execute(
-        sa.update(DistributionRun)
-        .where(DistributionRun.id == session.run_id)
-        .values(
-            sessions_done=DistributionRun.sessions_done + 1,
-            sessions_failed=DistributionRun.sessions_failed + failed,
-            rows_written=DistributionRun.rows_written + rows,
-        )
-        .returning(
-            DistributionRun.sessions_done,
-            DistributionRun.sessions_failed,
-            DistributionRun.sessions_total,
-        )
-    ).one()
-    if done >= total:
-        finish_run(session.run_id, failures)
-    return status
+    return bool(claimed)
 
 
 def finish_run(run_id: int, failures: int) -> None:

@@ -65,9 +65,9 @@ def test_claim_refuses_a_session_already_built():
     db.session.commit()
     session_id = runs.plan_run(run.id)[0]
     db.session.commit()
-    assert builds.claim(session_id)
+    assert builds.claim([session_id]) == [session_id]
     builds.build_session(session_id)
     db.session.commit()
-    assert not builds.claim(session_id)
+    assert builds.claim([session_id]) == []
     status = db.session.scalar(sa.select(DownloadSession.status).filter_by(id=session_id))
     assert status == "available"
