@@ -12,24 +12,29 @@ from portal.extensions import db
 
 @shared_task(name="distribution.start_run", acks_late=True)
 def start_run(run_id: int) -> int:
-    """Plan a run and fan its sessions out to the workers; returns how many were enqueued."""
+    """Plan a run and fan its sessions out to the workers in batches; returns the batches."""
     session_ids = runs.plan_run(run_id)
     db.session.commit()
-    for session_id in session_ids:
-        build_package.delay(session_id)
-    return len(session_ids)
+    return enqueue_builds(session_ids)
 
 
-@shared_task(name="distribution.build_package", acks_late=True)
-def build_package(session_id: int) -> str | None:
-    """Build one download session's package (idempotent: a redelivery changes nothing)."""
-    if not builds.claim(session_id):
-        return None
-    # Commit the claim so the reaper sees the build has started and leaves it alone.
+@shared_task(name="distribution.build_packages", acks_late=True)
+def build_packages(session_ids: list[int]) -> dict[int, str]:
+    """Build a batch of download sessions' packages (a redelivery changes nothing)."""
+    claimed = builds.claim(session_ids)
+    # Commit the claim so the reaper sees the builds have started and leaves them alone.
     db.session.commit()
-    status = builds.build_session(session_id)
+    statuses = builds.build_sessions(claimed)
     db.session.commit()
-    return status
+    return statuses
+
+
+def enqueue_builds(session_ids: list[int]) -> int:
+    """Hand sessions to the workers, a batch per task; returns how many tasks were sent."""
+    chunks = builds.batches(session_ids)
+    for chunk in chunks:
+        build_packages.delay(chunk)
+    return len(chunks)
 
 
 @shared_task(name="distribution.tick", acks_late=True)
@@ -38,9 +43,7 @@ def tick() -> int:
     run_ids = runs.due_runs()
     stalled = runs.stalled_sessions(timedelta(minutes=current_app.config["STALLED_BUILD_MINUTES"]))
     db.session.commit()
-    for session_id in stalled:
-        build_package.delay(session_id)
-    return sum(dispatch_run(run_id) for run_id in run_ids) + len(stalled)
+    return sum(dispatch_run(run_id) for run_id in run_ids) + enqueue_builds(stalled)
 
 
 @shared_task(name="distribution.clean_packages", acks_late=True)

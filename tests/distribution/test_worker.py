@@ -97,8 +97,7 @@ def test_worker_killed_mid_build_leaves_no_partial_package_and_the_rebuild_happe
     db.session.commit()
     assert len(stalled) == 3
     with worker_process(url, queue, database_uri, tmp_path, log) as worker:
-        for session_id in stalled:
-            client.send_task("distribution.build_package", args=[session_id], queue=queue)
+        client.send_task("distribution.build_packages", args=[stalled], queue=queue)
         wait_for(lambda: status_of(run.id) == "done", worker, log, "the rebuilt run")
 
     (package,) = db.session.scalars(sa.select(DataPackage))
