@@ -52,7 +52,11 @@ def register_blueprints(app: Flask) -> None:
     from portal.channels import api as channels_api
     from portal.channels import views as channels_views
     from portal.core import views as core_views
+    from portal.distribution import api as distribution_api
+    from portal.distribution import schedule_views
     from portal.distribution import views as distribution_views
+    from portal.masterdata import api as masterdata_api
+    from portal.masterdata import views as masterdata_views
     from portal.offline_profiles import api as offline_profiles_api
     from portal.offline_profiles import views as offline_profiles_views
     from portal.registers import api as registers_api
@@ -69,6 +73,8 @@ def register_blueprints(app: Flask) -> None:
         channels_views,
         offline_profiles_views,
         distribution_views,
+        schedule_views,
+        masterdata_views,
     ):
         app.register_blueprint(module.bp)
     for blueprint in (
@@ -77,6 +83,9 @@ def register_blueprints(app: Flask) -> None:
         channels_api.databases_blp,
         channels_api.groups_blp,
         offline_profiles_api.blp,
+        distribution_api.schedules_blp,
+        distribution_api.runs_blp,
+        masterdata_api.blp,
     ):
         api.register_blueprint(blueprint)
         # Bearer tokens, not cookies, authenticate the API, so CSRF tokens do not apply there.

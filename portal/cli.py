@@ -14,6 +14,8 @@ from portal.distribution import runs, tasks
 from portal.distribution import services as schedules
 from portal.distribution.models import RUN_DONE, RUN_FAILED
 from portal.extensions import db
+from portal.masterdata import csv_import
+from portal.masterdata.demo_products import MAX_PRODUCTS
 
 portal_cli = AppGroup("portal", help="HQ Portal administration.")
 
@@ -56,11 +58,42 @@ def create_token(email: str, name: str) -> None:
 
 
 @portal_cli.command("seed-demo")
-def seed_demo() -> None:
-    """Load demo stores, registers, groups, profiles, the standard jobs and demo users."""
-    summary = _run(demo.seed)
+@click.option(
+    "--products",
+    default=demo.DEMO_PRODUCTS,
+    show_default=True,
+    type=click.IntRange(0, MAX_PRODUCTS),
+    help="Products in the demo catalogue (each with barcodes, prices and assortment lines)",
+)
+def seed_demo(products: int) -> None:
+    """Load demo stores, registers, groups, profiles, master data, the jobs and demo users."""
+
+    def checkpoint(message: str) -> None:
+        # Each chunk of products is its own unit of work: a big load commits as it goes.
+        db.session.commit()
+        click.echo(message)
+
+    summary = _run(lambda: demo.seed(products, checkpoint))
     for line in summary:
         click.echo(line)
+
+
+@portal_cli.command("import-csv")
+@click.argument("entity")
+@click.argument("file", type=click.File("rb"))
+@click.option("--dry-run", is_flag=True, help="Check every row and save nothing")
+def import_csv(entity: str, file, dry_run: bool) -> None:
+    """Import rows of a master data table from a CSV file (header row = field names).
+
+    All or nothing: any error is listed with its line number and nothing is saved.
+    """
+    outcome = _run(lambda: csv_import.import_csv(entity, file, dry_run))
+    verb = "Dry run of" if dry_run else "Imported"
+    click.echo(
+        f"{verb} {entity}: {outcome.inserted} inserted, {outcome.updated} updated, "
+        f"{outcome.deleted} deleted"
+        + (f" (change version {outcome.version})." if outcome.version else "; nothing saved.")
+    )
 
 
 @portal_cli.command("run-schedule")

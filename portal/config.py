@@ -74,6 +74,8 @@ def load(instance_path: str) -> dict[str, Any]:
             "task_reject_on_worker_lost": True,
             "worker_prefetch_multiplier": 1,
             "broker_connection_retry_on_startup": True,
+            # "Run now" must answer quickly when the broker is down: the run waits, recorded.
+            "broker_connection_timeout": 2,
             # One tick a minute starts the schedules that are due (recurrences are editable data).
             "beat_schedule": {
                 "distribution-tick": {"task": "distribution.tick", "schedule": 60.0},

@@ -12,6 +12,7 @@ from portal.channels.models import ChannelDataGroup
 from portal.distribution import services as schedules
 from portal.distribution.models import DistributionSchedule
 from portal.extensions import db
+from portal.masterdata import demo as catalogue
 from portal.masterdata import services as masterdata
 from portal.masterdata.tax import ItemTaxGroup, SalesTaxGroup, TaxCode, TaxRate
 from portal.offline_profiles import services as offline_profiles
@@ -50,7 +51,23 @@ DEMO_SALES_TAX_GROUPS = (
     ("WA", "Washington (Seattle)", ["WA-STATE", "WA-SEA"]),
     ("ON", "Ontario", ["ON-HST"]),
 )
-DEMO_SCHEDULES = ({"code": "1080", "name": "Sales tax", "jobs": ["1080"], "groups": ["Stores"]},)
+DEMO_SCHEDULES = tuple(
+    {"code": job, "name": name, "jobs": [job], "groups": ["Stores"]}
+    for job, name in (
+        ("1080", "Sales tax"),
+        ("1000", "Currency"),
+        ("1010", "Customers"),
+        ("1020", "Prices"),
+        ("1040", "Products"),
+        ("1060", "Staff"),
+        ("1070", "Channel configuration"),
+        ("1090", "Registers"),
+        ("1110", "Global configuration"),
+        ("1150", "Catalog"),
+    )
+)
+# Products the demo catalogue holds unless `seed-demo --products N` says otherwise.
+DEMO_PRODUCTS = 200
 DEMO_STORES = (
     ("HOUSTON", "Houston Galleria", "USD", "TX", "America/Chicago", 3),
     ("SEATTLE", "Seattle Downtown", "USD", "WA", "America/Los_Angeles", 2),
@@ -58,8 +75,13 @@ DEMO_STORES = (
 )
 
 
-def seed() -> list[str]:
-    """Create whatever demo data is missing (idempotent); returns what was done."""
+def seed(
+    products: int = DEMO_PRODUCTS, checkpoint: catalogue.Checkpoint | None = None
+) -> list[str]:
+    """Create whatever demo data is missing (idempotent); returns what was done.
+
+    `checkpoint` runs after each chunk of demo products (see `catalogue.seed_products`).
+    """
     done = [f"{schedules.ensure_standard_jobs()} standard scheduler job(s) added"]
     for email, role, name in DEMO_USERS:
         if _missing(User, email=email):
@@ -99,6 +121,9 @@ def seed() -> list[str]:
                 )
                 done.append(f"register {register_number}")
     done.append(f"{_seed_tax()} sales tax row(s) added")
+    store_numbers = [number for number, *_ in DEMO_STORES]
+    register_numbers = [f"{n}-{i}" for n, *_, count in DEMO_STORES for i in range(1, count + 1)]
+    done += catalogue.seed_catalogue(store_numbers, register_numbers, products, checkpoint)
     for schedule in DEMO_SCHEDULES:
         if _missing(DistributionSchedule, code=schedule["code"]):
             schedules.create_schedule(schedule)

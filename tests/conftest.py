@@ -8,7 +8,7 @@ import psycopg
 import pytest
 from flask_migrate import upgrade
 
-from portal import create_app
+from portal import config, create_app
 from portal.auth import services as auth
 from portal.config import database_url
 from portal.extensions import db
@@ -41,12 +41,19 @@ def database_uri(tmp_path_factory):
 def app(database_uri, tmp_path_factory):
     """The portal on the run's database, its schema built by the real migrations."""
     instance = tmp_path_factory.mktemp("instance")
+    # Tasks the tests queue go to a broker file of the run (or a queue of the run on Redis),
+    # never where a developer's own worker would pick them up.
+    celery = config.load(str(instance))["CELERY"] | {
+        "broker_url": os.environ.get("REDIS_URL") or f"sqla+sqlite:///{instance / 'broker.sqlite'}",
+        "task_default_queue": f"test-{uuid.uuid4().hex[:10]}",
+    }
     app = create_app(
         {
             "TESTING": True,
             "SQLALCHEMY_DATABASE_URI": database_uri,
             "WTF_CSRF_ENABLED": False,
             "PACKAGE_STORE": str(instance / "packages"),
+            "CELERY": celery,
         }
     )
     with app.app_context():

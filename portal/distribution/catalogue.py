@@ -41,7 +41,7 @@ STANDARD_JOBS: tuple[StandardJob, ...] = (
     ),
     StandardJob("1090", "Registers", DOWNLOAD, ("register", "register_hardware", "screen_layout")),
     StandardJob("1110", "Global configuration", DOWNLOAD, ("shared_parameter", "feature_switch")),
-    StandardJob("1150", "Catalog", DOWNLOAD, ("assortment", "catalog")),
+    StandardJob("1150", "Catalog", DOWNLOAD, ("assortment", "assortment_line", "catalog")),
     StandardJob(
         "P-0001",
         "Channel transactions",

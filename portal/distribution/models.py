@@ -100,6 +100,10 @@ class DistributionRun(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     schedule_id: Mapped[int] = mapped_column(sa.ForeignKey("distribution_schedule.id"), index=True)
+    # Set when HQ forces a full package for one database: the run reaches only that target.
+    channel_database_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("channel_database.id"), index=True
+    )
     full_sync: Mapped[bool] = mapped_column(default=False)
     status: Mapped[str] = mapped_column(sa.String(15), default=RUN_WAITING, index=True)
     requested_by: Mapped[str] = mapped_column(sa.String(254))
@@ -114,6 +118,7 @@ class DistributionRun(db.Model):
     message: Mapped[str] = mapped_column(sa.Text, default="")
 
     schedule: Mapped[DistributionSchedule] = relationship()
+    channel_database: Mapped[ChannelDatabase | None] = relationship()
 
 
 class DataPackage(db.Model):

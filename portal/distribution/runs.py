@@ -5,7 +5,8 @@ from datetime import timedelta
 import sqlalchemy as sa
 
 from portal.audit import services as audit
-from portal.core.errors import NotFound
+from portal.channels.models import ChannelDatabase
+from portal.core.errors import Conflict, NotFound, ValidationFailed
 from portal.core.models import utcnow
 from portal.distribution.models import (
     RUN_DONE,
@@ -21,20 +22,48 @@ from portal.extensions import db
 from portal.masterdata.versioning import committed_version
 
 
-def request_run(schedule: DistributionSchedule, full_sync: bool = False) -> DistributionRun:
-    """Record a run of a schedule as waiting for a worker; the caller commits, then enqueues."""
+def request_run(
+    schedule: DistributionSchedule, full_sync: bool = False, channel_database: int | None = None
+) -> DistributionRun:
+    """Record a run of a schedule as waiting for a worker; the caller commits, then enqueues.
+
+    With `channel_database` (an id) the run forces a full package on that one target only.
+    """
+    if not schedule.enabled:
+        raise Conflict(f"Distribution schedule '{schedule.code}' is disabled; enable it first.")
+    database = None if channel_database is None else _single_target(schedule, channel_database)
     actor, _ = audit.current_actor()
     run = DistributionRun(
         schedule=schedule,
-        full_sync=full_sync or schedule.full_sync,
+        channel_database=database,
+        full_sync=full_sync or schedule.full_sync or database is not None,
         status=RUN_WAITING,
         requested_by=actor,
         message="Waiting for a worker to pick the run up.",
     )
     db.session.add(run)
     db.session.flush()
-    audit.record("run", "distribution_schedule", schedule.code, after={"run": run.id})
+    after = {"run": run.id, "full_sync": run.full_sync}
+    if database is not None:
+        after["channel_database"] = database.name
+    audit.record("run", "distribution_schedule", schedule.code, after=after)
     return run
+
+
+def _single_target(schedule: DistributionSchedule, database_id: int) -> ChannelDatabase:
+    database = db.session.get(ChannelDatabase, database_id)
+    if database is None:
+        raise ValidationFailed(
+            f"Channel database {database_id} does not exist.",
+            {"channel_database": "Unknown channel database."},
+        )
+    if not deliveries(schedule, database):
+        raise ValidationFailed(
+            f"Schedule '{schedule.code}' sends nothing to channel database '{database.name}': "
+            "it is inactive, outside the schedule's groups, or receives none of its jobs.",
+            {"channel_database": "Not a target of this schedule."},
+        )
+    return database
 
 
 def get_run(run_id: int) -> DistributionRun:
@@ -57,7 +86,7 @@ def plan_run(run_id: int) -> list[int]:
     run.status = RUN_RUNNING
     run.started_at = utcnow()
     run.message = ""
-    planned = deliveries(run.schedule)
+    planned = deliveries(run.schedule, run.channel_database)
     sessions = [
         DownloadSession(run=run, channel_database=item.database, job_number=item.job.job_number)
         for item in planned
@@ -67,9 +96,27 @@ def plan_run(run_id: int) -> list[int]:
     if not sessions:
         run.status = RUN_DONE
         run.finished_at = utcnow()
-        run.message = "No active channel database in the target groups receives these jobs."
+        run.message = (
+            "No active channel database in the target groups receives these jobs."
+            if run.channel_database is None
+            else f"Channel database '{run.channel_database.name}' no longer receives these jobs."
+        )
     db.session.flush()
     return [session.id for session in sessions]
+
+
+def runs_query(
+    schedule_code: str | None = None, status: str | None = None, q: str | None = None
+) -> sa.Select:
+    """Runs newest first, optionally of one schedule (by code), in one status, or by requester."""
+    stmt = sa.select(DistributionRun).order_by(DistributionRun.id.desc())
+    if q:
+        stmt = stmt.where(DistributionRun.requested_by.ilike(f"%{q.strip()}%"))
+    if schedule_code:
+        stmt = stmt.join(DistributionRun.schedule).where(DistributionSchedule.code == schedule_code)
+    if status:
+        stmt = stmt.where(DistributionRun.status == status)
+    return stmt
 
 
 def progress(run: DistributionRun) -> int:

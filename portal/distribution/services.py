@@ -1,13 +1,16 @@
 """Rules for the scheduler job catalogue and distribution schedules."""
 
+from datetime import timedelta
+
 import sqlalchemy as sa
 
 from portal.audit import services as audit
 from portal.channels import services as channels
 from portal.core.errors import Conflict, NotFound, ValidationFailed
+from portal.core.models import utcnow
 from portal.core.validation import FieldErrors, check_range, normalise_name, normalise_number
 from portal.distribution.catalogue import STANDARD_JOBS
-from portal.distribution.models import DistributionSchedule, SchedulerJob
+from portal.distribution.models import DistributionRun, DistributionSchedule, SchedulerJob
 from portal.extensions import db
 
 
@@ -54,6 +57,46 @@ def create_schedule(data: dict) -> DistributionSchedule:
     db.session.flush()
     audit.record("create", "distribution_schedule", code, after=_snapshot(schedule))
     return schedule
+
+
+def update_schedule(schedule: DistributionSchedule, data: dict) -> DistributionSchedule:
+    """Change a schedule; a new or changed recurrence next falls due one interval from now."""
+    before = _snapshot(schedule)
+    interval = schedule.interval_minutes
+    _apply(schedule, data)
+    if schedule.interval_minutes is None:
+        schedule.next_run_at = None
+    elif schedule.interval_minutes != interval:
+        schedule.next_run_at = utcnow() + timedelta(minutes=schedule.interval_minutes)
+    db.session.flush()
+    audit.record("update", "distribution_schedule", schedule.code, before, _snapshot(schedule))
+    return schedule
+
+
+def delete_schedule(schedule: DistributionSchedule) -> None:
+    """Delete a schedule that has never run; one with runs keeps its history."""
+    count = db.session.scalar(
+        sa.select(sa.func.count()).where(DistributionRun.schedule_id == schedule.id)
+    )
+    if count:
+        raise Conflict(
+            f"Distribution schedule '{schedule.code}' has {count} run(s) whose history is kept; "
+            "disable it instead."
+        )
+    audit.record("delete", "distribution_schedule", schedule.code, before=_snapshot(schedule))
+    db.session.delete(schedule)
+    db.session.flush()
+
+
+def schedules_query(q: str | None = None) -> sa.Select:
+    """Distribution schedules by code, optionally matching a search on code or name."""
+    stmt = sa.select(DistributionSchedule).order_by(DistributionSchedule.code)
+    if q:
+        like = f"%{q.strip()}%"
+        stmt = stmt.where(
+            sa.or_(DistributionSchedule.code.ilike(like), DistributionSchedule.name.ilike(like))
+        )
+    return stmt
 
 
 def _apply(schedule: DistributionSchedule, data: dict) -> None:

@@ -91,16 +91,14 @@ class DistributedTable:
             return [self._select([changed, *self.scope(target)])]
         window = sa.and_(member.model.row_version > base, member.model.row_version <= upto)
         scope = self.scope(target)
-        # Two index-friendly halves joined by id: an OR of them would scan the whole table.
-        ids = sa.union(
-            sa.select(model.id).where(changed, live, *scope),
-            sa.select(model.id).where(
-                model.row_version <= upto, member.changed_in(model, target, window, False), *scope
-            ),
-        )
+        joined = member.changed_in(model, target, window, False)
         left = member.changed_in(model, target, window, True)
+        # Three disjoint, index-friendly selects: rows changed in the window that are in scope,
+        # unchanged rows whose membership began in it, and rows whose membership ended in it.
+        # One select with an OR between them would scan the whole table.
         return [
-            self._select([model.id.in_(ids)]),
+            self._select([changed, live, *scope]),
+            self._select([model.row_version <= base, joined, *scope]),
             self._select([*scope, left, ~live], deletions_only=True),
         ]
 

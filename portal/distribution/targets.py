@@ -34,15 +34,23 @@ def target_databases(schedule: DistributionSchedule) -> list[ChannelDatabase]:
     )
 
 
-def deliveries(schedule: DistributionSchedule) -> list[Delivery]:
-    """Every (target, job) pair of a run that has at least one table to send."""
+def deliveries(
+    schedule: DistributionSchedule, only: ChannelDatabase | None = None
+) -> list[Delivery]:
+    """Every (target, job) pair of a run with a table to send; `only` keeps that target's."""
     planned = []
-    for database in target_databases(schedule):
+    databases = target_databases(schedule) if only is None else _if_targeted(schedule, only)
+    for database in databases:
         for job in schedule.jobs:
             tables = tables_for(database, job)
             if tables:
                 planned.append(Delivery(database, job, tables))
     return planned
+
+
+def _if_targeted(schedule: DistributionSchedule, database: ChannelDatabase) -> list:
+    groups = {group.id for group in schedule.groups}
+    return [database] if database.active and database.channel_data_group_id in groups else []
 
 
 def tables_for(database: ChannelDatabase, job: SchedulerJob) -> tuple[str, ...]:

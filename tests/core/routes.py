@@ -10,9 +10,11 @@ from werkzeug.routing import Rule
 from portal.audit.models import AuditEntry
 from portal.auth import services as auth
 from portal.core.api import API_PREFIX
+from portal.distribution import runs
 from portal.distribution import services as distribution
-from portal.distribution.models import SchedulerJob
+from portal.distribution.models import DownloadSession, SchedulerJob
 from portal.extensions import db
+from portal.masterdata import services as masterdata
 from tests.factories import RegisterFactory
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -29,9 +31,13 @@ SEGMENT_KINDS = {
     "jobs": "job",
     "distribution-schedules": "schedule",
     "schedules": "schedule",
+    "runs": "run",
+    "sessions": "session",
     "users": "user",
     "tokens": "token",
     "audit": "entry",
+    "masterdata": "masterdata_row",
+    "rows": "masterdata_row",
 }
 
 
@@ -69,6 +75,12 @@ def make_objects(app: Flask, email: str) -> dict[str, dict[str, Any]]:
         schedule = distribution.create_schedule(
             {"code": "TAX", "jobs": [job.job_number], "groups": [store.channel_data_group.name]}
         )
+        run = runs.request_run(schedule)
+        session = DownloadSession(
+            run=run, channel_database=register.offline_database, job_number="1080"
+        )
+        db.session.add(session)
+        tax_code = masterdata.create_row("tax_code", {"code": "WALK", "name": "Route walk"})
         user = auth.get_user(email)
         token, _ = auth.create_token(user, "route walk")
         db.session.commit()
@@ -82,14 +94,18 @@ def make_objects(app: Flask, email: str) -> dict[str, dict[str, Any]]:
             "scope": store.offline_profile.scopes[0],
             "job": job,
             "schedule": schedule,
+            "run": run,
+            "session": session,
             "user": user,
             "token": token,
             "entry": entry,
+            "masterdata_row": tax_code,
         }
         values = {
             kind: {a.key: getattr(obj, a.key) for a in sa.inspect(obj).mapper.column_attrs}
             for kind, obj in objects.items()
         }
+        values["masterdata_row"]["entity"] = "tax_code"
         db.session.remove()
     return values
 

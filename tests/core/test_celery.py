@@ -48,7 +48,7 @@ def test_worker_consumes_a_task_from_the_broker(
     include = f"--include={__name__}"
     with (
         worker_process(broker, queue, database_uri, tmp_path, log, include) as worker,
-        Celery(broker=broker) as client,
+        Celery(broker=broker, set_as_current=False) as client,
     ):
         client.send_task(PROBE_TASK, args=[name], queue=queue)
         try:

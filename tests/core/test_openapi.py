@@ -17,6 +17,13 @@ ENDPOINTS = {
     "/api/v1/channel-data-groups/{name}": {"get", "patch", "delete"},
     "/api/v1/offline-profiles": {"get", "post"},
     "/api/v1/offline-profiles/{name}": {"get", "patch", "delete"},
+    "/api/v1/distribution-schedules": {"get", "post"},
+    "/api/v1/distribution-schedules/{code}": {"get", "patch", "delete"},
+    "/api/v1/distribution-schedules/{code}/runs": {"post"},
+    "/api/v1/runs": {"get"},
+    "/api/v1/runs/{run_id}": {"get"},
+    "/api/v1/masterdata/{entity}": {"get", "post"},
+    "/api/v1/masterdata/{entity}/delete": {"post"},
 }
 HTTP_METHODS = {"get", "post", "put", "patch", "delete"}
 

@@ -27,6 +27,12 @@ GUARDS = {
     "auth.token": (SIGNED_IN, SIGNED_IN),
     "auth.user": (Permission.MANAGE_USERS, Permission.MANAGE_USERS),
     "audit.": (Permission.READ_AUDIT, Permission.READ_AUDIT),
+    "masterdata.": (Permission.READ_SETUP, Permission.CHANGE_MASTERDATA),
+    "masterdata_api.": (Permission.READ_SETUP, Permission.CHANGE_MASTERDATA),
+    "distribution.": (Permission.READ_SETUP, Permission.RUN_DISTRIBUTION),
+    "schedules.": (Permission.READ_SETUP, Permission.RUN_DISTRIBUTION),
+    "distribution_schedules_api.": (Permission.READ_SETUP, Permission.RUN_DISTRIBUTION),
+    "runs_api.": (Permission.READ_SETUP, Permission.READ_SETUP),
 }
 SETUP = (Permission.READ_SETUP, Permission.CHANGE_SETUP)
 
@@ -96,6 +102,7 @@ def test_every_route_answers_every_role_as_the_guard_table_says(
         ("auth.user_token_revoke", "POST", Permission.MANAGE_USERS),
         ("auth.token_revoke", "POST", SIGNED_IN),
         ("audit.entry", "GET", Permission.READ_AUDIT),
+        ("distribution.schedule_run", "POST", Permission.RUN_DISTRIBUTION),
         ("something_new.page", "DELETE", Permission.CHANGE_SETUP),
     ],
 )

@@ -1,5 +1,8 @@
 """Setup shared by the distribution tests: tax master data, a group, stores and schedule 1080."""
 
+import base64
+import json
+import sqlite3
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -9,6 +12,7 @@ from flask import current_app
 
 from portal.distribution import builds, runs
 from portal.distribution import services as distribution
+from portal.distribution.models import DistributionRun
 from portal.distribution.package_files import read_package
 from portal.extensions import db
 from portal.masterdata.tax import ItemTaxGroup, SalesTaxGroup, TaxCode, TaxRate
@@ -50,12 +54,70 @@ def run_schedule(code: str = "1080", full: bool = False):
     """Request, plan and build a run in this process, as a worker would; returns the run."""
     run = runs.request_run(distribution.get_schedule(code), full)
     db.session.commit()
-    for session_id in runs.plan_run(run.id):
+    return build_run(run.id)
+
+
+def build_run(run_id: int):
+    """Plan and build a requested run here, one session at a time, as workers would."""
+    for session_id in runs.plan_run(run_id):
         db.session.commit()
         builds.build_session(session_id)
         db.session.commit()
+    run = db.session.get(DistributionRun, run_id)
     db.session.refresh(run)
     return run
+
+
+class TaskQueue:
+    """A broker file of one test: what was queued on it, and a way to make it unreachable."""
+
+    def __init__(self, celery, path):
+        self.celery = celery
+        self.path = path
+
+    def point_at(self, url: str) -> None:
+        """Publish to `url` from now on."""
+        # Celery keeps its broker connections in pools; drop them so the new URL is used.
+        for pool in (self.celery._pool, self.celery.amqp._producer_pool):
+            if pool is not None:
+                pool.force_close_all()
+        self.celery._pool = None
+        self.celery.amqp._producer_pool = None
+        self.celery.conf.broker_url = url
+
+    def go_down(self) -> None:
+        """Make the broker unreachable, as a stopped Redis would be."""
+        self.point_at(f"sqla+sqlite:///{self.path.parent / 'missing' / 'broker.sqlite'}")
+
+    def tasks(self) -> list[tuple[str, list]]:
+        """The (task name, arguments) of every queued message, oldest first."""
+        if not self.path.exists():
+            return []
+        with sqlite3.connect(self.path) as conn:
+            payloads = [row[0] for row in conn.execute("SELECT payload FROM kombu_message")]
+        queued = []
+        for payload in payloads:
+            message = json.loads(payload)
+            args, _, _ = json.loads(base64.b64decode(message["body"]))
+            queued.append((message["headers"]["task"], args))
+        return queued
+
+
+@pytest.fixture
+def task_queue(app, tmp_path):
+    """Send this test's tasks to a broker file of its own, which no worker reads.
+
+    The app's default embedded broker sits in the instance folder a developer's worker consumes;
+    tests must not feed it. Publishing needs no worker: the message just waits.
+    """
+    celery = app.extensions["celery"]
+    # Tasks publish through the current Celery app; a test's own client app may have taken over.
+    celery.set_current()
+    saved = celery.conf.broker_url
+    queue = TaskQueue(celery, tmp_path / "broker.sqlite")
+    queue.point_at(f"sqla+sqlite:///{queue.path}")
+    yield queue
+    queue.point_at(saved)
 
 
 def sessions_by_database(run) -> dict:

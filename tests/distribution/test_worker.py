@@ -29,7 +29,7 @@ def broker(tmp_path, monkeypatch):
     """Redis when the run has it, else the embedded broker; one queue per test."""
     url = os.environ.get("REDIS_URL") or f"sqla+sqlite:///{tmp_path / 'broker.sqlite'}"
     queue = f"test-{uuid.uuid4().hex[:10]}"
-    with Celery(broker=url) as client:
+    with Celery(broker=url, set_as_current=False) as client:
         yield url, queue, client
         delete_queue(client, queue)
 

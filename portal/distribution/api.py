@@ -1,0 +1,166 @@
+"""JSON API of distribution schedules and their runs."""
+
+from flask import url_for
+from flask.views import MethodView
+from sqlalchemy.orm import selectinload
+
+from portal.auth.roles import Permission
+from portal.core.api import ListArgsSchema, api_blueprint
+from portal.core.auth import api_permission_required
+from portal.core.pagination import keyset_page
+from portal.distribution import runs, services, tasks
+from portal.distribution.models import DistributionRun, DistributionSchedule
+from portal.distribution.schemas import (
+    DistributionSchedulePageSchema,
+    DistributionScheduleSchema,
+    DistributionScheduleUpdateSchema,
+    RunListArgsSchema,
+    RunPageSchema,
+    RunRequestSchema,
+    RunSchema,
+)
+from portal.extensions import db
+
+schedules_blp = api_blueprint(
+    "distribution_schedules_api",
+    __name__,
+    "/distribution-schedules",
+    "Distribution schedules: which scheduler jobs go to which channel data groups, and when.",
+)
+runs_blp = api_blueprint(
+    "runs_api",
+    __name__,
+    "/runs",
+    "Runs of distribution schedules: their progress and the packages they built.",
+)
+
+
+@schedules_blp.route("")
+class Schedules(MethodView):
+    """The distribution schedules."""
+
+    @api_permission_required(Permission.READ_SETUP)
+    @schedules_blp.arguments(ListArgsSchema, location="query")
+    @schedules_blp.response(200, DistributionSchedulePageSchema)
+    @schedules_blp.alt_response(401, response="UNAUTHORIZED")
+    @schedules_blp.alt_response(403, response="FORBIDDEN")
+    def get(self, args):
+        """List schedules by code, optionally searching code and name."""
+        stmt = services.schedules_query(args.get("q")).options(
+            selectinload(DistributionSchedule.jobs), selectinload(DistributionSchedule.groups)
+        )
+        items, next_cursor = keyset_page(
+            stmt, DistributionSchedule.code, args.get("cursor"), args["limit"]
+        )
+        return {"items": items, "next": next_cursor}
+
+    @api_permission_required(Permission.RUN_DISTRIBUTION)
+    @schedules_blp.arguments(DistributionScheduleSchema)
+    @schedules_blp.response(201, DistributionScheduleSchema)
+    @schedules_blp.alt_response(400, response="BAD_REQUEST")
+    @schedules_blp.alt_response(401, response="UNAUTHORIZED")
+    @schedules_blp.alt_response(403, response="FORBIDDEN")
+    @schedules_blp.alt_response(409, response="CONFLICT")
+    def post(self, data):
+        """Create a schedule for scheduler jobs (by number) and channel data groups (by name)."""
+        schedule = services.create_schedule(data)
+        db.session.commit()
+        return schedule
+
+
+@schedules_blp.route("/<code>")
+class ScheduleItem(MethodView):
+    """One distribution schedule."""
+
+    @api_permission_required(Permission.READ_SETUP)
+    @schedules_blp.response(200, DistributionScheduleSchema)
+    @schedules_blp.alt_response(401, response="UNAUTHORIZED")
+    @schedules_blp.alt_response(403, response="FORBIDDEN")
+    @schedules_blp.alt_response(404, response="NOT_FOUND")
+    def get(self, code):
+        """Show a schedule."""
+        return services.get_schedule(code)
+
+    @api_permission_required(Permission.RUN_DISTRIBUTION)
+    @schedules_blp.arguments(DistributionScheduleUpdateSchema(partial=True))
+    @schedules_blp.response(200, DistributionScheduleSchema)
+    @schedules_blp.alt_response(400, response="BAD_REQUEST")
+    @schedules_blp.alt_response(401, response="UNAUTHORIZED")
+    @schedules_blp.alt_response(403, response="FORBIDDEN")
+    @schedules_blp.alt_response(404, response="NOT_FOUND")
+    def patch(self, data, code):
+        """Change a schedule; a new recurrence next falls due one interval from now."""
+        schedule = services.update_schedule(services.get_schedule(code), data)
+        db.session.commit()
+        return schedule
+
+    @api_permission_required(Permission.RUN_DISTRIBUTION)
+    @schedules_blp.response(204)
+    @schedules_blp.alt_response(401, response="UNAUTHORIZED")
+    @schedules_blp.alt_response(403, response="FORBIDDEN")
+    @schedules_blp.alt_response(404, response="NOT_FOUND")
+    @schedules_blp.alt_response(409, response="CONFLICT")
+    def delete(self, code):
+        """Delete a schedule that has never run; disable one that has, to keep its history."""
+        services.delete_schedule(services.get_schedule(code))
+        db.session.commit()
+
+
+@schedules_blp.route("/<code>/runs")
+class ScheduleRuns(MethodView):
+    """Running a distribution schedule."""
+
+    @api_permission_required(Permission.RUN_DISTRIBUTION)
+    @schedules_blp.arguments(RunRequestSchema)
+    @schedules_blp.response(202, RunSchema)
+    @schedules_blp.alt_response(400, response="BAD_REQUEST")
+    @schedules_blp.alt_response(401, response="UNAUTHORIZED")
+    @schedules_blp.alt_response(403, response="FORBIDDEN")
+    @schedules_blp.alt_response(404, response="NOT_FOUND")
+    @schedules_blp.alt_response(409, response="CONFLICT")
+    def post(self, data, code):
+        """Run a schedule now, as "Run now" does; `channel_database` forces one full package.
+
+        The run is accepted and waits for a worker; follow it at the `Location` given. When the
+        task queue is unreachable it stays `waiting` (its message says so) and starts once the
+        queue is back.
+        """
+        schedule = services.get_schedule(code)
+        run = runs.request_run(schedule, data["full"], data["channel_database"])
+        db.session.commit()
+        tasks.dispatch_run(run.id)
+        return run, {"Location": url_for("runs_api.RunItem", run_id=run.id)}
+
+
+@runs_blp.route("")
+class Runs(MethodView):
+    """The runs of every schedule."""
+
+    @api_permission_required(Permission.READ_SETUP)
+    @runs_blp.arguments(RunListArgsSchema, location="query")
+    @runs_blp.response(200, RunPageSchema)
+    @runs_blp.alt_response(401, response="UNAUTHORIZED")
+    @runs_blp.alt_response(403, response="FORBIDDEN")
+    def get(self, args):
+        """List runs by id (oldest first), filtered by schedule code and status."""
+        stmt = runs.runs_query(args.get("schedule"), args.get("status"), args.get("q")).options(
+            selectinload(DistributionRun.schedule)
+        )
+        items, next_cursor = keyset_page(
+            stmt, DistributionRun.id, args.get("cursor"), args["limit"]
+        )
+        return {"items": items, "next": next_cursor}
+
+
+@runs_blp.route("/<int:run_id>")
+class RunItem(MethodView):
+    """One run."""
+
+    @api_permission_required(Permission.READ_SETUP)
+    @runs_blp.response(200, RunSchema)
+    @runs_blp.alt_response(401, response="UNAUTHORIZED")
+    @runs_blp.alt_response(403, response="FORBIDDEN")
+    @runs_blp.alt_response(404, response="NOT_FOUND")
+    def get(self, run_id):
+        """Show a run: status, progress and one package entry per download session."""
+        return runs.get_run(run_id)

@@ -1,0 +1,275 @@
+"""Pages for distribution schedules, their runs and the download sessions the runs build."""
+
+import sqlalchemy as sa
+from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
+from kombu.exceptions import OperationalError
+from sqlalchemy.orm import selectinload
+
+from portal.auth.roles import Permission
+from portal.channels import services as channels
+from portal.channels.models import ChannelDatabase
+from portal.core.auth import permission_required
+from portal.core.errors import DomainError
+from portal.core.web import paginate, show_form_error
+from portal.distribution import runs, services, sessions, tasks
+from portal.distribution.forms import (
+    FullPackageForm,
+    NewScheduleForm,
+    RunForm,
+    ScheduleForm,
+    SessionFilterForm,
+)
+from portal.distribution.models import (
+    RUN_DONE,
+    RUN_FAILED,
+    DistributionRun,
+    DistributionSchedule,
+    DownloadSession,
+)
+from portal.extensions import db
+
+bp = Blueprint("schedules", __name__, url_prefix="/distribution")
+
+
+@bp.get("/schedules/")
+@permission_required(Permission.READ_SETUP)
+def index():
+    """Schedules by code with their jobs, groups, recurrence and last run."""
+    q = request.args.get("q", "").strip()
+    stmt = services.schedules_query(q).options(
+        selectinload(DistributionSchedule.jobs), selectinload(DistributionSchedule.groups)
+    )
+    page = paginate(stmt)
+    return render_template(
+        "distribution/schedules.html", page=page, last_runs=_last_runs(page.items)
+    )
+
+
+@bp.route("/schedules/new", methods=["GET", "POST"])
+@permission_required(Permission.RUN_DISTRIBUTION)
+def create():
+    """Create a distribution schedule."""
+    form = NewScheduleForm()
+    if form.validate_on_submit():
+        try:
+            schedule = services.create_schedule(form.to_data())
+        except DomainError as error:
+            show_form_error(form, error)
+        else:
+            db.session.commit()
+            flash(f"Distribution schedule {schedule.code} created.", "success")
+            return redirect(url_for(".detail", code=schedule.code))
+    return render_template("distribution/schedules_form.html", form=form, schedule=None)
+
+
+@bp.get("/schedules/<code>")
+@permission_required(Permission.READ_SETUP)
+def detail(code: str):
+    """A schedule's settings, "Run now", and its run history."""
+    schedule = services.get_schedule(code)
+    page = paginate(runs.runs_query(schedule_code=schedule.code))
+    return render_template(
+        "distribution/schedules_detail.html", schedule=schedule, page=page, form=RunForm()
+    )
+
+
+@bp.route("/schedules/<code>/edit", methods=["GET", "POST"])
+@permission_required(Permission.RUN_DISTRIBUTION)
+def edit(code: str):
+    """Change a schedule's jobs, groups, recurrence and flags; its code stays."""
+    schedule = services.get_schedule(code)
+    form = ScheduleForm(data=ScheduleForm.initial(schedule))
+    if form.validate_on_submit():
+        try:
+            services.update_schedule(schedule, form.to_data())
+        except DomainError as error:
+            show_form_error(form, error)
+        else:
+            db.session.commit()
+            flash(f"Distribution schedule {schedule.code} saved.", "success")
+            return redirect(url_for(".detail", code=schedule.code))
+    return render_template("distribution/schedules_form.html", form=form, schedule=schedule)
+
+
+@bp.route("/schedules/<code>/delete", methods=["GET", "POST"])
+@permission_required(Permission.RUN_DISTRIBUTION)
+def delete(code: str):
+    """Confirm, then delete a schedule that has never run."""
+    schedule = services.get_schedule(code)
+    if request.method == "GET":
+        history = runs.runs_query(schedule_code=code).subquery()
+        run_count = db.session.scalar(sa.select(sa.func.count()).select_from(history))
+        return render_template(
+            "distribution/schedules_delete.html", schedule=schedule, run_count=run_count
+        )
+    try:
+        services.delete_schedule(schedule)
+    except DomainError as error:
+        db.session.rollback()
+        flash(error.message, "danger")
+        return redirect(url_for(".detail", code=code))
+    db.session.commit()
+    flash(f"Distribution schedule {code} deleted.", "success")
+    return redirect(url_for(".index"))
+
+
+@bp.post("/schedules/<code>/run")
+@permission_required(Permission.RUN_DISTRIBUTION)
+def run_now(code: str):
+    """Run a schedule now: record the run, then hand it to the workers."""
+    schedule = services.get_schedule(code)
+    form = RunForm()
+    if not form.validate_on_submit():
+        flash("The request could not be accepted; reload the page and try again.", "danger")
+        return redirect(url_for(".detail", code=code))
+    try:
+        run = runs.request_run(schedule, form.full.data)
+    except DomainError as error:
+        db.session.rollback()
+        flash(error.message, "danger")
+        return redirect(url_for(".detail", code=code))
+    db.session.commit()
+    return _start(run)
+
+
+@bp.route("/channel-databases/<int:database_id>/full-package", methods=["GET", "POST"])
+@permission_required(Permission.RUN_DISTRIBUTION)
+def full_package(database_id: int):
+    """Force a full package for one channel database through a schedule that reaches it."""
+    database = channels.get_database(database_id)
+    choices = sessions.schedules_reaching(database)
+    form = FullPackageForm()
+    form.schedule.choices = [(s.code, f"{s.code} {s.name}") for s in choices]
+    if form.validate_on_submit():
+        try:
+            schedule = services.get_schedule(form.schedule.data)
+            run = runs.request_run(schedule, True, database.id)
+        except DomainError as error:
+            show_form_error(form, error)
+        else:
+            db.session.commit()
+            return _start(run)
+    return render_template(
+        "distribution/runs_full_package.html", form=form, database=database, choices=choices
+    )
+
+
+@bp.get("/runs/<int:run_id>")
+@permission_required(Permission.READ_SETUP)
+def run_detail(run_id: int):
+    """A run: status, live progress, and its download sessions with filters."""
+    run = runs.get_run(run_id)
+    filters = SessionFilterForm(request.args)
+    page = paginate(_with_links(sessions.sessions_query(run_id=run.id, **filters.filters())))
+    return render_template(
+        "distribution/runs_detail.html",
+        run=run,
+        page=page,
+        filters=filters,
+        percent=runs.progress(run),
+        finished=run.status in (RUN_DONE, RUN_FAILED),
+    )
+
+
+@bp.get("/runs/<int:run_id>/progress")
+@permission_required(Permission.READ_SETUP)
+def run_progress(run_id: int):
+    """A run's progress as JSON, for the run page to follow it live."""
+    run = runs.get_run(run_id)
+    response = jsonify(
+        {
+            "id": run.id,
+            "status": run.status,
+            "finished": run.status in (RUN_DONE, RUN_FAILED),
+            "sessions_total": run.sessions_total,
+            "sessions_done": run.sessions_done,
+            "sessions_failed": run.sessions_failed,
+            "rows_written": run.rows_written,
+            "percent": runs.progress(run),
+            "message": run.message,
+        }
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.get("/sessions/")
+@permission_required(Permission.READ_SETUP)
+def sessions_index():
+    """Download sessions of every run, newest first, by status, store, job or database."""
+    filters = SessionFilterForm(request.args)
+    database_id = request.args.get("database", type=int)
+    database = db.session.get(ChannelDatabase, database_id) if database_id else None
+    stmt = sessions.sessions_query(
+        channel_database_id=database_id,
+        run_id=request.args.get("run", type=int),
+        **filters.filters(),
+    )
+    return render_template(
+        "distribution/sessions.html",
+        page=paginate(_with_links(stmt)),
+        filters=filters,
+        database=database,
+    )
+
+
+@bp.post("/sessions/<int:session_id>/retry")
+@permission_required(Permission.RUN_DISTRIBUTION)
+def retry(session_id: int):
+    """Build a failed session's package again."""
+    session = sessions.get_session(session_id)
+    back = request.form.get("next") or url_for(".run_detail", run_id=session.run_id)
+    if not back.startswith("/") or back.startswith("//"):
+        back = url_for(".run_detail", run_id=session.run_id)
+    try:
+        sessions.retry_session(session)
+    except DomainError as error:
+        db.session.rollback()
+        flash(error.message, "danger")
+        return redirect(back)
+    db.session.commit()
+    try:
+        tasks.build_packages.apply_async(([session_id],), retry=False)
+    except OperationalError:
+        flash(
+            f"Session {session_id} is requested again, but the task queue is unreachable: "
+            "it is built once the queue is back.",
+            "warning",
+        )
+    else:
+        flash(f"Session {session_id} is requested again; a worker builds its package.", "success")
+    return redirect(back)
+
+
+def _start(run: DistributionRun):
+    """Hand a committed run to the workers and show it."""
+    if tasks.dispatch_run(run.id):
+        flash(f"Run {run.id} of schedule {run.schedule.code} requested.", "success")
+    else:
+        flash(
+            f"Run {run.id} is waiting: the task queue is unreachable. It starts once it is back.",
+            "warning",
+        )
+    return redirect(url_for(".run_detail", run_id=run.id))
+
+
+def _last_runs(schedules: list[DistributionSchedule]) -> dict[int, DistributionRun]:
+    # One query for the whole page instead of one per schedule.
+    ids = [schedule.id for schedule in schedules]
+    if not ids:
+        return {}
+    latest = (
+        sa.select(sa.func.max(DistributionRun.id))
+        .where(DistributionRun.schedule_id.in_(ids))
+        .group_by(DistributionRun.schedule_id)
+    )
+    found = db.session.scalars(sa.select(DistributionRun).where(DistributionRun.id.in_(latest)))
+    return {run.schedule_id: run for run in found}
+
+
+def _with_links(stmt: sa.Select) -> sa.Select:
+    """Load what a session row shows in a few queries instead of one per row."""
+    return stmt.options(
+        selectinload(DownloadSession.channel_database),
+        selectinload(DownloadSession.package),
+    )
