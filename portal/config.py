@@ -24,6 +24,15 @@ def broker_url(instance_path: str) -> str:
     return os.environ.get("REDIS_URL") or f"sqla+sqlite:///{Path(instance_path) / 'broker.sqlite'}"
 
 
+def broker_transport_options(broker: str) -> dict[str, Any]:
+    """Options for the broker's transport.
+
+    Only Redis knows a visibility timeout; kombu hands the SQLAlchemy transport's options to
+    create_engine, which refuses unknown ones.
+    """
+    return {"visibility_timeout": 3600} if broker.startswith("redis") else {}
+
+
 def secret_key(instance_path: str, production: bool) -> str:
     """`SECRET_KEY`; outside production a random key is kept in the instance folder."""
     key = os.environ.get("SECRET_KEY")
@@ -81,10 +90,6 @@ def load(instance_path: str) -> dict[str, Any]:
                 "distribution-tick": {"task": "distribution.tick", "schedule": 60.0},
                 "package-retention": {"task": "distribution.clean_packages", "schedule": 3600.0},
             },
-            # Only Redis knows a visibility timeout; kombu hands the SQLAlchemy transport's
-            # options to create_engine, which refuses unknown ones.
-            "broker_transport_options": (
-                {"visibility_timeout": 3600} if broker.startswith("redis") else {}
-            ),
+            "broker_transport_options": broker_transport_options(broker),
         },
     }

@@ -12,9 +12,8 @@ from portal.auth.forms import ConfirmForm, LoginForm, TokenForm, UserCreateForm,
 from portal.auth.models import ApiToken
 from portal.auth.roles import Permission
 from portal.core.auth import permission_required
-from portal.core.errors import DomainError
 from portal.core.security import FAILED_SIGN_IN_LIMIT, sign_in_failed, sign_in_key
-from portal.core.web import paginate, show_form_error
+from portal.core.web import paginate, submit
 from portal.extensions import db, limiter, login_manager
 
 bp = Blueprint("auth", __name__)
@@ -104,17 +103,10 @@ def users():
 def user_new():
     """Create a user with a role and a first password."""
     form = UserCreateForm()
-    if form.validate_on_submit():
-        try:
-            user = services.create_user(
-                form.email.data, form.role.data, form.password.data, form.name.data
-            )
-        except DomainError as error:
-            show_form_error(form, error)
-        else:
-            db.session.commit()
-            flash(f"User {user.email} created.", "success")
-            return redirect(url_for("auth.users"))
+    values = form.email.data, form.role.data, form.password.data, form.name.data
+    if user := submit(form, lambda: services.create_user(*values)):
+        flash(f"User {user.email} created.", "success")
+        return redirect(url_for("auth.users"))
     return _user_page(form, None)
 
 
@@ -124,18 +116,12 @@ def user_edit(user_id: int):
     """Change a user's name, role, active flag or password, and see their API tokens."""
     user = services.get_user_by_id(user_id)
     form = UserEditForm(obj=user)
-    if form.validate_on_submit():
-        data = {"name": form.name.data, "role": form.role.data, "active": form.active.data}
-        if form.password.data:
-            data["password"] = form.password.data
-        try:
-            services.update_user(user, data, acting=_me())
-        except DomainError as error:
-            show_form_error(form, error)
-        else:
-            db.session.commit()
-            flash(f"User {user.email} saved.", "success")
-            return redirect(url_for("auth.users"))
+    data = {"name": form.name.data, "role": form.role.data, "active": form.active.data}
+    if form.password.data:
+        data["password"] = form.password.data
+    if submit(form, lambda: services.update_user(user, data, acting=_me())):
+        flash(f"User {user.email} saved.", "success")
+        return redirect(url_for("auth.users"))
     return _user_page(form, user)
 
 
@@ -159,18 +145,13 @@ def tokens():
 def token_new():
     """Issue an API token; its secret is shown on the answer to this request only."""
     form = TokenForm()
-    if form.validate_on_submit():
-        try:
-            token, secret = services.create_token(_me(), form.name.data)
-        except DomainError as error:
-            show_form_error(form, error)
-        else:
-            db.session.commit()
-            page = render_template("auth/token_created.html", token=token, secret=secret)
-            response = make_response(page)
-            # The secret must not survive in a browser or proxy cache.
-            response.headers["Cache-Control"] = "no-store"
-            return response
+    if created := submit(form, lambda: services.create_token(_me(), form.name.data)):
+        token, secret = created
+        page = render_template("auth/token_created.html", token=token, secret=secret)
+        response = make_response(page)
+        # The secret must not survive in a browser or proxy cache.
+        response.headers["Cache-Control"] = "no-store"
+        return response
     return render_template("auth/token_form.html", form=form)
 
 

@@ -15,7 +15,7 @@ from portal.channels.schemas import (
     ChannelDataGroupUpdateSchema,
     DatabaseListArgsSchema,
 )
-from portal.core.api import ErrorSchema, ListArgsSchema, api_blueprint
+from portal.core.api import ErrorSchema, ListArgsSchema, api_blueprint, errors
 from portal.core.auth import api_permission_required
 from portal.core.pagination import keyset_page
 from portal.extensions import db
@@ -46,8 +46,7 @@ class ChannelDatabases(MethodView):
     @api_permission_required(Permission.READ_SETUP)
     @databases_blp.arguments(DatabaseListArgsSchema, location="query")
     @databases_blp.response(200, ChannelDatabasePageSchema)
-    @databases_blp.alt_response(401, response="UNAUTHORIZED")
-    @databases_blp.alt_response(403, response="FORBIDDEN")
+    @errors(databases_blp, 401, 403)
     def get(self, args):
         """List channel databases by id, filtered by kind, channel data group or store."""
         stmt = services.databases_query(
@@ -60,8 +59,7 @@ class ChannelDatabases(MethodView):
 
     @api_permission_required(Permission.CHANGE_SETUP)
     @databases_blp.alt_response(405, schema=ErrorSchema, description=NOT_MADE_HERE)
-    @databases_blp.alt_response(401, response="UNAUTHORIZED")
-    @databases_blp.alt_response(403, response="FORBIDDEN")
+    @errors(databases_blp, 401, 403)
     def post(self):
         """Refused: create the store, or turn on Support offline for the register."""
         abort(405, message=NOT_MADE_HERE, headers={"Allow": "GET, HEAD, OPTIONS"})
@@ -73,9 +71,7 @@ class ChannelDatabaseItem(MethodView):
 
     @api_permission_required(Permission.READ_SETUP)
     @databases_blp.response(200, ChannelDatabaseSchema)
-    @databases_blp.alt_response(401, response="UNAUTHORIZED")
-    @databases_blp.alt_response(403, response="FORBIDDEN")
-    @databases_blp.alt_response(404, response="NOT_FOUND")
+    @errors(databases_blp, 401, 403, 404)
     def get(self, database_id):
         """Show a channel database."""
         return services.get_database(database_id)
@@ -83,10 +79,7 @@ class ChannelDatabaseItem(MethodView):
     @api_permission_required(Permission.CHANGE_SETUP)
     @databases_blp.arguments(ChannelDatabaseSchema)
     @databases_blp.response(200, ChannelDatabaseSchema)
-    @databases_blp.alt_response(400, response="BAD_REQUEST")
-    @databases_blp.alt_response(401, response="UNAUTHORIZED")
-    @databases_blp.alt_response(403, response="FORBIDDEN")
-    @databases_blp.alt_response(404, response="NOT_FOUND")
+    @errors(databases_blp, 400, 401, 403, 404)
     def patch(self, data, database_id):
         """Move a channel database to another channel data group (or none)."""
         database = services.update_database(services.get_database(database_id), data)
@@ -95,8 +88,7 @@ class ChannelDatabaseItem(MethodView):
 
     @api_permission_required(Permission.CHANGE_SETUP)
     @databases_blp.alt_response(405, schema=ErrorSchema, description=NOT_MADE_HERE)
-    @databases_blp.alt_response(401, response="UNAUTHORIZED")
-    @databases_blp.alt_response(403, response="FORBIDDEN")
+    @errors(databases_blp, 401, 403)
     def delete(self, database_id):
         """Refused: delete the store, or turn off Support offline for the register."""
         abort(405, message=NOT_MADE_HERE, headers={"Allow": "GET, HEAD, OPTIONS, PATCH"})
@@ -109,8 +101,7 @@ class ChannelDataGroups(MethodView):
     @api_permission_required(Permission.READ_SETUP)
     @groups_blp.arguments(ListArgsSchema, location="query")
     @groups_blp.response(200, ChannelDataGroupPageSchema)
-    @groups_blp.alt_response(401, response="UNAUTHORIZED")
-    @groups_blp.alt_response(403, response="FORBIDDEN")
+    @errors(groups_blp, 401, 403)
     def get(self, args):
         """List channel data groups by name."""
         stmt = services.groups_query(args.get("q"))
@@ -122,10 +113,7 @@ class ChannelDataGroups(MethodView):
     @api_permission_required(Permission.CHANGE_SETUP)
     @groups_blp.arguments(ChannelDataGroupSchema)
     @groups_blp.response(201, ChannelDataGroupSchema)
-    @groups_blp.alt_response(400, response="BAD_REQUEST")
-    @groups_blp.alt_response(401, response="UNAUTHORIZED")
-    @groups_blp.alt_response(403, response="FORBIDDEN")
-    @groups_blp.alt_response(409, response="CONFLICT")
+    @errors(groups_blp, 400, 401, 403, 409)
     def post(self, data):
         """Create an empty channel data group."""
         group = services.create_group(data["name"], data.get("description"))
@@ -139,9 +127,7 @@ class ChannelDataGroupItem(MethodView):
 
     @api_permission_required(Permission.READ_SETUP)
     @groups_blp.response(200, ChannelDataGroupSchema)
-    @groups_blp.alt_response(401, response="UNAUTHORIZED")
-    @groups_blp.alt_response(403, response="FORBIDDEN")
-    @groups_blp.alt_response(404, response="NOT_FOUND")
+    @errors(groups_blp, 401, 403, 404)
     def get(self, name):
         """Show a channel data group."""
         return services.get_group(name)
@@ -149,11 +135,7 @@ class ChannelDataGroupItem(MethodView):
     @api_permission_required(Permission.CHANGE_SETUP)
     @groups_blp.arguments(ChannelDataGroupUpdateSchema(partial=True))
     @groups_blp.response(200, ChannelDataGroupSchema)
-    @groups_blp.alt_response(400, response="BAD_REQUEST")
-    @groups_blp.alt_response(401, response="UNAUTHORIZED")
-    @groups_blp.alt_response(403, response="FORBIDDEN")
-    @groups_blp.alt_response(404, response="NOT_FOUND")
-    @groups_blp.alt_response(409, response="CONFLICT")
+    @errors(groups_blp, 400, 401, 403, 404, 409)
     def patch(self, data, name):
         """Rename a channel data group or change its description."""
         group = services.update_group(services.get_group(name), data)
@@ -162,10 +144,7 @@ class ChannelDataGroupItem(MethodView):
 
     @api_permission_required(Permission.CHANGE_SETUP)
     @groups_blp.response(204)
-    @groups_blp.alt_response(401, response="UNAUTHORIZED")
-    @groups_blp.alt_response(403, response="FORBIDDEN")
-    @groups_blp.alt_response(404, response="NOT_FOUND")
-    @groups_blp.alt_response(409, response="CONFLICT")
+    @errors(groups_blp, 401, 403, 404, 409)
     def delete(self, name):
         """Delete a channel data group that no store or channel database uses."""
         services.delete_group(services.get_group(name))

@@ -10,8 +10,7 @@ from portal.channels import services
 from portal.channels.forms import DatabaseFilterForm, DatabaseForm, GroupForm
 from portal.channels.models import DATABASE_KINDS, ChannelDatabase, ChannelDataGroup
 from portal.core.auth import permission_required
-from portal.core.errors import DomainError
-from portal.core.web import paginate, show_form_error
+from portal.core.web import attempt, paginate, submit
 from portal.extensions import db
 from portal.registers.models import Register
 from portal.stores.models import Store
@@ -37,15 +36,9 @@ def groups():
 def group_new():
     """Create a channel data group."""
     form = GroupForm()
-    if form.validate_on_submit():
-        try:
-            group = services.create_group(form.name.data, form.description.data)
-        except DomainError as error:
-            show_form_error(form, error)
-        else:
-            db.session.commit()
-            flash(f"Channel data group '{group.name}' created.", "success")
-            return redirect(url_for(".group", name=group.name))
+    if group := submit(form, lambda: services.create_group(form.name.data, form.description.data)):
+        flash(f"Channel data group '{group.name}' created.", "success")
+        return redirect(url_for(".group", name=group.name))
     return render_template("channels/group_form.html", form=form, group=None)
 
 
@@ -67,17 +60,10 @@ def group_edit(name: str):
     """Rename a group or change its description."""
     group = services.get_group(name)
     form = GroupForm(obj=group)
-    if form.validate_on_submit():
-        try:
-            services.update_group(
-                group, {"name": form.name.data, "description": form.description.data}
-            )
-        except DomainError as error:
-            show_form_error(form, error)
-        else:
-            db.session.commit()
-            flash(f"Channel data group '{group.name}' saved.", "success")
-            return redirect(url_for(".group", name=group.name))
+    changes = {"name": form.name.data, "description": form.description.data}
+    if submit(form, lambda: services.update_group(group, changes)):
+        flash(f"Channel data group '{group.name}' saved.", "success")
+        return redirect(url_for(".group", name=group.name))
     return render_template("channels/group_form.html", form=form, group=group)
 
 
@@ -86,16 +72,9 @@ def group_edit(name: str):
 def group_delete(name: str):
     """Confirm, then delete a group that nothing uses any more."""
     group = services.get_group(name)
-    if request.method == "POST":
-        try:
-            services.delete_group(group)
-        except DomainError as error:
-            db.session.rollback()
-            flash(error.message, "danger")
-        else:
-            db.session.commit()
-            flash(f"Channel data group '{name}' deleted.", "success")
-            return redirect(url_for(".groups"))
+    if request.method == "POST" and attempt(lambda: services.delete_group(group)):
+        flash(f"Channel data group '{name}' deleted.", "success")
+        return redirect(url_for(".groups"))
     databases = _counts(ChannelDatabase.channel_data_group_id, [group.id]).get(group.id, 0)
     stores = _counts(Store.channel_data_group_id, [group.id]).get(group.id, 0)
     return render_template(
@@ -143,17 +122,10 @@ def database_edit(database_id: int):
         SelectChoice("", "No group (receives no distributions)"),
         *_group_choices(),
     ]
-    if form.validate_on_submit():
-        try:
-            services.update_database(
-                database, {"channel_data_group": form.channel_data_group.data or None}
-            )
-        except DomainError as error:
-            show_form_error(form, error)
-        else:
-            db.session.commit()
-            flash(f"Channel database '{database.name}' saved.", "success")
-            return redirect(url_for(".database", database_id=database.id))
+    changes = {"channel_data_group": form.channel_data_group.data or None}
+    if submit(form, lambda: services.update_database(database, changes)):
+        flash(f"Channel database '{database.name}' saved.", "success")
+        return redirect(url_for(".database", database_id=database.id))
     return render_template("channels/database_form.html", form=form, database=database)
 
 

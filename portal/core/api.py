@@ -1,5 +1,7 @@
 """The JSON API's plumbing: one error shape, list arguments, and the blueprint class."""
 
+from http import HTTPStatus
+
 import marshmallow as ma
 from flask import request
 from flask_smorest import Api, Blueprint
@@ -73,3 +75,15 @@ class PortalApi(Api):
 def api_blueprint(name: str, import_name: str, url_prefix: str, description: str) -> Blueprint:
     """A blueprint of the admin API under /api/v1."""
     return Blueprint(name, import_name, url_prefix=API_PREFIX + url_prefix, description=description)
+
+
+def errors(blp: Blueprint, *statuses: int):
+    """A decorator documenting a handler's error answers, e.g. `@errors(blp, 401, 403, 404)`."""
+
+    def decorate(func):
+        # Last first, as a stack of `@blp.alt_response` lines in this order would apply them.
+        for status in reversed(statuses):
+            func = blp.alt_response(status, response=HTTPStatus(status).name)(func)
+        return func
+
+    return decorate

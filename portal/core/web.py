@@ -1,7 +1,9 @@
-"""Helpers shared by the HTML views: error pages and list pagination."""
+"""Helpers shared by the HTML views: error pages, list pagination and committing changes."""
 
 from flask import current_app, flash, render_template, request
 from werkzeug.exceptions import HTTPException
+
+from portal.core.errors import DomainError
 
 
 def render_error(error: HTTPException):
@@ -31,3 +33,32 @@ def show_form_error(form, error) -> None:
         if field is not None:
             field.errors = [*field.errors, message]
     flash(error.message, "danger")
+
+
+def submit(form, change):
+    """The committed result of `change` for a valid posted form, or None (refusals on the form)."""
+    from portal.extensions import db
+
+    if not form.validate_on_submit():
+        return None
+    try:
+        result = change()
+    except DomainError as error:
+        show_form_error(form, error)
+        return None
+    db.session.commit()
+    return result
+
+
+def attempt(change) -> bool:
+    """Commit `change`, or roll it back and flash why it was refused; whether it was made."""
+    from portal.extensions import db
+
+    try:
+        change()
+    except DomainError as error:
+        db.session.rollback()
+        flash(error.message, "danger")
+        return False
+    db.session.commit()
+    return True

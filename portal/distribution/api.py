@@ -5,7 +5,7 @@ from flask.views import MethodView
 from sqlalchemy.orm import selectinload
 
 from portal.auth.roles import Permission
-from portal.core.api import ListArgsSchema, api_blueprint
+from portal.core.api import ListArgsSchema, api_blueprint, errors
 from portal.core.auth import api_permission_required
 from portal.core.pagination import keyset_page
 from portal.distribution import runs, services, tasks
@@ -42,8 +42,7 @@ class Schedules(MethodView):
     @api_permission_required(Permission.READ_SETUP)
     @schedules_blp.arguments(ListArgsSchema, location="query")
     @schedules_blp.response(200, DistributionSchedulePageSchema)
-    @schedules_blp.alt_response(401, response="UNAUTHORIZED")
-    @schedules_blp.alt_response(403, response="FORBIDDEN")
+    @errors(schedules_blp, 401, 403)
     def get(self, args):
         """List schedules by code, optionally searching code and name."""
         stmt = services.schedules_query(args.get("q")).options(
@@ -57,10 +56,7 @@ class Schedules(MethodView):
     @api_permission_required(Permission.RUN_DISTRIBUTION)
     @schedules_blp.arguments(DistributionScheduleSchema)
     @schedules_blp.response(201, DistributionScheduleSchema)
-    @schedules_blp.alt_response(400, response="BAD_REQUEST")
-    @schedules_blp.alt_response(401, response="UNAUTHORIZED")
-    @schedules_blp.alt_response(403, response="FORBIDDEN")
-    @schedules_blp.alt_response(409, response="CONFLICT")
+    @errors(schedules_blp, 400, 401, 403, 409)
     def post(self, data):
         """Create a schedule for scheduler jobs (by number) and channel data groups (by name)."""
         schedule = services.create_schedule(data)
@@ -74,9 +70,7 @@ class ScheduleItem(MethodView):
 
     @api_permission_required(Permission.READ_SETUP)
     @schedules_blp.response(200, DistributionScheduleSchema)
-    @schedules_blp.alt_response(401, response="UNAUTHORIZED")
-    @schedules_blp.alt_response(403, response="FORBIDDEN")
-    @schedules_blp.alt_response(404, response="NOT_FOUND")
+    @errors(schedules_blp, 401, 403, 404)
     def get(self, code):
         """Show a schedule."""
         return services.get_schedule(code)
@@ -84,10 +78,7 @@ class ScheduleItem(MethodView):
     @api_permission_required(Permission.RUN_DISTRIBUTION)
     @schedules_blp.arguments(DistributionScheduleUpdateSchema(partial=True))
     @schedules_blp.response(200, DistributionScheduleSchema)
-    @schedules_blp.alt_response(400, response="BAD_REQUEST")
-    @schedules_blp.alt_response(401, response="UNAUTHORIZED")
-    @schedules_blp.alt_response(403, response="FORBIDDEN")
-    @schedules_blp.alt_response(404, response="NOT_FOUND")
+    @errors(schedules_blp, 400, 401, 403, 404)
     def patch(self, data, code):
         """Change a schedule; a new recurrence next falls due one interval from now."""
         schedule = services.update_schedule(services.get_schedule(code), data)
@@ -96,10 +87,7 @@ class ScheduleItem(MethodView):
 
     @api_permission_required(Permission.RUN_DISTRIBUTION)
     @schedules_blp.response(204)
-    @schedules_blp.alt_response(401, response="UNAUTHORIZED")
-    @schedules_blp.alt_response(403, response="FORBIDDEN")
-    @schedules_blp.alt_response(404, response="NOT_FOUND")
-    @schedules_blp.alt_response(409, response="CONFLICT")
+    @errors(schedules_blp, 401, 403, 404, 409)
     def delete(self, code):
         """Delete a schedule that has never run; disable one that has, to keep its history."""
         services.delete_schedule(services.get_schedule(code))
@@ -113,11 +101,7 @@ class ScheduleRuns(MethodView):
     @api_permission_required(Permission.RUN_DISTRIBUTION)
     @schedules_blp.arguments(RunRequestSchema)
     @schedules_blp.response(202, RunSchema)
-    @schedules_blp.alt_response(400, response="BAD_REQUEST")
-    @schedules_blp.alt_response(401, response="UNAUTHORIZED")
-    @schedules_blp.alt_response(403, response="FORBIDDEN")
-    @schedules_blp.alt_response(404, response="NOT_FOUND")
-    @schedules_blp.alt_response(409, response="CONFLICT")
+    @errors(schedules_blp, 400, 401, 403, 404, 409)
     def post(self, data, code):
         """Run a schedule now, as "Run now" does; `channel_database` forces one full package.
 
@@ -139,8 +123,7 @@ class Runs(MethodView):
     @api_permission_required(Permission.READ_SETUP)
     @runs_blp.arguments(RunListArgsSchema, location="query")
     @runs_blp.response(200, RunPageSchema)
-    @runs_blp.alt_response(401, response="UNAUTHORIZED")
-    @runs_blp.alt_response(403, response="FORBIDDEN")
+    @errors(runs_blp, 401, 403)
     def get(self, args):
         """List runs by id (oldest first), filtered by schedule code and status."""
         stmt = runs.runs_query(args.get("schedule"), args.get("status"), args.get("q")).options(
@@ -158,9 +141,7 @@ class RunItem(MethodView):
 
     @api_permission_required(Permission.READ_SETUP)
     @runs_blp.response(200, RunSchema)
-    @runs_blp.alt_response(401, response="UNAUTHORIZED")
-    @runs_blp.alt_response(403, response="FORBIDDEN")
-    @runs_blp.alt_response(404, response="NOT_FOUND")
+    @errors(runs_blp, 401, 403, 404)
     def get(self, run_id):
         """Show a run: status, progress and one package entry per download session."""
         return runs.get_run(run_id)

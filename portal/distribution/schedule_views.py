@@ -10,7 +10,7 @@ from portal.channels import services as channels
 from portal.channels.models import ChannelDatabase
 from portal.core.auth import permission_required
 from portal.core.errors import DomainError
-from portal.core.web import paginate, show_form_error
+from portal.core.web import attempt, paginate, submit
 from portal.distribution import runs, services, sessions, tasks
 from portal.distribution.forms import (
     FullPackageForm,
@@ -50,15 +50,9 @@ def index():
 def create():
     """Create a distribution schedule."""
     form = NewScheduleForm()
-    if form.validate_on_submit():
-        try:
-            schedule = services.create_schedule(form.to_data())
-        except DomainError as error:
-            show_form_error(form, error)
-        else:
-            db.session.commit()
-            flash(f"Distribution schedule {schedule.code} created.", "success")
-            return redirect(url_for(".detail", code=schedule.code))
+    if schedule := submit(form, lambda: services.create_schedule(form.to_data())):
+        flash(f"Distribution schedule {schedule.code} created.", "success")
+        return redirect(url_for(".detail", code=schedule.code))
     return render_template("distribution/schedules_form.html", form=form, schedule=None)
 
 
@@ -79,15 +73,9 @@ def edit(code: str):
     """Change a schedule's jobs, groups, recurrence and flags; its code stays."""
     schedule = services.get_schedule(code)
     form = ScheduleForm(data=ScheduleForm.initial(schedule))
-    if form.validate_on_submit():
-        try:
-            services.update_schedule(schedule, form.to_data())
-        except DomainError as error:
-            show_form_error(form, error)
-        else:
-            db.session.commit()
-            flash(f"Distribution schedule {schedule.code} saved.", "success")
-            return redirect(url_for(".detail", code=schedule.code))
+    if submit(form, lambda: services.update_schedule(schedule, form.to_data())):
+        flash(f"Distribution schedule {schedule.code} saved.", "success")
+        return redirect(url_for(".detail", code=schedule.code))
     return render_template("distribution/schedules_form.html", form=form, schedule=schedule)
 
 
@@ -102,13 +90,8 @@ def delete(code: str):
         return render_template(
             "distribution/schedules_delete.html", schedule=schedule, run_count=run_count
         )
-    try:
-        services.delete_schedule(schedule)
-    except DomainError as error:
-        db.session.rollback()
-        flash(error.message, "danger")
+    if not attempt(lambda: services.delete_schedule(schedule)):
         return redirect(url_for(".detail", code=code))
-    db.session.commit()
     flash(f"Distribution schedule {code} deleted.", "success")
     return redirect(url_for(".index"))
 
@@ -140,15 +123,11 @@ def full_package(database_id: int):
     choices = sessions.schedules_reaching(database)
     form = FullPackageForm()
     form.schedule.choices = [(s.code, f"{s.code} {s.name}") for s in choices]
-    if form.validate_on_submit():
-        try:
-            schedule = services.get_schedule(form.schedule.data)
-            run = runs.request_run(schedule, True, database.id)
-        except DomainError as error:
-            show_form_error(form, error)
-        else:
-            db.session.commit()
-            return _start(run)
+    run = submit(
+        form, lambda: runs.request_run(services.get_schedule(form.schedule.data), True, database.id)
+    )
+    if run:
+        return _start(run)
     return render_template(
         "distribution/runs_full_package.html", form=form, database=database, choices=choices
     )
@@ -221,13 +200,8 @@ def retry(session_id: int):
     back = request.form.get("next") or url_for(".run_detail", run_id=session.run_id)
     if not back.startswith("/") or back.startswith("//"):
         back = url_for(".run_detail", run_id=session.run_id)
-    try:
-        sessions.retry_session(session)
-    except DomainError as error:
-        db.session.rollback()
-        flash(error.message, "danger")
+    if not attempt(lambda: sessions.retry_session(session)):
         return redirect(back)
-    db.session.commit()
     try:
         tasks.build_packages.apply_async(([session_id],), retry=False)
     except OperationalError:

@@ -3,7 +3,7 @@
 from flask.views import MethodView
 
 from portal.auth.roles import Permission
-from portal.core.api import api_blueprint
+from portal.core.api import api_blueprint, errors
 from portal.core.auth import api_permission_required
 from portal.core.pagination import keyset_page
 from portal.extensions import db
@@ -35,9 +35,7 @@ class Rows(MethodView):
     @api_permission_required(Permission.READ_SETUP)
     @blp.arguments(RowListArgsSchema, location="query")
     @blp.response(200, RowPageSchema)
-    @blp.alt_response(401, response="UNAUTHORIZED")
-    @blp.alt_response(403, response="FORBIDDEN")
-    @blp.alt_response(404, response="NOT_FOUND")
+    @errors(blp, 401, 403, 404)
     def get(self, args, entity):
         """List rows by id, searching the natural key and name; tombstones only if asked."""
         table = get_entity(entity)
@@ -48,11 +46,7 @@ class Rows(MethodView):
     @api_permission_required(Permission.CHANGE_MASTERDATA)
     @blp.arguments(BulkUpsertSchema)
     @blp.response(200, BulkUpsertResultSchema)
-    @blp.alt_response(400, response="BAD_REQUEST")
-    @blp.alt_response(401, response="UNAUTHORIZED")
-    @blp.alt_response(403, response="FORBIDDEN")
-    @blp.alt_response(404, response="NOT_FOUND")
-    @blp.alt_response(409, response="CONFLICT")
+    @errors(blp, 400, 401, 403, 404, 409)
     def post(self, data, entity):
         """Insert or update rows by natural key; errors name each row's field (rows.3.name)."""
         outcome = services.bulk_upsert(entity, data["rows"])
@@ -71,11 +65,7 @@ class RowDeletes(MethodView):
     @api_permission_required(Permission.CHANGE_MASTERDATA)
     @blp.arguments(BulkDeleteSchema)
     @blp.response(200, BulkDeleteResultSchema)
-    @blp.alt_response(400, response="BAD_REQUEST")
-    @blp.alt_response(401, response="UNAUTHORIZED")
-    @blp.alt_response(403, response="FORBIDDEN")
-    @blp.alt_response(404, response="NOT_FOUND")
-    @blp.alt_response(409, response="CONFLICT")
+    @errors(blp, 400, 401, 403, 404, 409)
     def post(self, data, entity):
         """Delete rows by natural key: they become tombstones the next packages carry."""
         outcome = services.bulk_delete(entity, data["keys"])

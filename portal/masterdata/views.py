@@ -7,8 +7,8 @@ from flask import Blueprint, Response, flash, redirect, render_template, request
 
 from portal.auth.roles import Permission
 from portal.core.auth import permission_required
-from portal.core.errors import DomainError, ValidationFailed
-from portal.core.web import paginate, show_form_error
+from portal.core.errors import ValidationFailed
+from portal.core.web import paginate, submit
 from portal.extensions import db
 from portal.masterdata import csv_import, services
 from portal.masterdata.entities import entity_groups, get_entity
@@ -56,15 +56,9 @@ def create(entity: str):
     """Create a row; a deleted row with the same key comes back."""
     table = get_entity(entity)
     form = row_form(table)
-    if form.validate_on_submit():
-        try:
-            row = services.create_row(table.name, form_data(form, table))
-        except DomainError as error:
-            show_form_error(form, error)
-        else:
-            db.session.commit()
-            flash(_saved(table, row), "success")
-            return redirect(url_for(".rows", entity=table.name))
+    if row := submit(form, lambda: services.create_row(table.name, form_data(form, table))):
+        flash(_saved(table, row), "success")
+        return redirect(url_for(".rows", entity=table.name))
     return render_template("masterdata/form.html", entity=table, form=form, row=None)
 
 
@@ -75,15 +69,9 @@ def edit(entity: str, row_id: int):
     table = get_entity(entity)
     row = services.get_row(table.name, row_id)
     form = row_form(table, row)
-    if form.validate_on_submit():
-        try:
-            services.update_row(table.name, row_id, form_data(form, table))
-        except DomainError as error:
-            show_form_error(form, error)
-        else:
-            db.session.commit()
-            flash(_saved(table, row), "success")
-            return redirect(url_for(".rows", entity=table.name))
+    if submit(form, lambda: services.update_row(table.name, row_id, form_data(form, table))):
+        flash(_saved(table, row), "success")
+        return redirect(url_for(".rows", entity=table.name))
     return render_template("masterdata/form.html", entity=table, form=form, row=row)
 
 

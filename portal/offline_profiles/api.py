@@ -4,7 +4,7 @@ from flask.views import MethodView
 from sqlalchemy.orm import selectinload
 
 from portal.auth.roles import Permission
-from portal.core.api import ListArgsSchema, api_blueprint
+from portal.core.api import ListArgsSchema, api_blueprint, errors
 from portal.core.auth import api_permission_required
 from portal.core.pagination import keyset_page
 from portal.extensions import db
@@ -31,8 +31,7 @@ class OfflineProfiles(MethodView):
     @api_permission_required(Permission.READ_SETUP)
     @blp.arguments(ListArgsSchema, location="query")
     @blp.response(200, OfflineProfilePageSchema)
-    @blp.alt_response(401, response="UNAUTHORIZED")
-    @blp.alt_response(403, response="FORBIDDEN")
+    @errors(blp, 401, 403)
     def get(self, args):
         """List offline profiles by name, with their scopes."""
         stmt = services.profiles_query(args.get("q")).options(selectinload(OfflineProfile.scopes))
@@ -44,10 +43,7 @@ class OfflineProfiles(MethodView):
     @api_permission_required(Permission.CHANGE_SETUP)
     @blp.arguments(OfflineProfileSchema)
     @blp.response(201, OfflineProfileSchema)
-    @blp.alt_response(400, response="BAD_REQUEST")
-    @blp.alt_response(401, response="UNAUTHORIZED")
-    @blp.alt_response(403, response="FORBIDDEN")
-    @blp.alt_response(409, response="CONFLICT")
+    @errors(blp, 400, 401, 403, 409)
     def post(self, data):
         """Create an offline profile; without scopes it gets the default ones."""
         profile = services.create_profile(data)
@@ -61,9 +57,7 @@ class OfflineProfileItem(MethodView):
 
     @api_permission_required(Permission.READ_SETUP)
     @blp.response(200, OfflineProfileSchema)
-    @blp.alt_response(401, response="UNAUTHORIZED")
-    @blp.alt_response(403, response="FORBIDDEN")
-    @blp.alt_response(404, response="NOT_FOUND")
+    @errors(blp, 401, 403, 404)
     def get(self, name):
         """Show an offline profile with its scopes."""
         return services.get_profile(name)
@@ -71,11 +65,7 @@ class OfflineProfileItem(MethodView):
     @api_permission_required(Permission.CHANGE_SETUP)
     @blp.arguments(OfflineProfileUpdateSchema(partial=True))
     @blp.response(200, OfflineProfileSchema)
-    @blp.alt_response(400, response="BAD_REQUEST")
-    @blp.alt_response(401, response="UNAUTHORIZED")
-    @blp.alt_response(403, response="FORBIDDEN")
-    @blp.alt_response(404, response="NOT_FOUND")
-    @blp.alt_response(409, response="CONFLICT")
+    @errors(blp, 400, 401, 403, 404, 409)
     def patch(self, data, name):
         """Change an offline profile; a given scopes list replaces the current one."""
         profile = services.update_profile(services.get_profile(name), data)
@@ -84,10 +74,7 @@ class OfflineProfileItem(MethodView):
 
     @api_permission_required(Permission.CHANGE_SETUP)
     @blp.response(204)
-    @blp.alt_response(401, response="UNAUTHORIZED")
-    @blp.alt_response(403, response="FORBIDDEN")
-    @blp.alt_response(404, response="NOT_FOUND")
-    @blp.alt_response(409, response="CONFLICT")
+    @errors(blp, 401, 403, 404, 409)
     def delete(self, name):
         """Delete an offline profile that no store or register uses."""
         services.delete_profile(services.get_profile(name))

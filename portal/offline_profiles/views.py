@@ -7,7 +7,7 @@ from sqlalchemy.orm import selectinload
 from portal.auth.roles import Permission
 from portal.core.auth import permission_required
 from portal.core.errors import DomainError
-from portal.core.web import paginate, show_form_error
+from portal.core.web import attempt, paginate, show_form_error, submit
 from portal.extensions import db
 from portal.offline_profiles import services
 from portal.offline_profiles.forms import (
@@ -47,18 +47,12 @@ def index():
 def new():
     """Create an offline profile; it starts with the default offline scopes."""
     form = ProfileForm(data=_column_defaults())
-    if form.validate_on_submit():
-        try:
-            profile = services.create_profile(form.settings())
-        except DomainError as error:
-            show_form_error(form, error)
-        else:
-            db.session.commit()
-            flash(
-                f"Offline profile '{profile.name}' created with the default offline scopes.",
-                "success",
-            )
-            return redirect(url_for(".profile", name=profile.name))
+    if profile := submit(form, lambda: services.create_profile(form.settings())):
+        flash(
+            f"Offline profile '{profile.name}' created with the default offline scopes.",
+            "success",
+        )
+        return redirect(url_for(".profile", name=profile.name))
     return render_template("offline_profiles/form.html", form=form, profile=None)
 
 
@@ -77,15 +71,9 @@ def edit(name: str):
     """Change a profile's name and settings."""
     profile = services.get_profile(name)
     form = ProfileForm(obj=profile)
-    if form.validate_on_submit():
-        try:
-            services.update_profile(profile, form.settings())
-        except DomainError as error:
-            show_form_error(form, error)
-        else:
-            db.session.commit()
-            flash(f"Offline profile '{profile.name}' saved.", "success")
-            return redirect(url_for(".profile", name=profile.name))
+    if submit(form, lambda: services.update_profile(profile, form.settings())):
+        flash(f"Offline profile '{profile.name}' saved.", "success")
+        return redirect(url_for(".profile", name=profile.name))
     return render_template("offline_profiles/form.html", form=form, profile=profile)
 
 
@@ -125,16 +113,9 @@ def scopes(name: str):
 def delete(name: str):
     """Confirm, then delete a profile that no store or register uses."""
     profile = services.get_profile(name)
-    if request.method == "POST":
-        try:
-            services.delete_profile(profile)
-        except DomainError as error:
-            db.session.rollback()
-            flash(error.message, "danger")
-        else:
-            db.session.commit()
-            flash(f"Offline profile '{name}' deleted.", "success")
-            return redirect(url_for(".index"))
+    if request.method == "POST" and attempt(lambda: services.delete_profile(profile)):
+        flash(f"Offline profile '{name}' deleted.", "success")
+        return redirect(url_for(".index"))
     return render_template("offline_profiles/delete.html", profile=profile, usage=_usage(profile))
 
 

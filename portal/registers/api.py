@@ -4,7 +4,7 @@ from flask.views import MethodView
 from sqlalchemy.orm import selectinload
 
 from portal.auth.roles import Permission
-from portal.core.api import api_blueprint
+from portal.core.api import api_blueprint, errors
 from portal.core.auth import api_permission_required
 from portal.core.pagination import keyset_page
 from portal.extensions import db
@@ -32,8 +32,7 @@ class Registers(MethodView):
     @api_permission_required(Permission.READ_SETUP)
     @blp.arguments(RegisterListArgsSchema, location="query")
     @blp.response(200, RegisterPageSchema)
-    @blp.alt_response(401, response="UNAUTHORIZED")
-    @blp.alt_response(403, response="FORBIDDEN")
+    @errors(blp, 401, 403)
     def get(self, args):
         """List registers by number, optionally searching or of one store."""
         stmt = services.registers_query(args.get("q"), args.get("store")).options(
@@ -47,10 +46,7 @@ class Registers(MethodView):
     @api_permission_required(Permission.CHANGE_SETUP)
     @blp.arguments(RegisterSchema)
     @blp.response(201, RegisterSchema)
-    @blp.alt_response(400, response="BAD_REQUEST")
-    @blp.alt_response(401, response="UNAUTHORIZED")
-    @blp.alt_response(403, response="FORBIDDEN")
-    @blp.alt_response(409, response="CONFLICT")
+    @errors(blp, 400, 401, 403, 409)
     def post(self, data):
         """Create a register in a store; with Support offline on, also its offline database."""
         register = services.create_register(data)
@@ -64,9 +60,7 @@ class RegisterItem(MethodView):
 
     @api_permission_required(Permission.READ_SETUP)
     @blp.response(200, RegisterSchema)
-    @blp.alt_response(401, response="UNAUTHORIZED")
-    @blp.alt_response(403, response="FORBIDDEN")
-    @blp.alt_response(404, response="NOT_FOUND")
+    @errors(blp, 401, 403, 404)
     def get(self, register_number):
         """Show a register and its offline database."""
         return services.get_register(register_number)
@@ -74,11 +68,7 @@ class RegisterItem(MethodView):
     @api_permission_required(Permission.CHANGE_SETUP)
     @blp.arguments(RegisterUpdateSchema(partial=True))
     @blp.response(200, RegisterSchema)
-    @blp.alt_response(400, response="BAD_REQUEST")
-    @blp.alt_response(401, response="UNAUTHORIZED")
-    @blp.alt_response(403, response="FORBIDDEN")
-    @blp.alt_response(404, response="NOT_FOUND")
-    @blp.alt_response(409, response="CONFLICT")
+    @errors(blp, 400, 401, 403, 404, 409)
     def patch(self, data, register_number):
         """Change a register's offline profile, active flag or Support offline."""
         register = services.update_register(services.get_register(register_number), data)
@@ -87,10 +77,7 @@ class RegisterItem(MethodView):
 
     @api_permission_required(Permission.CHANGE_SETUP)
     @blp.response(204)
-    @blp.alt_response(401, response="UNAUTHORIZED")
-    @blp.alt_response(403, response="FORBIDDEN")
-    @blp.alt_response(404, response="NOT_FOUND")
-    @blp.alt_response(409, response="CONFLICT")
+    @errors(blp, 401, 403, 404, 409)
     def delete(self, register_number):
         """Delete a register that never had an offline database."""
         services.delete_register(services.get_register(register_number))

@@ -5,9 +5,7 @@ from sqlalchemy.orm import selectinload
 
 from portal.auth.roles import Permission
 from portal.core.auth import permission_required
-from portal.core.errors import DomainError
-from portal.core.web import paginate, show_form_error
-from portal.extensions import db
+from portal.core.web import attempt, paginate, submit
 from portal.registers import services
 from portal.registers.forms import NewRegisterForm, RegisterForm, SupportOfflineForm
 from portal.registers.models import Register
@@ -48,13 +46,7 @@ def support_offline(register_number: str):
     form = SupportOfflineForm()
     if not form.validate_on_submit():
         abort(400)
-    try:
-        services.set_support_offline(register, form.enabled.data == "on")
-    except DomainError as error:
-        db.session.rollback()
-        flash(error.message, "danger")
-    else:
-        db.session.commit()
+    if attempt(lambda: services.set_support_offline(register, form.enabled.data == "on")):
         flash(_switched_message(register), "success")
     return redirect(url_for(".detail", register_number=number))
 
@@ -64,15 +56,9 @@ def support_offline(register_number: str):
 def create():
     """Create a register in a store (`?store=NUMBER` preselects it)."""
     form = NewRegisterForm(store=request.args.get("store", "").strip().upper())
-    if form.validate_on_submit():
-        try:
-            register = services.create_register(form.to_data())
-        except DomainError as error:
-            show_form_error(form, error)
-        else:
-            db.session.commit()
-            flash(f"Register {register.register_number} created.", "success")
-            return redirect(url_for(".detail", register_number=register.register_number))
+    if register := submit(form, lambda: services.create_register(form.to_data())):
+        flash(f"Register {register.register_number} created.", "success")
+        return redirect(url_for(".detail", register_number=register.register_number))
     return render_template("registers/form.html", form=form, register=None)
 
 
@@ -82,15 +68,9 @@ def edit(register_number: str):
     """Change a register's offline profile, active flag or Support offline."""
     register = services.get_register(register_number)
     form = RegisterForm(data=RegisterForm.initial(register))
-    if form.validate_on_submit():
-        try:
-            services.update_register(register, form.to_data())
-        except DomainError as error:
-            show_form_error(form, error)
-        else:
-            db.session.commit()
-            flash(f"Register {register.register_number} saved.", "success")
-            return redirect(url_for(".detail", register_number=register.register_number))
+    if submit(form, lambda: services.update_register(register, form.to_data())):
+        flash(f"Register {register.register_number} saved.", "success")
+        return redirect(url_for(".detail", register_number=register.register_number))
     return render_template("registers/form.html", form=form, register=register)
 
 
@@ -102,13 +82,8 @@ def delete(register_number: str):
     if request.method == "GET":
         return render_template("registers/delete.html", register=register)
     number, store_number = register.register_number, register.store.store_number
-    try:
-        services.delete_register(register)
-    except DomainError as error:
-        db.session.rollback()
-        flash(error.message, "danger")
+    if not attempt(lambda: services.delete_register(register)):
         return redirect(url_for(".detail", register_number=number))
-    db.session.commit()
     flash(f"Register {number} deleted.", "success")
     return redirect(url_for("stores.detail", store_number=store_number))
 

@@ -4,7 +4,7 @@ from flask.views import MethodView
 from sqlalchemy.orm import selectinload
 
 from portal.auth.roles import Permission
-from portal.core.api import ListArgsSchema, api_blueprint
+from portal.core.api import ListArgsSchema, api_blueprint, errors
 from portal.core.auth import api_permission_required
 from portal.core.pagination import keyset_page
 from portal.extensions import db
@@ -27,8 +27,7 @@ class Stores(MethodView):
     @api_permission_required(Permission.READ_SETUP)
     @blp.arguments(ListArgsSchema, location="query")
     @blp.response(200, StorePageSchema)
-    @blp.alt_response(401, response="UNAUTHORIZED")
-    @blp.alt_response(403, response="FORBIDDEN")
+    @errors(blp, 401, 403)
     def get(self, args):
         """List stores by number, optionally searching number and name."""
         stmt = services.stores_query(args.get("q")).options(
@@ -42,10 +41,7 @@ class Stores(MethodView):
     @api_permission_required(Permission.CHANGE_SETUP)
     @blp.arguments(StoreSchema)
     @blp.response(201, StoreSchema)
-    @blp.alt_response(400, response="BAD_REQUEST")
-    @blp.alt_response(401, response="UNAUTHORIZED")
-    @blp.alt_response(403, response="FORBIDDEN")
-    @blp.alt_response(409, response="CONFLICT")
+    @errors(blp, 400, 401, 403, 409)
     def post(self, data):
         """Create a store and its channel database in the store's channel data group."""
         store = services.create_store(data)
@@ -59,9 +55,7 @@ class StoreItem(MethodView):
 
     @api_permission_required(Permission.READ_SETUP)
     @blp.response(200, StoreSchema)
-    @blp.alt_response(401, response="UNAUTHORIZED")
-    @blp.alt_response(403, response="FORBIDDEN")
-    @blp.alt_response(404, response="NOT_FOUND")
+    @errors(blp, 401, 403, 404)
     def get(self, store_number):
         """Show a store."""
         return services.get_store(store_number)
@@ -69,11 +63,7 @@ class StoreItem(MethodView):
     @api_permission_required(Permission.CHANGE_SETUP)
     @blp.arguments(StoreUpdateSchema(partial=True))
     @blp.response(200, StoreSchema)
-    @blp.alt_response(400, response="BAD_REQUEST")
-    @blp.alt_response(401, response="UNAUTHORIZED")
-    @blp.alt_response(403, response="FORBIDDEN")
-    @blp.alt_response(404, response="NOT_FOUND")
-    @blp.alt_response(409, response="CONFLICT")
+    @errors(blp, 400, 401, 403, 404, 409)
     def patch(self, data, store_number):
         """Change a store; a new channel data group takes its channel database along."""
         store = services.update_store(services.get_store(store_number), data)
@@ -82,10 +72,7 @@ class StoreItem(MethodView):
 
     @api_permission_required(Permission.CHANGE_SETUP)
     @blp.response(204)
-    @blp.alt_response(401, response="UNAUTHORIZED")
-    @blp.alt_response(403, response="FORBIDDEN")
-    @blp.alt_response(404, response="NOT_FOUND")
-    @blp.alt_response(409, response="CONFLICT")
+    @errors(blp, 401, 403, 404, 409)
     def delete(self, store_number):
         """Delete a store without registers, and its channel database."""
         services.delete_store(services.get_store(store_number))

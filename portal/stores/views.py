@@ -6,8 +6,7 @@ from sqlalchemy.orm import selectinload
 
 from portal.auth.roles import Permission
 from portal.core.auth import permission_required
-from portal.core.errors import DomainError
-from portal.core.web import paginate, show_form_error
+from portal.core.web import attempt, paginate, submit
 from portal.extensions import db
 from portal.registers import services as registers
 from portal.registers.models import Register
@@ -49,15 +48,9 @@ def detail(store_number: str):
 def create():
     """Create a store, which also creates its channel database."""
     form = NewStoreForm()
-    if form.validate_on_submit():
-        try:
-            store = services.create_store(form.to_data())
-        except DomainError as error:
-            show_form_error(form, error)
-        else:
-            db.session.commit()
-            flash(f"Store {store.store_number} created with its channel database.", "success")
-            return redirect(url_for(".detail", store_number=store.store_number))
+    if store := submit(form, lambda: services.create_store(form.to_data())):
+        flash(f"Store {store.store_number} created with its channel database.", "success")
+        return redirect(url_for(".detail", store_number=store.store_number))
     return render_template("stores/form.html", form=form, store=None)
 
 
@@ -67,15 +60,9 @@ def edit(store_number: str):
     """Change a store's settings; its number stays."""
     store = services.get_store(store_number)
     form = StoreForm(data=StoreForm.initial(store))
-    if form.validate_on_submit():
-        try:
-            services.update_store(store, form.to_data())
-        except DomainError as error:
-            show_form_error(form, error)
-        else:
-            db.session.commit()
-            flash(f"Store {store.store_number} saved.", "success")
-            return redirect(url_for(".detail", store_number=store.store_number))
+    if submit(form, lambda: services.update_store(store, form.to_data())):
+        flash(f"Store {store.store_number} saved.", "success")
+        return redirect(url_for(".detail", store_number=store.store_number))
     return render_template("stores/form.html", form=form, store=store)
 
 
@@ -87,13 +74,8 @@ def delete(store_number: str):
     if request.method == "GET":
         return render_template("stores/delete.html", store=store)
     number = store.store_number
-    try:
-        services.delete_store(store)
-    except DomainError as error:
-        db.session.rollback()
-        flash(error.message, "danger")
+    if not attempt(lambda: services.delete_store(store)):
         return redirect(url_for(".detail", store_number=number))
-    db.session.commit()
     flash(f"Store {number} and its channel database deleted.", "success")
     return redirect(url_for(".index"))
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from flask import current_app
 
+from portal.config import broker_transport_options
 from portal.distribution import builds, runs
 from portal.distribution import services as distribution
 from portal.distribution.models import DistributionRun
@@ -84,6 +85,7 @@ class TaskQueue:
         self.celery._pool = None
         self.celery.amqp._producer_pool = None
         self.celery.conf.broker_url = url
+        self.celery.conf.broker_transport_options = broker_transport_options(url)
 
     def go_down(self) -> None:
         """Make the broker unreachable, as a stopped Redis would be."""
