@@ -129,3 +129,14 @@ def token_for(app, make_user):
         return {"Authorization": f"Bearer {secret}"}
 
     return issue
+
+
+@pytest.fixture(autouse=True)
+def _push_request_context():
+    """Replace pytest-flask's fixture of this name, which pushes one request context per test.
+
+    With it, every request a test makes shares the test's `g` and database session, so a
+    request could see the signed-in user or uncommitted rows of an earlier one and pass for
+    the wrong reason. Tests that call services directly use `app_ctx`.
+    """
+    yield

@@ -22,7 +22,7 @@ pytestmark = pytest.mark.usefixtures("app_ctx")
 
 
 @pytest.fixture
-def awkward_rows():
+def awkward_rows(app_ctx):
     masterdata.upsert(
         Product,
         ("product_number",),
