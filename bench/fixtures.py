@@ -3,6 +3,8 @@
 from datetime import date
 from decimal import Decimal
 
+import sqlalchemy as sa
+
 from portal.channels import services as channels
 from portal.distribution import builds, runs
 from portal.distribution import services as distribution
@@ -35,6 +37,9 @@ def catalogue(products: int, store_number: str = "BENCH") -> None:
     )
     db.session.commit()
     seed_products(products, [store_number], checkpoint=lambda _: db.session.commit())
+    db.session.commit()
+    # Fresh statistics, as autovacuum would have gathered on a live database by now.
+    db.session.execute(sa.text("ANALYZE"))
     db.session.commit()
 
 
