@@ -64,6 +64,7 @@ DEMO_SCHEDULES = tuple(
         ("1090", "Registers"),
         ("1110", "Global configuration"),
         ("1150", "Catalog"),
+        ("1200", "Offline scopes"),
     )
 )
 # Products the demo catalogue holds unless `seed-demo --products N` says otherwise.

@@ -164,7 +164,12 @@ def _build(session: DownloadSession, batch: _Batch) -> tuple[str, DataPackage | 
     target = target_of(database)
     key = scope_key(tables, target)
     previous = previous_position(session)
-    full = run.full_sync or previous is None or previous.scope_key != key
+    full = (
+        run.full_sync
+        or previous is None
+        or previous.scope_key != key
+        or any(TABLES[t].always_full for t in tables)
+    )
     fields = {
         "kind": FULL if full else INCREMENTAL,
         "scope_key": key,

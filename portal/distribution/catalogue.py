@@ -51,3 +51,12 @@ STANDARD_JOBS: tuple[StandardJob, ...] = (
 )
 
 KNOWN_TABLES: frozenset[str] = frozenset(t for job in STANDARD_JOBS for t in job.tables)
+
+# HQ runs this job to send the offline profiles and their scopes to the channel databases (the
+# store servers); offline databases get their own profile with their configuration instead.
+OFFLINE_SCOPES_JOB = StandardJob(
+    "1200", "Offline scopes", DOWNLOAD, ("offline_profile", "offline_scope")
+)
+
+# Every job HQ Portal knows: the master data jobs, the upload job and the offline scopes job.
+JOB_CATALOGUE: tuple[StandardJob, ...] = (*STANDARD_JOBS, OFFLINE_SCOPES_JOB)

@@ -62,9 +62,10 @@ class TableExport:
 
 def text_column(column: sa.ColumnElement) -> sa.ColumnElement:
     """A column rendered as the text the CSV holds, backslashes doubled."""
+    name = column.key
     if isinstance(column.type, sa.String | sa.Text | sa.JSON):
-        return sa.func.replace(sa.cast(column, sa.Text), "\\", "\\\\").label(column.key)
-    return column.label(column.key)
+        return sa.func.replace(sa.cast(column, sa.Text), "\\", "\\\\").label(name)
+    return column.label(name)
 
 
 def _field(value: Any) -> str:

@@ -9,7 +9,7 @@ from portal.channels import services as channels
 from portal.core.errors import Conflict, NotFound, ValidationFailed
 from portal.core.models import utcnow
 from portal.core.validation import FieldErrors, check_range, normalise_name, normalise_number
-from portal.distribution.catalogue import STANDARD_JOBS
+from portal.distribution.catalogue import JOB_CATALOGUE, OFFLINE_SCOPES_JOB
 from portal.distribution.models import DistributionRun, DistributionSchedule, SchedulerJob
 from portal.extensions import db
 
@@ -18,7 +18,7 @@ def ensure_standard_jobs() -> int:
     """Add the standard jobs that are missing; returns how many were added (idempotent)."""
     existing = set(db.session.scalars(sa.select(SchedulerJob.job_number)))
     added = 0
-    for job in STANDARD_JOBS:
+    for job in JOB_CATALOGUE:
         if job.job_number not in existing:
             db.session.add(
                 SchedulerJob(
@@ -26,6 +26,7 @@ def ensure_standard_jobs() -> int:
                     name=job.name,
                     direction=job.direction,
                     tables=list(job.tables),
+                    exclude_from_offline=job is OFFLINE_SCOPES_JOB,
                 )
             )
             added += 1

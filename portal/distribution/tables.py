@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from portal.distribution.export import text_column
 from portal.masterdata import configuration as conf
 from portal.masterdata import people, prices, products, tax
+from portal.offline_profiles.models import OfflineProfile, OfflineScope
 
 # Columns that describe the HQ row's bookkeeping, not the data a target stores.
 BOOKKEEPING = frozenset({"id", "row_version", "deleted", "changed_at", "created_at", "updated_at"})
@@ -72,6 +73,7 @@ class DistributedTable:
     membership: Membership | None = None
     # The target settings the scope reads; a change of them forces a full package.
     scope_params: tuple[str, ...] = ()
+    always_full = False
 
     @property
     def columns(self) -> list[sa.Column]:
@@ -116,6 +118,55 @@ class DistributedTable:
         )
 
 
+@dataclass(frozen=True)
+class SetupSnapshot:
+    """Setup data sent whole with every package (offline profiles and their scopes).
+
+    Setup rows carry no change versions: the tables are small, so each package holds all of
+    them and is always full; the services take a change version when they change them, so a
+    change gives the next run a new watermark and a new package.
+    """
+
+    name: str
+    key: tuple[str, ...]
+    query: Callable[[], sa.Select]
+    always_full = True
+    scope_params: tuple[str, ...] = ()
+
+    @property
+    def columns(self) -> list:
+        """The columns of the snapshot, named as the package names them."""
+        return list(self.query().selected_columns)
+
+    def selects(self, target: Target, base: int, upto: int, full: bool) -> list[sa.Select]:
+        """One select of every row, each an upsert."""
+        query = self.query()
+        columns = [text_column(c) for c in query.selected_columns]
+        return [query.with_only_columns(sa.literal("upsert").label("op"), *columns)]
+
+
+def _offline_profiles() -> sa.Select:
+    profile = OfflineProfile
+    return sa.select(*(c for c in profile.__table__.columns if c.key not in BOOKKEEPING)).order_by(
+        profile.name
+    )
+
+
+def _offline_scopes() -> sa.Select:
+    scope = OfflineScope
+    return (
+        sa.select(
+            OfflineProfile.name.label("profile"),
+            scope.position,
+            scope.name,
+            scope.direction,
+            scope.tables,
+        )
+        .join(scope.profile)
+        .order_by(OfflineProfile.name, scope.position)
+    )
+
+
 def _when(setting: str, clause: Callable[[Any], Any]) -> Callable[[Target], list]:
     """Filter on a store setting; a store without that setting gets every row."""
 
@@ -143,7 +194,7 @@ AT_STORE = Membership(
     lambda target: people.WorkerStore.store_number == target.store_number,
 )
 
-TABLES: dict[str, DistributedTable] = {
+TABLES: dict[str, DistributedTable | SetupSnapshot] = {
     table.name: table
     for table in (
         # 1000 Currency
@@ -273,5 +324,8 @@ TABLES: dict[str, DistributedTable] = {
             scope_params=("assortment",),
         ),
         DistributedTable("catalog", products.Catalog, ("code",)),
+        # 1200 Offline scopes
+        SetupSnapshot("offline_profile", ("name",), _offline_profiles),
+        SetupSnapshot("offline_scope", ("profile", "name"), _offline_scopes),
     )
 }

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from portal.core.errors import NotFound
 from portal.distribution.catalogue import STANDARD_JOBS, UPLOAD, StandardJob
-from portal.distribution.tables import BOOKKEEPING, TABLES
+from portal.distribution.tables import BOOKKEEPING, TABLES, DistributedTable
 from portal.masterdata.fields import Field, field_from_column
 from portal.registers.models import Register
 from portal.stores.models import Store
@@ -244,6 +244,8 @@ def _build() -> dict[str, Entity]:
     jobs = {table: job for job in STANDARD_JOBS if job.direction != UPLOAD for table in job.tables}
     entities = {}
     for name, table in TABLES.items():
+        if not isinstance(table, DistributedTable):
+            continue  # setup sent whole (offline profiles) is edited on its own pages
         # A table added to the registry without rules still gets its column checks.
         rules = RULES.get(name) or Rules(name.replace("_", " ").capitalize())
         columns = [c for c in table.model.__table__.columns if c.key not in BOOKKEEPING]

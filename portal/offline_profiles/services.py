@@ -7,6 +7,7 @@ from portal.core.errors import Conflict, NotFound, ValidationFailed
 from portal.core.validation import FieldErrors, check_range, normalise_name
 from portal.distribution.catalogue import DIRECTIONS, KNOWN_TABLES, STANDARD_JOBS
 from portal.extensions import db
+from portal.masterdata.versioning import transaction_version
 from portal.offline_profiles.models import OfflineProfile, OfflineScope
 
 # (field, low, high): the time-out is seconds, the intervals minutes.
@@ -100,11 +101,14 @@ def delete_profile(profile: OfflineProfile) -> None:
             f"{stores} store(s); assign them another profile first."
         )
     audit.record("delete", "offline_profile", profile.name, before=_snapshot(profile))
+    transaction_version(db.session)
     db.session.delete(profile)
     db.session.flush()
 
 
 def _apply(profile: OfflineProfile, values: dict, scopes: list[dict] | None) -> None:
+    # Job 1200 sends the profiles whole; a new change version gives the next run new content.
+    transaction_version(db.session)
     errors = FieldErrors()
     for field, (low, high) in LIMITS.items():
         if field in values:

@@ -199,3 +199,33 @@ def test_run_without_targets_finishes_at_once():
     run = run_schedule("EMPTY")
     assert run.status == "done" and run.sessions_total == 0
     assert "No active channel database" in run.message
+
+
+def test_offline_scopes_job_sends_every_profile_and_its_scopes_whole():
+    from portal.offline_profiles import services as profiles
+
+    distribution.create_schedule({"code": "1200", "jobs": ["1200"], "groups": ["Stores"]})
+    RegisterFactory(register_number="HOUSTON-1", store="HOUSTON", support_offline=True)
+    db.session.commit()
+
+    first = sessions_by_database(run_schedule("1200"))
+    assert set(first) == {"HOUSTON", "DALLAS", "SEATTLE"}  # offline databases are excluded
+    lines = package_lines(first["HOUSTON"])
+    store_profile = stores.get_store("HOUSTON").offline_profile
+    scopes = [
+        line["key"]
+        for line in lines["offline_scope"]
+        if line["key"]["profile"] == store_profile.name
+    ]
+    assert scopes[0] == {"profile": store_profile.name, "name": "Currency"}
+    assert {line["row"]["name"] for line in lines["offline_profile"]} >= {store_profile.name}
+
+    profiles.update_profile(store_profile, {"offline_timeout_s": 45})
+    db.session.commit()
+    again = sessions_by_database(run_schedule("1200"))["HOUSTON"]
+    assert again.kind == "full" and again.package_id != first["HOUSTON"].package_id
+    timeouts = {
+        line["row"]["name"]: line["row"]["offline_timeout_s"]
+        for line in package_lines(again)["offline_profile"]
+    }
+    assert timeouts[store_profile.name] == "45"

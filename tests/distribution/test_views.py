@@ -6,7 +6,7 @@ import pytest
 import sqlalchemy as sa
 
 from portal.distribution import services as distribution
-from portal.distribution.catalogue import STANDARD_JOBS
+from portal.distribution.catalogue import JOB_CATALOGUE
 from portal.distribution.models import SchedulerJob
 from portal.extensions import db
 
@@ -29,7 +29,7 @@ def test_every_role_reads_the_job_catalogue(client, login, role):
     page = client.get("/scheduler-jobs/").text
 
     numbers = re.findall(r'<td class="mono">([^<]+)</td>', page)
-    assert numbers == sorted(job.job_number for job in STANDARD_JOBS)
+    assert numbers == sorted(job.job_number for job in JOB_CATALOGUE)
     row = next(row for row in page.split("<tr>") if ">1080<" in row)
     assert "Sales tax" in row and "Download" in row
     assert all(f">{table}<" in row for table in ("tax_code", "tax_rate", "item_tax_group"))

@@ -7,7 +7,7 @@ import pytest
 import sqlalchemy as sa
 
 from portal.core.errors import NotFound, ValidationFailed
-from portal.distribution.tables import TABLES
+from portal.distribution.tables import TABLES, DistributedTable
 from portal.extensions import db
 from portal.masterdata import services
 from portal.masterdata.entities import ENTITIES, get_entity
@@ -27,7 +27,9 @@ def refusal(entity: str, rows: list[dict]) -> dict[str, str]:
 
 
 def test_every_distributable_table_is_an_entity_with_its_natural_key():
-    assert set(ENTITIES) == set(TABLES)
+    master_data = {name for name, table in TABLES.items() if isinstance(table, DistributedTable)}
+    assert set(ENTITIES) == master_data
+    assert "offline_profile" not in ENTITIES  # setup sent whole by job 1200, edited elsewhere
     assert ENTITIES["trade_agreement"].key == ("price_group", "product_number", "valid_from")
     kinds = {f.name: f.kind for f in ENTITIES["trade_agreement"].fields}
     assert kinds == {
