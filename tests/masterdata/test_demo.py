@@ -68,6 +68,7 @@ def test_seed_demo_with_500_products_twice_adds_everything_once(app):
             "1090",
             "1110",
             "1150",
+            "1200",
         }
 
 
