@@ -8,6 +8,8 @@ from portal.core.errors import Conflict, NotFound, ValidationFailed
 from portal.core.validation import normalise_name
 from portal.extensions import db
 
+DESCRIPTION_MAX = 255
+
 
 def get_group(name: str) -> ChannelDataGroup:
     """The channel data group with this name, or NotFound."""
@@ -41,7 +43,7 @@ def create_group(name: str, description: str | None = "") -> ChannelDataGroup:
     """Create an empty channel data group with a unique name."""
     name = normalise_name(name, "name", 60)
     _check_group_name_free(name)
-    group = ChannelDataGroup(name=name, description=(description or "").strip())
+    group = ChannelDataGroup(name=name, description=_description(description))
     db.session.add(group)
     db.session.flush()
     audit.record("create", "channel_data_group", group.name, after=audit.snapshot(group))
@@ -57,7 +59,7 @@ def update_group(group: ChannelDataGroup, data: dict) -> ChannelDataGroup:
             _check_group_name_free(name)
         group.name = name
     if "description" in data:
-        group.description = (data["description"] or "").strip()
+        group.description = _description(data["description"])
     db.session.flush()
     audit.record("update", "channel_data_group", group.name, before, audit.snapshot(group))
     return group
@@ -173,6 +175,16 @@ def update_database(database: ChannelDatabase, data: dict) -> ChannelDatabase:
     db.session.flush()
     audit.record("update", "channel_database", database.name, before, audit.snapshot(database))
     return database
+
+
+def _description(value: str | None) -> str:
+    text = (value or "").strip()
+    if len(text) > DESCRIPTION_MAX:
+        raise ValidationFailed(
+            "The description is too long.",
+            {"description": f"At most {DESCRIPTION_MAX} characters."},
+        )
+    return text
 
 
 def _check_group_name_free(name: str) -> None:

@@ -96,12 +96,25 @@ def delete_store(store: Store) -> None:
             "delete or move them first."
         )
     database = store.channel_database
+    if database is not None and _has_distribution_history(database):
+        raise Conflict(
+            f"Store '{store.store_number}' has received distributions; its history is kept, "
+            "so the store cannot be deleted. Move its channel database out of every group instead."
+        )
     if database is not None:
         audit.record("delete", "channel_database", database.name, before=audit.snapshot(database))
         db.session.delete(database)
     audit.record("delete", "store", store.store_number, before=audit.snapshot(store))
     db.session.delete(store)
     db.session.flush()
+
+
+def _has_distribution_history(database) -> bool:
+    from portal.distribution.models import DistributionRun, DownloadSession
+
+    sessions = sa.select(DownloadSession.id).filter_by(channel_database_id=database.id)
+    runs = sa.select(DistributionRun.id).filter_by(channel_database_id=database.id)
+    return db.session.scalar(sa.select(sa.or_(sa.exists(sessions), sa.exists(runs))))
 
 
 def _apply(store: Store, values: dict) -> None:

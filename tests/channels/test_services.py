@@ -51,3 +51,12 @@ def test_register_number_clashing_with_store_database_name_is_refused():
     with pytest.raises(Conflict, match="must not clash"):
         registers.set_support_offline(register, True)
     assert store.channel_database.name == "DALLAS"
+
+
+def test_group_description_too_long_is_refused():
+    with pytest.raises(ValidationFailed) as error:
+        channels.create_group("Long", "x" * 256)
+    assert error.value.fields == {"description": "At most 255 characters."}
+    group = GroupFactory()
+    with pytest.raises(ValidationFailed):
+        channels.update_group(group, {"description": "y" * 300})

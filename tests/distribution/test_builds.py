@@ -229,3 +229,11 @@ def test_offline_scopes_job_sends_every_profile_and_its_scopes_whole():
         for line in package_lines(again)["offline_profile"]
     }
     assert timeouts[store_profile.name] == "45"
+
+
+def test_a_store_with_distribution_history_cannot_be_deleted():
+    from portal.core.errors import Conflict
+
+    run_schedule()
+    with pytest.raises(Conflict, match="history is kept"):
+        stores.delete_store(stores.get_store("SEATTLE"))
