@@ -5,6 +5,8 @@ from werkzeug.exceptions import HTTPException
 
 from portal.core.errors import DomainError
 
+# `db` is imported inside the functions: portal.extensions imports this module (via core.api).
+
 
 def render_error(error: HTTPException):
     """An HTML error page in the portal's layout."""
