@@ -6,6 +6,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 
 from portal.channels import services as channels
+from portal.core.models import utcnow
 from portal.distribution import builds, runs
 from portal.distribution import services as distribution
 from portal.extensions import db
@@ -79,7 +80,7 @@ def stores_with_offline_registers(count: int, registers_each: int, group: str) -
                     "store": number,
                     "support_offline": True,
                 }
-            )
+            ).offline_database.activated_at = utcnow()
         db.session.commit()
 
 

@@ -3,6 +3,7 @@
 import portal.audit.models
 import portal.auth.models
 import portal.channels.models
+import portal.device_api.models
 import portal.distribution.models
 import portal.masterdata.configuration
 import portal.masterdata.people
@@ -12,4 +13,5 @@ import portal.masterdata.tax
 import portal.masterdata.versioning
 import portal.offline_profiles.models
 import portal.registers.models
-import portal.stores.models  # noqa: F401
+import portal.stores.models
+import portal.transactions.models  # noqa: F401

@@ -3,6 +3,7 @@
 import factory
 
 from portal.channels import services as channels
+from portal.core.models import utcnow
 from portal.extensions import db
 from portal.offline_profiles import services as offline_profiles
 from portal.registers import services as registers
@@ -72,7 +73,13 @@ class RegisterFactory(_ServiceFactory):
     register_number = factory.Sequence(lambda n: f"REG-{n}")
     store = factory.LazyFunction(lambda: StoreFactory().store_number)
     support_offline = False
+    # As if its device had activated: offline databases receive nothing before that.
+    activated = True
 
     @staticmethod
     def service(data):
-        return registers.create_register(data)
+        activated = data.pop("activated")
+        register = registers.create_register(data)
+        if activated and register.offline_database is not None:
+            register.offline_database.activated_at = utcnow()
+        return register

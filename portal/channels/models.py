@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from portal.core.models import Timestamped
+from portal.core.models import Timestamped, UTCDateTime
 from portal.extensions import db
 
 if TYPE_CHECKING:
@@ -53,6 +54,8 @@ class ChannelDatabase(Timestamped, db.Model):
         sa.ForeignKey("channel_data_group.id"), index=True
     )
     active: Mapped[bool] = mapped_column(default=True)
+    # Set when a device first activates; offline databases receive nothing before that.
+    activated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     store: Mapped[Store] = relationship(foreign_keys=[store_id])
     register: Mapped[Register | None] = relationship(back_populates="offline_database")

@@ -21,14 +21,14 @@ class Delivery:
 
 
 def target_databases(schedule: DistributionSchedule) -> list[ChannelDatabase]:
-    """The active channel databases of the schedule's groups, by name."""
+    """The receiving channel databases of the schedule's groups, by name."""
     group_ids = [group.id for group in schedule.groups]
     if not group_ids:
         return []
     return list(
         db.session.scalars(
             sa.select(ChannelDatabase)
-            .where(ChannelDatabase.channel_data_group_id.in_(group_ids), ChannelDatabase.active)
+            .where(ChannelDatabase.channel_data_group_id.in_(group_ids), receiving())
             .order_by(ChannelDatabase.name)
         )
     )
@@ -50,7 +50,20 @@ def deliveries(
 
 def _if_targeted(schedule: DistributionSchedule, database: ChannelDatabase) -> list:
     groups = {group.id for group in schedule.groups}
-    return [database] if database.active and database.channel_data_group_id in groups else []
+    receives = database.active and (database.kind != OFFLINE or database.activated_at is not None)
+    return [database] if receives and database.channel_data_group_id in groups else []
+
+
+def receiving() -> sa.ColumnElement[bool]:
+    """Active databases, and of offline ones only those a register has activated.
+
+    Registers that never activated would otherwise pile up sessions nobody downloads; their
+    first activation brings one full package instead.
+    """
+    return sa.and_(
+        ChannelDatabase.active,
+        sa.or_(ChannelDatabase.kind != OFFLINE, ChannelDatabase.activated_at.is_not(None)),
+    )
 
 
 def tables_for(database: ChannelDatabase, job: SchedulerJob) -> tuple[str, ...]:

@@ -1,0 +1,39 @@
+"""Who is calling the device API: a channel database, by its Bearer device token."""
+
+from functools import wraps
+
+from flask import g, request
+
+from portal.audit import services as audit
+from portal.channels.models import ChannelDatabase
+from portal.device_api import credentials
+from portal.device_api.credentials import WrongCredentials
+from portal.extensions import db
+
+
+def device_required(view):
+    """Guard a device endpoint; the calling database is then `current_database()`."""
+
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        scheme, _, secret = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not secret.strip():
+            raise WrongCredentials("Send the device token as 'Authorization: Bearer <token>'.")
+        database = credentials.database_for_token(secret.strip())
+        if database is None:
+            raise WrongCredentials(
+                "The device token is unknown or revoked, or its database is inactive; "
+                "activate the device again."
+            )
+        g.device_database_id = database.id
+        # Record the token's last use now: read-only requests never reach a commit of their own.
+        db.session.commit()
+        audit.set_actor(f"device:{database.name}", "device")
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def current_database() -> ChannelDatabase:
+    """The channel database whose device token authenticated this request."""
+    return db.session.get(ChannelDatabase, g.device_database_id)

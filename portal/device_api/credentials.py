@@ -1,0 +1,218 @@
+"""Rules for device credentials: one-time activation codes and the device tokens they buy.
+
+Codes and tokens are stored as SHA-256 hashes only: they carry enough random bits that a fast
+hash suffices, and a leaked database reveals no usable credential.
+"""
+
+import hashlib
+import secrets
+from datetime import timedelta
+
+import sqlalchemy as sa
+
+from portal.audit import services as audit
+from portal.channels.models import CHANNEL, OFFLINE, ChannelDatabase
+from portal.core.errors import Conflict, DomainError, NotFound
+from portal.core.models import utcnow
+from portal.device_api.models import ActivationCode, DeviceToken
+from portal.distribution import runs
+from portal.distribution.models import DistributionRun, DistributionSchedule, schedule_group
+from portal.extensions import db
+from portal.registers.models import Register
+from portal.stores.models import Store
+
+ACTIVATION_CODE_LIFETIME = timedelta(hours=24)
+DEVICE_TOKEN_PREFIX = "hqd_"
+# No 0/O, 1/I/L: codes are read aloud over the phone and typed on a register's keyboard.
+_CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+_CODE_LENGTH = 12
+# Writing last use on every request would make each device call a write; once a minute is enough.
+_LAST_USED_GRANULARITY = timedelta(minutes=1)
+
+
+class WrongCredentials(DomainError):
+    """An activation code or device token that does not match."""
+
+    status = 401
+    code = "unauthorized"
+
+
+def issue_activation_code(database: ChannelDatabase) -> tuple[ActivationCode, str]:
+    """A new one-time code for a database; earlier unused ones stop working. Shown once."""
+    if not database.active:
+        raise Conflict(f"Channel database '{database.name}' is inactive; activate it at HQ first.")
+    now = utcnow()
+    db.session.execute(
+        sa.update(ActivationCode)
+        .where(
+            ActivationCode.channel_database_id == database.id,
+            ActivationCode.used_at.is_(None),
+            ActivationCode.expires_at > now,
+        )
+        .values(expires_at=now)
+    )
+    raw = "".join(secrets.choice(_CODE_ALPHABET) for _ in range(_CODE_LENGTH))
+    code = "-".join(raw[i : i + 4] for i in range(0, _CODE_LENGTH, 4))
+    actor, _ = audit.current_actor()
+    activation = ActivationCode(
+        channel_database=database,
+        code_hash=_hash(_normalise_code(code)),
+        created_by=actor,
+        created_at=now,
+        expires_at=now + ACTIVATION_CODE_LIFETIME,
+    )
+    db.session.add(activation)
+    db.session.flush()
+    audit.record(
+        "issue", "activation_code", database.name, after={"expires_at": activation.expires_at}
+    )
+    return activation, code
+
+
+def activate(database_ref: str | int, code: str) -> tuple[DeviceToken, str, list[int]]:
+    """Trade a code for a device token; returns it, its secret (shown once), and runs requested.
+
+    A new token replaces the database's earlier ones: a replaced device must not keep access.
+    The first activation requests a full package from every schedule that targets the database.
+    """
+    database = find_database(database_ref)
+    wrong = WrongCredentials("The activation code is wrong for this database.")
+    if database is None:
+        raise wrong
+    activation = db.session.scalar(
+        sa.select(ActivationCode).where(
+            ActivationCode.code_hash == _hash(_normalise_code(code)),
+            ActivationCode.channel_database_id == database.id,
+        )
+    )
+    if activation is None:
+        raise wrong
+    now = utcnow()
+    if activation.used_at is not None:
+        raise Conflict("This activation code was already used; ask HQ for a new one.")
+    if activation.expires_at <= now:
+        raise Conflict("This activation code has expired; ask HQ for a new one.")
+    if not database.active:
+        raise Conflict(f"Channel database '{database.name}' is inactive.")
+    # Conditional, so two devices racing with one code cannot both win.
+    claimed = db.session.execute(
+        sa.update(ActivationCode)
+        .where(ActivationCode.id == activation.id, ActivationCode.used_at.is_(None))
+        .values(used_at=now)
+    ).rowcount
+    if claimed != 1:
+        raise Conflict("This activation code was already used; ask HQ for a new one.")
+    for earlier in active_tokens(database):
+        revoke(earlier, by="activation")
+    secret = DEVICE_TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = DeviceToken(
+        channel_database=database, token_hash=_hash(secret), prefix=secret[:12], created_at=now
+    )
+    db.session.add(token)
+    first = database.activated_at is None
+    if first:
+        database.activated_at = now
+    db.session.flush()
+    audit.record("activate", "channel_database", database.name, after={"token": token.prefix})
+    run_ids = [run.id for run in _first_full_packages(database)] if first else []
+    return token, secret, run_ids
+
+
+def find_database(ref: str | int) -> ChannelDatabase | None:
+    """A database by id, name, register number (its offline one) or store number (its channel)."""
+    text = str(ref).strip()
+    if text.isdigit():
+        return db.session.get(ChannelDatabase, int(text))
+    by_name = db.session.scalar(sa.select(ChannelDatabase).filter_by(name=text))
+    if by_name is not None:
+        return by_name
+    by_register = db.session.scalar(
+        sa.select(ChannelDatabase)
+        .join(Register, ChannelDatabase.register_id == Register.id)
+        .where(Register.register_number == text, ChannelDatabase.kind == OFFLINE)
+    )
+    if by_register is not None:
+        return by_register
+    return db.session.scalar(
+        sa.select(ChannelDatabase)
+        .join(Store, ChannelDatabase.store_id == Store.id)
+        .where(Store.store_number == text, ChannelDatabase.kind == CHANNEL)
+    )
+
+
+def database_for_token(secret: str) -> ChannelDatabase | None:
+    """The active database an unrevoked device token belongs to, or None."""
+    token = db.session.scalar(sa.select(DeviceToken).filter_by(token_hash=_hash(secret)))
+    if token is None or token.revoked_at is not None or not token.channel_database.active:
+        return None
+    now = utcnow()
+    if token.last_used_at is None or now - token.last_used_at > _LAST_USED_GRANULARITY:
+        token.last_used_at = now
+    return token.channel_database
+
+
+def active_tokens(database: ChannelDatabase) -> list[DeviceToken]:
+    """The database's unrevoked device tokens."""
+    return list(
+        db.session.scalars(
+            sa.select(DeviceToken).where(
+                DeviceToken.channel_database_id == database.id, DeviceToken.revoked_at.is_(None)
+            )
+        )
+    )
+
+
+def tokens_of(database: ChannelDatabase) -> list[DeviceToken]:
+    """Every device token the database has had, newest first."""
+    return list(
+        db.session.scalars(
+            sa.select(DeviceToken)
+            .where(DeviceToken.channel_database_id == database.id)
+            .order_by(DeviceToken.id.desc())
+        )
+    )
+
+
+def get_token(database: ChannelDatabase, token_id: int) -> DeviceToken:
+    """One of the database's device tokens, or NotFound."""
+    token = db.session.get(DeviceToken, token_id)
+    if token is None or token.channel_database_id != database.id:
+        raise NotFound(f"Device token #{token_id} does not exist for '{database.name}'.")
+    return token
+
+
+def revoke(token: DeviceToken, by: str | None = None) -> None:
+    """Stop a device token working from now on."""
+    if token.revoked_at is not None:
+        return
+    token.revoked_at = utcnow()
+    token.revoked_by = by or audit.current_actor()[0]
+    db.session.flush()
+    audit.record("revoke", "device_token", f"{token.channel_database.name}/{token.prefix}")
+
+
+def _first_full_packages(database: ChannelDatabase) -> list[DistributionRun]:
+    schedules = db.session.scalars(
+        sa.select(DistributionSchedule)
+        .join(schedule_group, schedule_group.c.schedule_id == DistributionSchedule.id)
+        .where(
+            schedule_group.c.group_id == database.channel_data_group_id,
+            DistributionSchedule.enabled,
+        )
+        .order_by(DistributionSchedule.code)
+    )
+    requested = []
+    for schedule in schedules:
+        try:
+            requested.append(runs.request_run(schedule, channel_database=database.id))
+        except DomainError:
+            continue  # the schedule sends this database nothing (e.g. every job excluded)
+    return requested
+
+
+def _normalise_code(code: str) -> str:
+    return "".join(ch for ch in (code or "").upper() if ch.isalnum())
+
+
+def _hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()

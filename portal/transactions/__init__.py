@@ -1,0 +1,1 @@
+"""Sales transactions uploaded by registers, and the upload sessions that carried them."""

@@ -1,0 +1,139 @@
+"""Upload sessions and the sales transactions (lines, payments) they brought to HQ."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from portal.channels.models import ChannelDatabase
+from portal.core.models import UTCDateTime, utcnow
+from portal.extensions import db
+from portal.registers.models import Register
+from portal.stores.models import Store
+
+UPLOAD_STARTED = "started"
+UPLOAD_AVAILABLE = "available"
+UPLOAD_UPLOADED = "uploaded"
+UPLOAD_APPLIED = "applied"
+UPLOAD_CANCELED = "canceled"
+UPLOAD_UPLOAD_FAILED = "upload_failed"
+UPLOAD_APPLY_FAILED = "apply_failed"
+UPLOAD_STATUSES = (
+    UPLOAD_STARTED,
+    UPLOAD_AVAILABLE,
+    UPLOAD_UPLOADED,
+    UPLOAD_APPLIED,
+    UPLOAD_CANCELED,
+    UPLOAD_UPLOAD_FAILED,
+    UPLOAD_APPLY_FAILED,
+)
+
+# Money and quantities: exact decimals with four places, never floats.
+Amount = sa.Numeric(18, 4)
+
+
+class UploadSession(db.Model):
+    """One batch of transactions a device uploaded, its outcome and the response to replay."""
+
+    __tablename__ = "upload_session"
+    __table_args__ = (
+        sa.UniqueConstraint(
+            "channel_database_id", "idempotency_key", name="uq_upload_session_idempotency"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel_database_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("channel_database.id"), index=True
+    )
+    idempotency_key: Mapped[str | None] = mapped_column(sa.String(100))
+    request_sha256: Mapped[str] = mapped_column(sa.String(64))
+    status: Mapped[str] = mapped_column(sa.String(20), default=UPLOAD_STARTED, index=True)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    transactions: Mapped[int] = mapped_column(default=0)
+    accepted: Mapped[int] = mapped_column(default=0)
+    duplicates: Mapped[int] = mapped_column(default=0)
+    rejected: Mapped[int] = mapped_column(default=0)
+    conflicts: Mapped[int] = mapped_column(default=0)
+    response: Mapped[dict | None] = mapped_column(sa.JSON)
+    message: Mapped[str] = mapped_column(sa.Text, default="")
+
+    channel_database: Mapped[ChannelDatabase] = relationship()
+
+
+class PosTransaction(db.Model):
+    """A sale as a register recorded it, stored once whatever how often it was uploaded."""
+
+    __tablename__ = "pos_transaction"
+    __table_args__ = (sa.Index("ix_pos_transaction_register_sequence", "register_id", "sequence"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    transaction_id: Mapped[str] = mapped_column(sa.String(36), unique=True)
+    register_id: Mapped[int] = mapped_column(sa.ForeignKey("register.id"))
+    store_id: Mapped[int] = mapped_column(sa.ForeignKey("store.id"), index=True)
+    upload_session_id: Mapped[int] = mapped_column(sa.ForeignKey("upload_session.id"), index=True)
+    sequence: Mapped[int] = mapped_column(sa.BigInteger)
+    receipt_number: Mapped[str] = mapped_column(sa.String(40))
+    staff: Mapped[str] = mapped_column(sa.String(30), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    # The register's own clock offset, so auditors see local shop time as the register did.
+    utc_offset_minutes: Mapped[int] = mapped_column(default=0)
+    offline: Mapped[bool] = mapped_column(default=False)
+    total: Mapped[Decimal] = mapped_column(Amount)
+    content_sha256: Mapped[str] = mapped_column(sa.String(64))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    register: Mapped[Register] = relationship()
+    store: Mapped[Store] = relationship()
+    lines: Mapped[list[TransactionLine]] = relationship(order_by="TransactionLine.line_number")
+    payments: Mapped[list[TransactionPayment]] = relationship(
+        order_by="TransactionPayment.line_number"
+    )
+
+
+class TransactionLine(db.Model):
+    """One sold product of a transaction."""
+
+    __tablename__ = "pos_transaction_line"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    pos_transaction_id: Mapped[int] = mapped_column(sa.ForeignKey("pos_transaction.id"), index=True)
+    line_number: Mapped[int] = mapped_column()
+    product: Mapped[str] = mapped_column(sa.String(40))
+    quantity: Mapped[Decimal] = mapped_column(Amount)
+    unit_price: Mapped[Decimal] = mapped_column(Amount)
+    discount: Mapped[Decimal] = mapped_column(Amount, default=Decimal(0))
+    tax_code: Mapped[str] = mapped_column(sa.String(20), default="")
+    tax_amount: Mapped[Decimal] = mapped_column(Amount, default=Decimal(0))
+
+
+class TransactionPayment(db.Model):
+    """One tender of a transaction (cash, card, ...)."""
+
+    __tablename__ = "pos_transaction_payment"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    pos_transaction_id: Mapped[int] = mapped_column(sa.ForeignKey("pos_transaction.id"), index=True)
+    line_number: Mapped[int] = mapped_column()
+    method: Mapped[str] = mapped_column(sa.String(30))
+    amount: Mapped[Decimal] = mapped_column(Amount)
+
+
+class TransactionConflict(db.Model):
+    """A transaction id that came back with other content: kept aside for an auditor."""
+
+    __tablename__ = "transaction_conflict"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    transaction_id: Mapped[str] = mapped_column(sa.String(36), index=True)
+    pos_transaction_id: Mapped[int] = mapped_column(sa.ForeignKey("pos_transaction.id"), index=True)
+    upload_session_id: Mapped[int] = mapped_column(sa.ForeignKey("upload_session.id"), index=True)
+    content_sha256: Mapped[str] = mapped_column(sa.String(64))
+    payload: Mapped[dict] = mapped_column(sa.JSON)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    pos_transaction: Mapped[PosTransaction] = relationship()
