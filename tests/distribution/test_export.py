@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from portal.distribution.export import TableExport
+from portal.distribution.export import CHUNK_BYTES, TableExport
 from portal.distribution.package_files import parse_line
 from portal.distribution.tables import TABLES, Target
 from portal.extensions import db
@@ -81,3 +81,27 @@ def test_copy_and_python_write_the_same_bytes(table):
     if db.engine.dialect.name != "postgresql":
         pytest.skip("COPY is PostgreSQL's; SQLite always takes the Python path")
     assert export(table) == export(table, python=True)
+
+
+def test_copy_output_arrives_in_large_pieces_with_the_same_bytes():
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("COPY is PostgreSQL's; SQLite always takes the Python path")
+    # About three pieces' worth, with awkward text crossing the piece boundaries.
+    masterdata.upsert(
+        Product,
+        ("product_number",),
+        [
+            {"product_number": f"P{n:05d}", "name": f"{n} {AWKWARD} " * 3, "base_price": n}
+            for n in range(3000)
+        ],
+    )
+    db.session.commit()
+    (stmt,) = TABLES["product"].selects(TARGET, 0, 10**12, full=True)
+    exporter = TableExport(db.session.connection(), stmt, header=True)
+
+    pieces = [bytes(piece) for piece in exporter.chunks()]
+
+    assert len(pieces) >= 3
+    assert all(len(piece) >= CHUNK_BYTES for piece in pieces[:-1])
+    assert exporter.rows == 3000
+    assert b"".join(pieces) == export("product", python=True)
