@@ -6,6 +6,11 @@
 - incremental: a package carrying 100 changed products, with a small and a large catalogue.
 - fanout: one 1080 run for many stores with 4 offline registers each, time per target against
   a run for a single target.
+- uploads: 10,000 sales in batches of 500 through the device API, against a raw bulk insert
+  of the same rows; then every batch replayed.
+- device_load: 200 agents (50 stores × 4 offline registers) syncing their packages, selling
+  offline and uploading at once against the portal under gunicorn: each device endpoint's p99
+  against one agent alone; any error fails the run.
 """
 
 import argparse
@@ -20,6 +25,8 @@ import sqlalchemy as sa
 
 from bench import fixtures
 from bench.database import portal_on_fresh_database
+from bench.device_load import device_load_benchmark
+from bench.uploads import SALES, upload_benchmarks
 from portal.channels import services as channels
 from portal.channels.models import ChannelDatabase
 from portal.distribution.export import TableExport
@@ -34,8 +41,8 @@ from portal.masterdata.products import Product
 from portal.masterdata.versioning import committed_version
 
 SIZES = {
-    "full": {"catalogue": 1_000_000, "small": 10_000, "stores": 1_000},
-    "quick": {"catalogue": 20_000, "small": 2_000, "stores": 25},
+    "full": {"catalogue": 1_000_000, "small": 10_000, "stores": 1_000, "agents": 200},
+    "quick": {"catalogue": 20_000, "small": 2_000, "stores": 25, "agents": 20},
 }
 PRODUCT_JOBS = ["1040", "1020"]
 CHANGED = 100
@@ -45,16 +52,22 @@ def main() -> None:
     """Run the benchmarks and print a Markdown table of figures, baselines and ratios."""
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, for CI")
-    parser.add_argument("--only", choices=["build", "incremental", "fanout"], action="append")
+    benchmarks = ["build", "incremental", "fanout", "uploads", "device_load"]
+    parser.add_argument("--only", choices=benchmarks, action="append")
     args = parser.parse_args()
     sizes = SIZES["quick" if args.quick else "full"]
-    chosen = args.only or ["build", "incremental", "fanout"]
+    chosen = args.only or benchmarks
     rows = []
     with tempfile.TemporaryDirectory() as scratch:
         if "build" in chosen or "incremental" in chosen:
             rows += catalogue_benchmarks(sizes, Path(scratch), chosen)
         if "fanout" in chosen:
             rows += fanout_benchmark(sizes["stores"], Path(scratch))
+        if "uploads" in chosen:
+            sales = SALES["quick" if args.quick else "full"]
+            rows += upload_benchmarks(sales, Path(scratch), step)
+        if "device_load" in chosen:
+            rows += device_load_benchmark(sizes["agents"], Path(scratch), step)
     print(
         f"\n### {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.node()}, "
         f"{platform.processor() or platform.machine()}, Python {platform.python_version()}\n"

@@ -11,8 +11,8 @@ from portal.distribution import builds, runs
 from portal.distribution import services as distribution
 from portal.extensions import db
 from portal.masterdata import services as masterdata
-from portal.masterdata.demo_products import assortment_code, seed_products
-from portal.masterdata.tax import SalesTaxGroup, TaxCode, TaxRate
+from portal.masterdata.demo_products import ITEM_TAX_GROUP, assortment_code, seed_products
+from portal.masterdata.tax import ItemTaxGroup, SalesTaxGroup, TaxCode, TaxRate
 from portal.offline_profiles import services as offline_profiles
 from portal.registers import services as registers
 from portal.stores import services as stores
@@ -54,6 +54,12 @@ def tax_data() -> None:
     )
     masterdata.upsert(
         SalesTaxGroup, ("code",), [{"code": "TX", "name": "Texas", "tax_codes": ["TX-STATE"]}]
+    )
+    # The group the demo products name: without it a register sells them untaxed.
+    masterdata.upsert(
+        ItemTaxGroup,
+        ("code",),
+        [{"code": ITEM_TAX_GROUP, "name": "Standard rated goods", "tax_codes": ["TX-STATE"]}],
     )
     db.session.commit()
 

@@ -5,6 +5,7 @@ from pathlib import Path
 from flask import Flask, jsonify, request
 from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException, default_exceptions
+from werkzeug.routing import IntegerConverter
 
 from portal import config
 from portal.celery_app import celery_init_app
@@ -25,12 +26,23 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config.from_mapping(config.load(app.instance_path))
     if test_config:
         app.config.from_mapping(test_config)
+    # Ids beyond the primary keys' 32-bit integer cannot exist; the database would fail on them
+    # (PostgreSQL: integer out of range) instead of answering 404.
+    app.url_map.converters["int"] = DatabaseId
     register_extensions(app)
     register_blueprints(app)
     register_errorhandlers(app)
     register_commands(app)
     celery_init_app(app)
     return app
+
+
+class DatabaseId(IntegerConverter):
+    """An `<int:...>` URL part that only matches what fits an INTEGER primary key."""
+
+    def __init__(self, map, *args, **kwargs):
+        kwargs.setdefault("max", 2**31 - 1)
+        super().__init__(map, *args, **kwargs)
 
 
 def register_extensions(app: Flask) -> None:
@@ -47,11 +59,15 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     """Mount the HTML pages and the JSON API of every feature."""
+    from portal.anomalies import api as anomalies_api
+    from portal.anomalies import views as anomalies_views
     from portal.audit import views as audit_views
     from portal.auth import views as auth_views
     from portal.channels import api as channels_api
     from portal.channels import views as channels_views
     from portal.core import views as core_views
+    from portal.device_api import api as device_api
+    from portal.device_api import views as device_views
     from portal.distribution import api as distribution_api
     from portal.distribution import schedule_views
     from portal.distribution import views as distribution_views
@@ -63,6 +79,9 @@ def register_blueprints(app: Flask) -> None:
     from portal.registers import views as registers_views
     from portal.stores import api as stores_api
     from portal.stores import views as stores_views
+    from portal.transactions import api as transactions_api
+    from portal.transactions import api_auditor as transactions_auditor_api
+    from portal.transactions import views as transactions_views
 
     for module in (
         core_views,
@@ -75,6 +94,9 @@ def register_blueprints(app: Flask) -> None:
         distribution_views,
         schedule_views,
         masterdata_views,
+        device_views,
+        transactions_views,
+        anomalies_views,
     ):
         app.register_blueprint(module.bp)
     for blueprint in (
@@ -86,6 +108,10 @@ def register_blueprints(app: Flask) -> None:
         distribution_api.schedules_blp,
         distribution_api.runs_blp,
         masterdata_api.blp,
+        device_api.blp,
+        transactions_api.blp,
+        transactions_auditor_api.blp,
+        anomalies_api.blp,
     ):
         api.register_blueprint(blueprint)
         # Bearer tokens, not cookies, authenticate the API, so CSRF tokens do not apply there.

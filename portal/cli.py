@@ -9,7 +9,8 @@ from flask.cli import AppGroup
 from portal import demo
 from portal.audit import services as audit
 from portal.auth import services as auth
-from portal.core.errors import DomainError
+from portal.core.errors import DomainError, NotFound
+from portal.device_api import credentials
 from portal.distribution import runs, tasks
 from portal.distribution import services as schedules
 from portal.distribution.models import RUN_DONE, RUN_FAILED
@@ -55,6 +56,26 @@ def create_token(email: str, name: str) -> None:
     """Issue an API token for a user and print it (it is shown only this once)."""
     _, secret = _run(lambda: auth.create_token(auth.get_user(email), name))
     click.echo(secret)
+
+
+@portal_cli.command("activation-code")
+@click.argument("database")
+def activation_code(database: str) -> None:
+    """Issue a one-time activation code for a channel database and print it (shown only once).
+
+    DATABASE is the database's id or name, a register number (its offline database) or a store
+    number (its channel database).
+    """
+
+    def issue():
+        found = credentials.find_database(database)
+        if found is None:
+            raise NotFound(f"No channel database is called or numbered '{database}'.")
+        return credentials.issue_activation_code(found)
+
+    activation, code = _run(issue)
+    click.echo(code)
+    click.echo(f"Valid until {activation.expires_at:%Y-%m-%d %H:%M} UTC.", err=True)
 
 
 @portal_cli.command("seed-demo")

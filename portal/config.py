@@ -73,6 +73,12 @@ def load(instance_path: str) -> dict[str, Any]:
         "PACKAGE_RETENTION_DAYS": int(os.environ.get("PACKAGE_RETENTION_DAYS", "7")),
         # A package build that has not finished after this long is handed to a worker again.
         "STALLED_BUILD_MINUTES": int(os.environ.get("STALLED_BUILD_MINUTES", "15")),
+        # A device silent for longer than this counts as offline on the devices dashboard.
+        "DEVICE_SILENT_MINUTES": int(os.environ.get("DEVICE_SILENT_MINUTES", "15")),
+        # An online device with a package pending for longer than this counts as behind.
+        "DEVICE_BEHIND_MINUTES": int(os.environ.get("DEVICE_BEHIND_MINUTES", "60")),
+        # A sale made this many days or more before HQ received it is an OLD_DATE anomaly.
+        "ANOMALY_OLD_DAYS": int(os.environ.get("ANOMALY_OLD_DAYS", "30")),
         "CELERY": {
             "broker_url": broker,
             "task_ignore_result": True,
@@ -89,6 +95,8 @@ def load(instance_path: str) -> dict[str, Any]:
             "beat_schedule": {
                 "distribution-tick": {"task": "distribution.tick", "schedule": 60.0},
                 "package-retention": {"task": "distribution.clean_packages", "schedule": 3600.0},
+                # The devices dashboard's chart over time: one count per state every 5 minutes.
+                "fleet-sample": {"task": "device_api.sample_fleet", "schedule": 300.0},
             },
             "broker_transport_options": broker_transport_options(broker),
         },

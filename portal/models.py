@@ -1,5 +1,6 @@
 """Imports every model module so that Alembic and `db.create_all` see the whole schema."""
 
+import portal.anomalies.models
 import portal.audit.models
 import portal.auth.models
 import portal.channels.models

@@ -1,17 +1,19 @@
 """Test fixtures: a fresh database per run (SQLite, or PostgreSQL when DATABASE_URL says so)."""
 
 import os
+import threading
 import uuid
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import pytest
 from flask_migrate import upgrade
+from werkzeug.serving import make_server
 
 from portal import config, create_app
 from portal.auth import services as auth
 from portal.config import database_url
-from portal.extensions import db
+from portal.extensions import db, limiter
 
 PASSWORD = "correct-horse-battery"
 ROLES = ("admin", "hq", "scheduler", "auditor")
@@ -64,14 +66,48 @@ def app(database_uri, tmp_path_factory):
         db.engine.dispose()
 
 
+@pytest.fixture(scope="session")
+def live_url(app, database_uri):
+    """The portal served on a free local port, with CSRF protection on as in production.
+
+    A second app on the run's database, served from a thread: a forked server process (as
+    pytest-flask's `live_server` makes) would share the parent's open database connections.
+    It shares the run's package store and task queue with `app`, so packages the tests build
+    can be downloaded from it and the tasks it queues never reach a developer's worker.
+    """
+    live_app = create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": database_uri,
+            "WTF_CSRF_ENABLED": True,
+            "PACKAGE_STORE": app.config["PACKAGE_STORE"],
+            "CELERY": app.config["CELERY"],
+        }
+    )
+    # Creating an app makes its Celery the default one; give it back to the shared app.
+    app.extensions["celery"].set_default()
+    server = make_server("127.0.0.1", 0, live_app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(timeout=10)
+    server.server_close()
+    with live_app.app_context():
+        db.engine.dispose()
+
+
 @pytest.fixture(autouse=True)
 def _clean_tables(request):
-    """Empty every table after each test that used the app, so tests never see each other."""
+    """Empty every table and forget the rate limits' counts after each test that used the app.
+
+    So tests never see each other.
+    """
     yield
     if "app" not in request.fixturenames:
         return
     app = request.getfixturevalue("app")
     with app.app_context():
+        limiter.reset()
         db.session.remove()
         # The change counter is seeded by the migrations and only ever grows.
         tables = [t for t in reversed(db.metadata.sorted_tables) if t.name != "change_counter"]

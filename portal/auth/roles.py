@@ -21,6 +21,8 @@ class Permission(StrEnum):
     READ_AUDIT = "read_audit"
     RUN_DISTRIBUTION = "run_distribution"
     CHANGE_MASTERDATA = "change_masterdata"
+    READ_TRANSACTIONS = "read_transactions"
+    REVIEW_TRANSACTIONS = "review_transactions"
 
 
 GRANTS: dict[Permission, frozenset[Role]] = {
@@ -31,6 +33,9 @@ GRANTS: dict[Permission, frozenset[Role]] = {
     # Schedulers create, edit and run distribution schedules; HQ staff may too.
     Permission.RUN_DISTRIBUTION: frozenset({Role.ADMIN, Role.HQ, Role.SCHEDULER}),
     Permission.CHANGE_MASTERDATA: frozenset({Role.ADMIN, Role.HQ}),
+    # What registers sold is for auditors, and HQ staff who answer for the stores.
+    Permission.READ_TRANSACTIONS: frozenset({Role.ADMIN, Role.HQ, Role.AUDITOR}),
+    Permission.REVIEW_TRANSACTIONS: frozenset({Role.ADMIN, Role.AUDITOR}),
 }
 
 

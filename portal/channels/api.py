@@ -18,6 +18,8 @@ from portal.channels.schemas import (
 from portal.core.api import ErrorSchema, ListArgsSchema, api_blueprint, errors
 from portal.core.auth import api_permission_required
 from portal.core.pagination import keyset_page
+from portal.device_api import credentials
+from portal.device_api.schemas import ActivationCodeRequestSchema, ActivationCodeSchema
 from portal.extensions import db
 
 databases_blp = api_blueprint(
@@ -92,6 +94,31 @@ class ChannelDatabaseItem(MethodView):
     def delete(self, database_id):
         """Refused: delete the store, or turn off Support offline for the register."""
         abort(405, message=NOT_MADE_HERE, headers={"Allow": "GET, HEAD, OPTIONS, PATCH"})
+
+
+@databases_blp.route("/<int:database_id>/activation-code")
+class ActivationCode(MethodView):
+    """One-time activation codes of a channel database's device."""
+
+    @api_permission_required(Permission.CHANGE_SETUP)
+    @databases_blp.arguments(ActivationCodeRequestSchema, required=False)
+    @databases_blp.response(201, ActivationCodeSchema)
+    @errors(databases_blp, 400, 401, 403, 404, 409, 422)
+    def post(self, _data, database_id):
+        """Issue a one-time code a device activates with; earlier unused codes stop working.
+
+        The code is shown only in this answer and expires after a day. 409 for an inactive
+        channel database.
+        """
+        database = services.get_database(database_id)
+        activation, code = credentials.issue_activation_code(database)
+        db.session.commit()
+        return {
+            "channel_database": database.id,
+            "name": database.name,
+            "activation_code": code,
+            "expires_at": activation.expires_at,
+        }
 
 
 @groups_blp.route("")

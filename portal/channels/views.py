@@ -11,6 +11,8 @@ from portal.channels.forms import DatabaseFilterForm, DatabaseForm, GroupForm
 from portal.channels.models import DATABASE_KINDS, ChannelDatabase, ChannelDataGroup
 from portal.core.auth import permission_required
 from portal.core.web import attempt, paginate, submit
+from portal.device_api import credentials, fleet
+from portal.device_api.forms import ActivationCodeForm
 from portal.extensions import db
 from portal.registers.models import Register
 from portal.stores.models import Store
@@ -104,11 +106,19 @@ def databases():
 @bp.get("/channel-databases/<int:database_id>")
 @permission_required(Permission.READ_SETUP)
 def database(database_id: int):
-    """A channel database: kind, store, register, group, and the offline profile it follows."""
+    """A channel database: its setup, its device's status and its device credentials."""
     database = services.get_database(database_id)
     register = database.register
     profile = register.effective_offline_profile if register is not None else None
-    return render_template("channels/database.html", database=database, profile=profile)
+    return render_template(
+        "channels/database.html",
+        database=database,
+        profile=profile,
+        device=fleet.overview(database),
+        tokens=credentials.tokens_of(database),
+        code_form=ActivationCodeForm(),
+        code_hours=int(credentials.ACTIVATION_CODE_LIFETIME.total_seconds() // 3600),
+    )
 
 
 @bp.route("/channel-databases/<int:database_id>/edit", methods=["GET", "POST"])

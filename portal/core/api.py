@@ -5,9 +5,11 @@ from http import HTTPStatus
 import marshmallow as ma
 from flask import request
 from flask_smorest import Api, Blueprint
+from webargs.flaskparser import FlaskParser
 from werkzeug.exceptions import HTTPException
 
-from portal.core.errors import error_body
+from portal.core.errors import ValidationFailed, error_body
+from portal.core.nul import ESCAPED_NUL, NUL_MESSAGE, NUL_REFUSED, holds_nul
 from portal.core.web import render_error
 
 API_PREFIX = "/api/v1"
@@ -46,6 +48,17 @@ def page_schema(item_schema: type[ma.Schema], name: str) -> type[ma.Schema]:
     )
 
 
+class DecimalString(ma.fields.Decimal):
+    """An exact decimal, sent and answered as a string such as "4.99", and documented so."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("as_string", True)
+        kwargs.setdefault("allow_nan", False)
+        # apispec calls every Decimal a number, which the string it answers is not.
+        kwargs["metadata"] = {"type": "string", "format": "decimal", **kwargs.get("metadata", {})}
+        super().__init__(*args, **kwargs)
+
+
 class PortalApi(Api):
     """flask-smorest's Api, answering errors in our shape and leaving HTML pages alone."""
 
@@ -69,12 +82,34 @@ class PortalApi(Api):
         message = data.get("message") or error.description or error.name
         if error.code == 422:
             code, message = "validation_failed", "The request has invalid fields."
-        return error_body(code, message, fields), error.code, data.get("headers", {})
+        # Keep what the exception tells the client besides its HTML body: 405's Allow, 416's
+        # Content-Range.
+        headers = {k: v for k, v in error.get_headers() if k.lower() != "content-type"}
+        headers.update(data.get("headers") or {})
+        return error_body(code, message, fields), error.code, headers
+
+
+class NulRefusingParser(FlaskParser):
+    """webargs' parser, refusing JSON text with a NUL character, which no column can store."""
+
+    def load_json(self, req, schema):
+        data = super().load_json(req, schema)
+        if ESCAPED_NUL in req.get_data(cache=True) and holds_nul(data):
+            raise ValidationFailed(NUL_REFUSED, {"json": NUL_MESSAGE})
+        return data
+
+
+class ApiBlueprint(Blueprint):
+    """A flask-smorest blueprint whose arguments go through `NulRefusingParser`."""
+
+    ARGUMENTS_PARSER = NulRefusingParser()
 
 
 def api_blueprint(name: str, import_name: str, url_prefix: str, description: str) -> Blueprint:
     """A blueprint of the admin API under /api/v1."""
-    return Blueprint(name, import_name, url_prefix=API_PREFIX + url_prefix, description=description)
+    return ApiBlueprint(
+        name, import_name, url_prefix=API_PREFIX + url_prefix, description=description
+    )
 
 
 def errors(blp: Blueprint, *statuses: int):

@@ -64,7 +64,10 @@ def issue_activation_code(database: ChannelDatabase) -> tuple[ActivationCode, st
     db.session.add(activation)
     db.session.flush()
     audit.record(
-        "issue", "activation_code", database.name, after={"expires_at": activation.expires_at}
+        "issue",
+        "activation_code",
+        database.name,
+        after={"expires_at": activation.expires_at.isoformat()},
     )
     return activation, code
 
@@ -119,25 +122,41 @@ def activate(database_ref: str | int, code: str) -> tuple[DeviceToken, str, list
 
 
 def find_database(ref: str | int) -> ChannelDatabase | None:
-    """A database by id, name, register number (its offline one) or store number (its channel)."""
+    """A database by id, name, register number (its offline one) or store number (its channel).
+
+    A number is an id; so is a string of digits that names nothing, as store and register
+    numbers may be all digits themselves.
+    """
+    if isinstance(ref, int):
+        return _by_id(ref)
     text = str(ref).strip()
-    if text.isdigit():
-        return db.session.get(ChannelDatabase, int(text))
     by_name = db.session.scalar(sa.select(ChannelDatabase).filter_by(name=text))
     if by_name is not None:
         return by_name
+    # Store and register numbers are kept in capitals; people type them as they like.
+    number = text.upper()
     by_register = db.session.scalar(
         sa.select(ChannelDatabase)
         .join(Register, ChannelDatabase.register_id == Register.id)
-        .where(Register.register_number == text, ChannelDatabase.kind == OFFLINE)
+        .where(Register.register_number == number, ChannelDatabase.kind == OFFLINE)
     )
     if by_register is not None:
         return by_register
-    return db.session.scalar(
+    by_store = db.session.scalar(
         sa.select(ChannelDatabase)
         .join(Store, ChannelDatabase.store_id == Store.id)
-        .where(Store.store_number == text, ChannelDatabase.kind == CHANNEL)
+        .where(Store.store_number == number, ChannelDatabase.kind == CHANNEL)
     )
+    if by_store is not None or not text.isdigit():
+        return by_store
+    return _by_id(int(text))
+
+
+def _by_id(database_id: int) -> ChannelDatabase | None:
+    # Beyond the integer column's range nothing can match, and PostgreSQL would refuse the query.
+    if not 0 < database_id < 2**31:
+        return None
+    return db.session.get(ChannelDatabase, database_id)
 
 
 def database_for_token(secret: str) -> ChannelDatabase | None:

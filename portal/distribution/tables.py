@@ -145,9 +145,14 @@ class SetupSnapshot:
         return [query.with_only_columns(sa.literal("upsert").label("op"), *columns)]
 
 
+# HQ's own use of a profile: the auditors' thresholds mean nothing to a store's database.
+HQ_ONLY_PROFILE_COLUMNS = frozenset({"max_offline_minutes", "max_offline_total"})
+
+
 def _offline_profiles() -> sa.Select:
     profile = OfflineProfile
-    return sa.select(*(c for c in profile.__table__.columns if c.key not in BOOKKEEPING)).order_by(
+    skipped = BOOKKEEPING | HQ_ONLY_PROFILE_COLUMNS
+    return sa.select(*(c for c in profile.__table__.columns if c.key not in skipped)).order_by(
         profile.name
     )
 

@@ -3,6 +3,7 @@
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
+    DecimalField,
     FieldList,
     Form,
     FormField,
@@ -16,9 +17,15 @@ from wtforms.validators import Optional
 
 from portal.core.errors import DomainError
 from portal.distribution.catalogue import DIRECTIONS, DOWNLOAD, STANDARD_JOBS
-from portal.offline_profiles.services import FLAGS, LIMITS, default_scopes
+from portal.offline_profiles.services import (
+    FLAGS,
+    LIMITS,
+    MAX_OFFLINE_MINUTES,
+    THRESHOLDS,
+    default_scopes,
+)
 
-SETTINGS = ("name", *LIMITS, *FLAGS)
+SETTINGS = ("name", *LIMITS, *FLAGS, *THRESHOLDS)
 
 
 def _number(label: str, field: str, help_text: str) -> IntegerField:
@@ -69,6 +76,22 @@ class ProfileForm(FlaskForm):
         "System health check interval (minutes)",
         "health_check_interval_min",
         "How often the register checks that the server can be reached.",
+    )
+
+    max_offline_minutes = IntegerField(
+        "Longest offline time before sales are flagged (minutes)",
+        validators=[Optional()],
+        render_kw={"min": MAX_OFFLINE_MINUTES[0], "max": MAX_OFFLINE_MINUTES[1]},
+        description="Auditors see an anomaly on each sale a register makes after it has been "
+        "offline this long. Empty: no threshold.",
+    )
+    max_offline_total = DecimalField(
+        "Largest offline sale before it is flagged",
+        validators=[Optional()],
+        places=2,
+        render_kw={"min": "0.01", "step": "0.01"},
+        description="Auditors see an anomaly on each offline sale above this total, in the "
+        "store's currency. Empty: no threshold.",
     )
 
     def settings(self) -> dict:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -22,6 +24,10 @@ class OfflineProfile(Timestamped, db.Model):
     allow_manual_switch_before_sign_in: Mapped[bool] = mapped_column(default=False)
     advanced_offline_switching: Mapped[bool] = mapped_column(default=False)
     health_check_interval_min: Mapped[int] = mapped_column(default=5)
+    # Auditors' thresholds: sales made after this long offline, or offline sales above this
+    # total, are anomalies. None: no threshold.
+    max_offline_minutes: Mapped[int | None] = mapped_column()
+    max_offline_total: Mapped[Decimal | None] = mapped_column(sa.Numeric(18, 4))
 
     scopes: Mapped[list[OfflineScope]] = relationship(
         back_populates="profile",

@@ -2,9 +2,9 @@
 
 import marshmallow as ma
 
-from portal.core.api import page_schema
+from portal.core.api import DecimalString, page_schema
 from portal.distribution.catalogue import DIRECTIONS
-from portal.offline_profiles.services import LIMITS
+from portal.offline_profiles.services import LIMITS, MAX_OFFLINE_MINUTES, MAX_OFFLINE_TOTAL
 
 
 def _limited(field: str, unit: str) -> ma.fields.Integer:
@@ -37,6 +37,25 @@ class OfflineProfileSchema(ma.Schema):
     allow_manual_switch_before_sign_in = ma.fields.Boolean()
     advanced_offline_switching = ma.fields.Boolean()
     health_check_interval_min = _limited("health_check_interval_min", "Minutes between checks")
+    max_offline_minutes = ma.fields.Integer(
+        strict=True,
+        allow_none=True,
+        metadata={
+            "minimum": MAX_OFFLINE_MINUTES[0],
+            "maximum": MAX_OFFLINE_MINUTES[1],
+            "description": "Auditors: a sale made after this many minutes offline is an anomaly; "
+            "null for no threshold",
+        },
+    )
+    max_offline_total = DecimalString(
+        places=2,
+        allow_none=True,
+        metadata={
+            "description": "Auditors: an offline sale above this total is an anomaly "
+            f"({MAX_OFFLINE_TOTAL[0]} to {MAX_OFFLINE_TOTAL[1]}); null for no threshold",
+            "example": "500.00",
+        },
+    )
     scopes = ma.fields.List(
         ma.fields.Nested(OfflineScopeSchema),
         metadata={"description": "Default scopes when created without; on update, replaces all"},

@@ -1,5 +1,7 @@
 """Rules for offline profiles and their offline scopes."""
 
+from decimal import Decimal, InvalidOperation
+
 import sqlalchemy as sa
 
 from portal.audit import services as audit
@@ -17,6 +19,10 @@ LIMITS = {
     "health_check_interval_min": (1, 1440),
 }
 FLAGS = ("pause_sync", "allow_manual_switch_before_sign_in", "advanced_offline_switching")
+# The auditors' thresholds (see portal.anomalies.rules); empty means no threshold.
+MAX_OFFLINE_MINUTES = (1, 525_600)
+MAX_OFFLINE_TOTAL = (Decimal("0.01"), Decimal("1000000000"))
+THRESHOLDS = ("max_offline_minutes", "max_offline_total")
 
 
 def get_profile(name: str) -> OfflineProfile:
@@ -60,7 +66,7 @@ def create_profile(data: dict) -> OfflineProfile:
     name = normalise_name(data.get("name"), "name", 60)
     _check_name_free(name)
     profile = OfflineProfile(name=name)
-    values = {key: data[key] for key in (*LIMITS, *FLAGS) if data.get(key) is not None}
+    values = {key: data[key] for key in (*LIMITS, *FLAGS, *THRESHOLDS) if data.get(key) is not None}
     scopes = data.get("scopes") or default_scopes()
     _apply(profile, values, scopes)
     db.session.add(profile)
@@ -77,7 +83,7 @@ def update_profile(profile: OfflineProfile, data: dict) -> OfflineProfile:
         if name != profile.name:
             _check_name_free(name)
         profile.name = name
-    values = {key: data[key] for key in (*LIMITS, *FLAGS) if key in data}
+    values = {key: data[key] for key in (*LIMITS, *FLAGS, *THRESHOLDS) if key in data}
     _apply(profile, values, data.get("scopes"))
     db.session.flush()
     audit.record("update", "offline_profile", profile.name, before, _snapshot(profile))
@@ -117,6 +123,15 @@ def _apply(profile: OfflineProfile, values: dict, scopes: list[dict] | None) -> 
     for flag in FLAGS:
         if flag in values:
             setattr(profile, flag, bool(values[flag]))
+    if "max_offline_minutes" in values:
+        with errors.check():
+            minutes = values["max_offline_minutes"]
+            if minutes is not None:
+                minutes = check_range(minutes, "max_offline_minutes", *MAX_OFFLINE_MINUTES)
+            profile.max_offline_minutes = minutes
+    if "max_offline_total" in values:
+        with errors.check():
+            profile.max_offline_total = _check_total(values["max_offline_total"])
     if scopes is not None:
         with errors.check():
             checked = [_check_scope(scope, index) for index, scope in enumerate(scopes)]
@@ -129,6 +144,27 @@ def _apply(profile: OfflineProfile, values: dict, scopes: list[dict] | None) -> 
                 OfflineScope(position=index, **scope) for index, scope in enumerate(checked)
             ]
     errors.raise_if_any()
+
+
+def _check_total(value) -> Decimal | None:
+    if value is None or value == "":
+        return None
+    low, high = MAX_OFFLINE_TOTAL
+    try:
+        total = Decimal(str(value))
+    except InvalidOperation:
+        total = None
+    if total is None or not total.is_finite() or not low <= total <= high:
+        raise ValidationFailed(
+            "The offline total threshold is not valid.",
+            {"max_offline_total": f"An amount between {low} and {high:,}."},
+        )
+    if total != total.quantize(Decimal("0.01")):
+        raise ValidationFailed(
+            "The offline total threshold is not valid.",
+            {"max_offline_total": "At most 2 decimal places."},
+        )
+    return total
 
 
 def _check_scope(scope: dict, index: int) -> dict:

@@ -6,6 +6,7 @@ from sqlalchemy.orm import selectinload
 from portal.auth.roles import Permission
 from portal.core.auth import permission_required
 from portal.core.web import attempt, paginate, submit
+from portal.device_api import fleet
 from portal.registers import services
 from portal.registers.forms import NewRegisterForm, RegisterForm, SupportOfflineForm
 from portal.registers.models import Register
@@ -31,10 +32,12 @@ def index():
 @bp.get("/<register_number>")
 @permission_required(Permission.READ_SETUP)
 def detail(register_number: str):
-    """A register, its offline database and the Support offline switch."""
+    """A register, its offline database, its device's status and the Support offline switch."""
     register = services.get_register(register_number)
     toggle = SupportOfflineForm(enabled="off" if register.support_offline else "on")
-    return render_template("registers/detail.html", register=register, toggle=toggle)
+    database = register.offline_database
+    device = fleet.overview(database) if database is not None else None
+    return render_template("registers/detail.html", register=register, toggle=toggle, device=device)
 
 
 @bp.post("/<register_number>/support-offline")

@@ -31,6 +31,11 @@ UPLOAD_STATUSES = (
     UPLOAD_APPLY_FAILED,
 )
 
+KIND_SALE = "sale"
+KIND_RETURN = "return"
+KIND_VOID = "void"
+TRANSACTION_KINDS = (KIND_SALE, KIND_RETURN, KIND_VOID)
+
 # Money and quantities: exact decimals with four places, never floats.
 Amount = sa.Numeric(18, 4)
 
@@ -69,7 +74,11 @@ class PosTransaction(db.Model):
     """A sale as a register recorded it, stored once whatever how often it was uploaded."""
 
     __tablename__ = "pos_transaction"
-    __table_args__ = (sa.Index("ix_pos_transaction_register_sequence", "register_id", "sequence"),)
+    __table_args__ = (
+        sa.Index("ix_pos_transaction_register_sequence", "register_id", "sequence"),
+        # A receipt number used twice in a store is an anomaly, checked on every upload.
+        sa.Index("ix_pos_transaction_store_receipt", "store_id", "receipt_number"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     transaction_id: Mapped[str] = mapped_column(sa.String(36), unique=True)
@@ -83,9 +92,19 @@ class PosTransaction(db.Model):
     # The register's own clock offset, so auditors see local shop time as the register did.
     utc_offset_minutes: Mapped[int] = mapped_column(default=0)
     offline: Mapped[bool] = mapped_column(default=False)
+    # Since when the register had been offline when it made this sale, as it reported.
+    offline_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # sale, return (money back to the customer) or void (cancelled at the register).
+    kind: Mapped[str] = mapped_column(
+        sa.String(10), default=KIND_SALE, server_default=KIND_SALE, index=True
+    )
     total: Mapped[Decimal] = mapped_column(Amount)
     content_sha256: Mapped[str] = mapped_column(sa.String(64))
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Where auditors stand with it (portal.anomalies.models.REVIEW_STATUSES).
+    review_status: Mapped[str] = mapped_column(
+        sa.String(12), default="open", server_default="open", index=True
+    )
 
     register: Mapped[Register] = relationship()
     store: Mapped[Store] = relationship()
@@ -109,6 +128,8 @@ class TransactionLine(db.Model):
     discount: Mapped[Decimal] = mapped_column(Amount, default=Decimal(0))
     tax_code: Mapped[str] = mapped_column(sa.String(20), default="")
     tax_amount: Mapped[Decimal] = mapped_column(Amount, default=Decimal(0))
+    # The cashier typed a price instead of the one the register had.
+    price_override: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
 
 
 class TransactionPayment(db.Model):

@@ -1,15 +1,11 @@
 """Real-browser fixtures: the portal on a live port, driven by Debian's headless Chromium."""
 
 import re
-import threading
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, sync_playwright
-from werkzeug.serving import make_server
 
-from portal import create_app
-from portal.extensions import db
 from tests.conftest import PASSWORD
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -37,32 +33,6 @@ def browser():
         )
         yield chromium
         chromium.close()
-
-
-@pytest.fixture(scope="session")
-def live_url(app, database_uri, tmp_path_factory):
-    """The portal served on a free local port, with CSRF protection on as in production.
-
-    A second app on the run's database, served from a thread: a forked server process (as
-    pytest-flask's `live_server` makes) would share the parent's open database connections.
-    """
-    instance = tmp_path_factory.mktemp("live-instance")
-    live_app = create_app(
-        {
-            "SQLALCHEMY_DATABASE_URI": database_uri,
-            "WTF_CSRF_ENABLED": True,
-            "PACKAGE_STORE": str(instance / "packages"),
-        }
-    )
-    server = make_server("127.0.0.1", 0, live_app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=10)
-    server.server_close()
-    with live_app.app_context():
-        db.engine.dispose()
 
 
 @pytest.fixture

@@ -7,14 +7,18 @@ import sqlalchemy as sa
 from flask import Flask
 from werkzeug.routing import Rule
 
+from portal.anomalies.models import Anomaly
 from portal.audit.models import AuditEntry
 from portal.auth import services as auth
 from portal.core.api import API_PREFIX
+from portal.device_api.models import DeviceToken
 from portal.distribution import runs
 from portal.distribution import services as distribution
 from portal.distribution.models import DownloadSession, SchedulerJob
 from portal.extensions import db
 from portal.masterdata import services as masterdata
+from portal.transactions import ingest
+from portal.transactions.models import PosTransaction, UploadSession
 from tests.factories import RegisterFactory
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -33,17 +37,32 @@ SEGMENT_KINDS = {
     "schedules": "schedule",
     "runs": "run",
     "sessions": "session",
+    "packages": "session",
     "users": "user",
     "tokens": "token",
+    "device-tokens": "device_token",
     "audit": "entry",
     "masterdata": "masterdata_row",
     "rows": "masterdata_row",
+    "transactions": "transaction",
+    "anomalies": "anomaly",
+    "upload-sessions": "upload_session",
 }
 
 
 def is_api(rule: Rule) -> bool:
     """Whether the rule belongs to the JSON API."""
     return rule.rule.startswith(API_PREFIX)
+
+
+# Devices call these with device tokens, which no HQ user's token replaces; activation is open.
+DEVICE_PREFIX = f"{API_PREFIX}/device/"
+DEVICE_ACTIVATION = "device_api.Activation"
+
+
+def is_device(rule: Rule) -> bool:
+    """Whether the rule belongs to the device API."""
+    return rule.rule.startswith(DEVICE_PREFIX)
 
 
 def walk(app: Flask) -> list[tuple[Rule, str]]:
@@ -83,6 +102,19 @@ def make_objects(app: Flask, email: str) -> dict[str, dict[str, Any]]:
         tax_code = masterdata.create_row("tax_code", {"code": "WALK", "name": "Route walk"})
         user = auth.get_user(email)
         token, _ = auth.create_token(user, "route walk")
+        device_token = DeviceToken(
+            channel_database=register.offline_database, token_hash="0" * 64, prefix="hqd_routewlk"
+        )
+        db.session.add(device_token)
+        sale = _uploaded_sale(register)
+        anomaly = Anomaly(
+            kind="price_override",
+            store_id=sale.store_id,
+            register_id=sale.register_id,
+            pos_transaction_id=sale.id,
+            message="Route walk",
+        )
+        db.session.add(anomaly)
         db.session.commit()
         entry = db.session.scalar(sa.select(AuditEntry).order_by(AuditEntry.id.desc()))
         objects = {
@@ -98,8 +130,12 @@ def make_objects(app: Flask, email: str) -> dict[str, dict[str, Any]]:
             "session": session,
             "user": user,
             "token": token,
+            "device_token": device_token,
             "entry": entry,
             "masterdata_row": tax_code,
+            "transaction": sale,
+            "anomaly": anomaly,
+            "upload_session": db.session.get(UploadSession, sale.upload_session_id),
         }
         values = {
             kind: {a.key: getattr(obj, a.key) for a in sa.inspect(obj).mapper.column_attrs}
@@ -108,6 +144,27 @@ def make_objects(app: Flask, email: str) -> dict[str, dict[str, Any]]:
         values["masterdata_row"]["entity"] = "tax_code"
         db.session.remove()
     return values
+
+
+def _uploaded_sale(register) -> PosTransaction:
+    """A sale of the register, taken in through the upload service as its device would send it."""
+    number = register.register_number
+    sale = {
+        "transaction_id": "6f1c2b1e-0000-4000-8000-000000000001",
+        "register": number,
+        "sequence": 1,
+        "receipt_number": f"{number}-000001",
+        "staff": "000160",
+        "created_at": "2026-11-20T14:03:11-06:00",
+        "offline": True,
+        "lines": [{"product": "P-1", "quantity": "1", "unit_price": "2.50", "tax_amount": "0"}],
+        "payments": [{"method": "cash", "amount": "2.50"}],
+        "total": "2.50",
+    }
+    ingest.upload(register.offline_database, {"transactions": [sale]}, "0" * 64)
+    return db.session.scalar(
+        sa.select(PosTransaction).filter_by(transaction_id=sale["transaction_id"])
+    )
 
 
 def url_for_rule(rule: Rule, objects: dict[str, dict[str, Any]]) -> str:

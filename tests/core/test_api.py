@@ -109,6 +109,41 @@ def test_malformed_json_body_is_400_in_our_shape(client, token_for):
     assert store_count() == 0
 
 
+def test_a_method_the_route_lacks_is_405_saying_which_it_has(client, token_for):
+    response = client.put("/api/v1/stores", json=NEW_STORE, headers=token_for("hq"))
+
+    assert_error_shape(response, 405, "method_not_allowed")
+    assert {"GET", "POST"} <= {m.strip() for m in response.headers["Allow"].split(",")}
+    assert store_count() == 0
+
+
+def test_a_nul_character_in_json_text_is_422_and_stores_nothing(client, token_for):
+    # No database column can hold it; PostgreSQL would fail on it rather than refuse it.
+    response = client.post(
+        "/api/v1/stores", json={**NEW_STORE, "name": "Hou\x00ston"}, headers=token_for("hq")
+    )
+
+    fields = assert_error_shape(response, 422, "validation_failed")
+    assert fields == {"json": "Must not contain the NUL character (U+0000)."}
+    assert store_count() == 0
+
+
+def test_a_nul_character_in_a_query_argument_is_422_naming_it(client, token_for):
+    response = client.get("/api/v1/stores?q=%00", headers=token_for("hq"))
+
+    fields = assert_error_shape(response, 422, "validation_failed")
+    assert fields == {"q": "Must not contain the NUL character (U+0000)."}
+
+
+def test_an_escaped_backslash_u0000_is_plain_text_and_accepted(client, token_for):
+    response = client.post(
+        "/api/v1/stores", json={**NEW_STORE, "name": "Houston \\u0000"}, headers=token_for("hq")
+    )
+
+    assert response.status_code == 201, response.text
+    assert response.json["name"] == "Houston \\u0000"
+
+
 def test_unknown_fields_are_422_naming_them(client, token_for):
     response = client.post(
         "/api/v1/stores", json={**NEW_STORE, "colour": "red"}, headers=token_for("hq")

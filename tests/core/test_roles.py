@@ -10,11 +10,12 @@ import pytest
 
 from portal.auth.roles import Permission, can
 from tests.conftest import ROLES
+from tests.core.routes import DEVICE_ACTIVATION, is_api, make_objects, url_for_rule, walk
 from tests.core.routes import WRITE_METHODS as WRITES
-from tests.core.routes import is_api, make_objects, url_for_rule, walk
 
 PUBLIC = "public"  # anyone, signed in or not
 SIGNED_IN = "signed in"  # any role
+DEVICE = "device token"  # a device of a channel database; no HQ user's token opens these
 
 # Endpoint prefix -> (permission to read, permission to write); the longest prefix wins. An
 # endpoint matching none is setup: every role reads it, only admin and HQ staff change it.
@@ -33,6 +34,13 @@ GUARDS = {
     "schedules.": (Permission.READ_SETUP, Permission.RUN_DISTRIBUTION),
     "distribution_schedules_api.": (Permission.READ_SETUP, Permission.RUN_DISTRIBUTION),
     "runs_api.": (Permission.READ_SETUP, Permission.READ_SETUP),
+    "device_api.": (DEVICE, DEVICE),
+    "device_transactions_api.": (DEVICE, DEVICE),
+    "transactions.": (Permission.READ_TRANSACTIONS, Permission.REVIEW_TRANSACTIONS),
+    "anomalies.": (Permission.READ_TRANSACTIONS, Permission.REVIEW_TRANSACTIONS),
+    "transactions_auditor_api.": (Permission.READ_TRANSACTIONS, Permission.REVIEW_TRANSACTIONS),
+    "anomalies_api.": (Permission.READ_TRANSACTIONS, Permission.REVIEW_TRANSACTIONS),
+    DEVICE_ACTIVATION: (PUBLIC, PUBLIC),
 }
 SETUP = (Permission.READ_SETUP, Permission.CHANGE_SETUP)
 
@@ -50,6 +58,8 @@ def required(endpoint: str, method: str, form: bool = False):
 def check(response, role: str | None, needed, api: bool, method: str) -> str | None:
     """What is wrong with the response, or None."""
     status = response.status_code
+    if needed == DEVICE:
+        return None if status == 401 else f"device endpoint answered {status}, not 401"
     to_login = status == 302 and urlsplit(response.location).path == "/login"
     if role is None:
         if api and status != 401:
@@ -83,6 +93,8 @@ def test_every_route_answers_every_role_as_the_guard_table_says(
         body = ({"json": {}} if api else {"data": {}}) if method in WRITES else {}
         response = client.open(url, method=method, headers=headers if api else {}, **body)
         problem = check(response, role, needed, api, method)
+        # A streamed download keeps its request context until its body is closed.
+        response.close()
         if problem:
             problems.append(f"{method} {url} ({rule.endpoint}): {problem}")
         walked.add((rule.endpoint, api))

@@ -60,6 +60,8 @@ def test_get_shows_settings_and_scopes(client, hq):
         "allow_manual_switch_before_sign_in": False,
         "advanced_offline_switching": False,
         "health_check_interval_min": 5,
+        "max_offline_minutes": None,
+        "max_offline_total": None,
         "scopes": [TAX_SCOPE],
     }
 
@@ -154,6 +156,47 @@ def test_update_with_scopes_replaces_them(client, hq):
     assert response.json["scopes"] == [TAX_SCOPE]
     assert stored("Standard").reconnect_interval_min == 10
     assert scopes_of("Standard") == [("Tax", "download", ["tax_code", "tax_rate"])]
+
+
+def test_auditors_thresholds_are_set_and_cleared(client, hq):
+    ProfileFactory(name="Standard")
+    url = "/api/v1/offline-profiles/Standard"
+
+    set_ = client.patch(
+        url, json={"max_offline_minutes": 240, "max_offline_total": "500.00"}, headers=hq
+    )
+    cleared = client.patch(url, json={"max_offline_total": None}, headers=hq)
+
+    assert set_.status_code == 200, set_.json
+    assert (set_.json["max_offline_minutes"], set_.json["max_offline_total"]) == (240, "500.00")
+    assert cleared.status_code == 200
+    assert cleared.json["max_offline_total"] is None
+    assert (stored("Standard").max_offline_minutes, stored("Standard").max_offline_total) == (
+        240,
+        None,
+    )
+
+
+@pytest.mark.parametrize(
+    ("send", "field"),
+    [
+        ({"max_offline_minutes": 0}, "max_offline_minutes"),
+        ({"max_offline_minutes": 10**7}, "max_offline_minutes"),
+        ({"max_offline_total": "-1"}, "max_offline_total"),
+        ({"max_offline_total": "0.001"}, "max_offline_total"),
+        ({"max_offline_total": "1e20"}, "max_offline_total"),
+        ({"max_offline_total": "lots"}, "max_offline_total"),
+    ],
+)
+def test_bad_thresholds_are_refused_naming_the_field(client, hq, send, field):
+    ProfileFactory(name="Standard")
+
+    response = client.patch("/api/v1/offline-profiles/Standard", json=send, headers=hq)
+
+    assert response.status_code == 422
+    assert field in response.json["error"]["fields"]
+    assert stored("Standard").max_offline_minutes is None
+    assert stored("Standard").max_offline_total is None
 
 
 def test_update_without_scopes_keeps_them(client, hq):

@@ -139,6 +139,26 @@ def test_edit_profile_settings_keeps_its_scopes(client, login):
     assert stored_scopes("Standard offline") == [("Sales tax", "download", TAX["tables"])]
 
 
+def test_the_auditors_thresholds_are_set_and_shown_on_the_profile(client, login):
+    ProfileFactory(name="Standard offline")
+    login("hq")
+    thresholds = {"max_offline_minutes": "240", "max_offline_total": "500.50"}
+
+    response = client.post("/offline-profiles/Standard offline/edit", data=SETTINGS | thresholds)
+
+    assert response.status_code == 302
+    profile = profile_named("Standard offline")
+    assert (profile.max_offline_minutes, str(profile.max_offline_total)) == (240, "500.5000")
+    page = client.get("/offline-profiles/Standard offline").text
+    assert "240 minutes" in page and "500.50" in page
+    refused = client.post(
+        "/offline-profiles/Standard offline/edit", data=SETTINGS | {"max_offline_minutes": "0"}
+    )
+    assert refused.status_code == 200
+    assert "Max offline minutes is out of range." in refused.text
+    assert profile_named("Standard offline").max_offline_minutes == 240
+
+
 def test_edit_profile_with_an_empty_setting_saves_nothing(client, login):
     ProfileFactory(name="Standard offline")
     login("hq")

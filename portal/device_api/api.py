@@ -1,0 +1,217 @@
+"""The device API: activation, configuration, packages and heartbeats of channel databases."""
+
+from collections.abc import Iterable, Iterator
+
+from flask import current_app, send_file
+from flask.views import MethodView
+from flask_limiter.util import get_remote_address
+
+from portal.audit import services as audit
+from portal.channels.models import OFFLINE
+from portal.core.api import api_blueprint, errors
+from portal.core.pagination import keyset_page
+from portal.device_api import credentials, heartbeats, packages
+from portal.device_api.auth import current_database, device_required
+from portal.device_api.schemas import (
+    ActivateSchema,
+    ActivationSchema,
+    DeviceConfigSchema,
+    HeartbeatReceiptSchema,
+    HeartbeatSchema,
+    PackageItemSchema,
+    PackageListArgsSchema,
+    PackagePageSchema,
+    PackageReportSchema,
+)
+from portal.distribution import tasks
+from portal.distribution.models import DownloadSession
+from portal.extensions import db, limiter
+
+blp = api_blueprint(
+    "device_api",
+    __name__,
+    "/device",
+    "The device API: store servers and registers activate, fetch their packages and report back.",
+)
+
+# Codes carry about 60 bits, but a guesser should still not get far from one address.
+ACTIVATION_LIMIT = "10 per minute"
+BINARY = {"type": "string", "format": "binary"}
+
+
+@blp.route("/activate")
+class Activation(MethodView):
+    """Trading an activation code for a device token."""
+
+    @limiter.limit(
+        ACTIVATION_LIMIT,
+        error_message="Too many activation attempts from this address; wait a minute.",
+    )
+    @blp.arguments(ActivateSchema)
+    @blp.response(201, ActivationSchema)
+    @errors(blp, 400, 401, 409, 422, 429)
+    def post(self, data):
+        """Activate a device with the one-time code HQ issued for its channel database.
+
+        The token in the answer is shown only here; it replaces the database's earlier tokens.
+        A database's first activation also requests a full package from each of its schedules.
+        Wrong codes and unknown databases are 401; used or expired codes 409.
+        """
+        audit.set_actor(f"device at {get_remote_address()}", "device")
+        token, secret, run_ids = credentials.activate(data["database"], data["activation_code"])
+        db.session.commit()
+        for run_id in run_ids:
+            tasks.dispatch_run(run_id)
+        return {"device_token": secret, "channel_database": token.channel_database}
+
+
+@blp.route("/config")
+class Config(MethodView):
+    """The calling database's setup."""
+
+    @device_required
+    @blp.response(200, DeviceConfigSchema)
+    @errors(blp, 401)
+    def get(self):
+        """The database, its store and register, and an offline database's offline profile."""
+        database = current_database()
+        register = database.register
+        offline = database.kind == OFFLINE and register is not None
+        return {
+            "channel_database": database,
+            "store": database.store,
+            "register": register,
+            "offline_profile": register.effective_offline_profile if offline else None,
+        }
+
+
+@blp.route("/packages")
+class Packages(MethodView):
+    """The calling database's packages."""
+
+    @device_required
+    @blp.arguments(PackageListArgsSchema, location="query")
+    @blp.response(200, PackagePageSchema)
+    @errors(blp, 401, 422)
+    def get(self, args):
+        """List packages in apply order; by default those still to apply."""
+        stmt = packages.packages_query(current_database(), args["status"])
+        items, next_cursor = keyset_page(
+            stmt, DownloadSession.id, args.get("cursor"), args["limit"]
+        )
+        return {"items": items, "next": next_cursor}
+
+
+@blp.route("/packages/<int:session_id>/content")
+class PackageContent(MethodView):
+    """A package's file."""
+
+    @device_required
+    @blp.response(
+        200,
+        BINARY,
+        content_type="application/zip",
+        description="The package file; its ETag is its SHA-256.",
+    )
+    @blp.alt_response(
+        206,
+        schema=BINARY,
+        content_type="application/zip",
+        description="The byte range asked for with `Range: bytes=N-`, to resume a download.",
+    )
+    @blp.alt_response(304, description="Not modified: `If-None-Match` matches the ETag.")
+    @errors(blp, 401, 404, 416)
+    def get(self, session_id):
+        """Download a package; the session counts as downloaded once its last byte went out."""
+        session = packages.get_package(current_database(), session_id)
+        path = packages.package_path(session)
+        response = send_file(
+            path,
+            mimetype="application/zip",
+            download_name=f"package-{session.id}.zip",
+            conditional=True,
+            etag=session.package.sha256,
+        )
+        size = path.stat().st_size
+        reaches_end = response.status_code == 200 or (
+            response.status_code == 206 and response.content_range.stop == size
+        )
+        if reaches_end:
+            response.response = _MarkWhenSent(
+                response.response, response.content_length, session.id
+            )
+        return response
+
+
+class _MarkWhenSent:
+    """A package body that marks its session downloaded once every byte of it went out.
+
+    A client that drops the connection midway leaves the session as it was, so HQ never shows
+    a package as downloaded that the device does not have.
+    """
+
+    def __init__(self, body: Iterable[bytes], length: int, session_id: int):
+        self.body = body
+        self.length = length
+        self.session_id = session_id
+        self.app = current_app._get_current_object()
+
+    def __iter__(self) -> Iterator[bytes]:
+        sent = 0
+        for chunk in self.body:
+            sent += len(chunk)
+            yield chunk
+        if sent == self.length:
+            self._mark()
+
+    def close(self) -> None:
+        """Close the file, whether or not the body was read (a HEAD request reads none)."""
+        if hasattr(self.body, "close"):
+            self.body.close()
+
+    def _mark(self) -> None:
+        # The request's context is gone by the time the server streams the body.
+        with self.app.app_context():
+            try:
+                packages.mark_downloaded(self.session_id)
+                db.session.commit()
+            except Exception:
+                # The bytes are out; failing to record that must not break the download.
+                self.app.logger.exception("Could not mark package %s downloaded", self.session_id)
+
+
+@blp.route("/packages/<int:session_id>/status")
+class PackageReport(MethodView):
+    """How applying a package went."""
+
+    @device_required
+    @blp.arguments(PackageReportSchema)
+    @blp.response(200, PackageItemSchema)
+    @errors(blp, 400, 401, 404, 409, 422)
+    def post(self, data, session_id):
+        """Report a package applied (strictly in order) or failed to apply.
+
+        Applying one out of order is 409 naming the package to apply first in
+        `fields.must_apply_first`. Applying a full package cancels the earlier pending packages
+        of its job, which it supersedes.
+        """
+        session = packages.get_package(current_database(), session_id)
+        packages.report(session, data["status"], data["message"])
+        db.session.commit()
+        return session
+
+
+@blp.route("/status")
+class Heartbeats(MethodView):
+    """The device's heartbeat."""
+
+    @device_required
+    @blp.arguments(HeartbeatSchema)
+    @blp.response(200, HeartbeatReceiptSchema)
+    @errors(blp, 400, 401, 422)
+    def post(self, data):
+        """Report the device's mode, pending uploads, last applied package and app version."""
+        heartbeat = heartbeats.record_heartbeat(current_database(), data)
+        received_at = heartbeat.received_at
+        db.session.commit()
+        return {"received_at": received_at}

@@ -1,0 +1,215 @@
+"""Rules for the packages a device fetches and applies: which, in what order, and how far it got.
+
+A database applies its sessions in id order across jobs; a failed one holds back the later
+ones until it is applied or superseded by a later full package of its job.
+"""
+
+from collections import Counter
+from pathlib import Path
+
+import sqlalchemy as sa
+from flask import current_app
+from sqlalchemy.orm import aliased, joinedload
+
+from portal.audit import services as audit
+from portal.channels.models import ChannelDatabase
+from portal.core.errors import Conflict, NotFound
+from portal.core.models import utcnow
+from portal.distribution import builds
+from portal.distribution.models import (
+    FULL,
+    SESSION_APPLIED,
+    SESSION_APPLY_FAILED,
+    SESSION_AVAILABLE,
+    SESSION_CANCELED,
+    SESSION_CREATE_FAILED,
+    SESSION_DOWNLOAD_FAILED,
+    SESSION_DOWNLOADED,
+    SESSION_REQUESTED,
+    DistributionRun,
+    DownloadSession,
+)
+from portal.extensions import db
+
+LIST_AVAILABLE = "available"
+LIST_APPLIED = "applied"
+LIST_ALL = "all"
+LIST_STATUSES = (LIST_AVAILABLE, LIST_APPLIED, LIST_ALL)
+
+# Offered to the device and not yet applied.
+OFFERED = (SESSION_AVAILABLE, SESSION_DOWNLOADED, SESSION_APPLY_FAILED)
+# Not yet applied and not given up: each holds back the sessions after it.
+PENDING = (
+    SESSION_REQUESTED,
+    SESSION_AVAILABLE,
+    SESSION_DOWNLOADED,
+    SESSION_CREATE_FAILED,
+    SESSION_DOWNLOAD_FAILED,
+    SESSION_APPLY_FAILED,
+)
+REPORTABLE = (SESSION_APPLIED, SESSION_APPLY_FAILED)
+
+
+def packages_query(database: ChannelDatabase, status: str = LIST_AVAILABLE) -> sa.Select:
+    """The database's sessions that have a package, in apply order, filtered as the device asks."""
+    stmt = (
+        sa.select(DownloadSession)
+        .where(
+            DownloadSession.channel_database_id == database.id,
+            DownloadSession.package_id.is_not(None),
+        )
+        .options(joinedload(DownloadSession.package))
+        .order_by(DownloadSession.id)
+    )
+    if status == LIST_AVAILABLE:
+        stmt = stmt.where(DownloadSession.status.in_(OFFERED))
+    elif status == LIST_APPLIED:
+        stmt = stmt.where(DownloadSession.status == SESSION_APPLIED)
+    return stmt
+
+
+def get_package(database: ChannelDatabase, session_id: int) -> DownloadSession:
+    """One of the database's sessions; another database's is as unknown as a missing one."""
+    session = db.session.get(DownloadSession, session_id)
+    if session is None or session.channel_database_id != database.id:
+        raise NotFound(f"Package {session_id} does not exist.")
+    return session
+
+
+def package_path(session: DownloadSession) -> Path:
+    """The file of a session's package, or NotFound when there is none (any more)."""
+    package = session.package
+    if package is None:
+        raise NotFound(f"Package {session.id} has no file: it is {session.status}.")
+    # Builds resolve the store against the working directory; send_file would use the app's.
+    path = Path(current_app.config["PACKAGE_STORE"]).resolve() / package.path
+    if package.removed_at is not None or not path.is_file():
+        raise NotFound(
+            f"The file of package {session.id} was removed by retention; ask HQ for a full "
+            f"package of job {session.job_number}."
+        )
+    return path
+
+
+def mark_downloaded(session_id: int) -> bool:
+    """Record that the device fetched the whole file; True if the session moved on."""
+    moved = db.session.execute(
+        sa.update(DownloadSession)
+        .where(
+            DownloadSession.id == session_id,
+            DownloadSession.status.in_((SESSION_AVAILABLE, SESSION_DOWNLOAD_FAILED)),
+        )
+        .values(status=SESSION_DOWNLOADED, updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    return bool(moved)
+
+
+def first_blocker(session: DownloadSession) -> DownloadSession | None:
+    """The earliest session of the database that must be applied before this one, if any."""
+    earlier = aliased(DownloadSession)
+    full = aliased(DownloadSession)
+    superseded = (
+        sa.exists()
+        .where(
+            full.channel_database_id == session.channel_database_id,
+            full.job_number == earlier.job_number,
+            full.kind == FULL,
+            full.package_id.is_not(None),
+            full.status != SESSION_CANCELED,
+            full.id > earlier.id,
+            full.id <= session.id,
+        )
+        .correlate(earlier)
+    )
+    return db.session.scalar(
+        sa.select(earlier)
+        .where(
+            earlier.channel_database_id == session.channel_database_id,
+            earlier.id < session.id,
+            earlier.status.in_(PENDING),
+            ~superseded,
+        )
+        .order_by(earlier.id)
+        .limit(1)
+    )
+
+
+def report(session: DownloadSession, status: str, message: str = "") -> DownloadSession:
+    """Record that the device applied a package, or failed to; applied ones go in order."""
+    previous = session.status
+    if status == SESSION_APPLIED and previous == SESSION_APPLIED:
+        return session  # a retried report: the device lost our first answer
+    if previous not in OFFERED:
+        raise Conflict(
+            f"Package {session.id} is {previous}: only an available, downloaded or failed "
+            "package can be applied or reported as failed."
+        )
+    superseded: list[int] = []
+    if status == SESSION_APPLIED:
+        blocker = first_blocker(session)
+        if blocker is not None:
+            raise Conflict(
+                f"Apply package {blocker.id} (job {blocker.job_number}) first.",
+                {"must_apply_first": blocker.id},
+            )
+    claimed = db.session.execute(
+        sa.update(DownloadSession)
+        # Any offered status will do: the content endpoint may mark the session downloaded
+        # between our read and this write, after a fast device already applied the bytes.
+        .where(DownloadSession.id == session.id, DownloadSession.status.in_(OFFERED))
+        .values(status=status, message=message, updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    db.session.expire(session)
+    if not claimed:
+        raise Conflict(f"Package {session.id} changed meanwhile; list the packages again.")
+    if status == SESSION_APPLIED and session.kind == FULL:
+        superseded = _supersede_earlier(session)
+    after = {"status": status, "message": message}
+    if superseded:
+        after["superseded"] = superseded
+    audit.record(
+        "report", "download_session", str(session.id), before={"status": previous}, after=after
+    )
+    return session
+
+
+def _supersede_earlier(full: DownloadSession) -> list[int]:
+    """Cancel the earlier pending sessions of the full package's job; returns their ids."""
+    reason = f"superseded by full package {full.id}"
+    earlier = (
+        DownloadSession.channel_database_id == full.channel_database_id,
+        DownloadSession.job_number == full.job_number,
+        DownloadSession.id < full.id,
+    )
+    # One still being built counts as done for its run, which otherwise would never finish;
+    # its build then finds it no longer requested and leaves it alone.
+    unbuilt = db.session.execute(
+        sa.update(DownloadSession)
+        .where(*earlier, DownloadSession.status == SESSION_REQUESTED)
+        .values(status=SESSION_CANCELED, message=reason, updated_at=utcnow())
+        .returning(DownloadSession.id, DownloadSession.run_id)
+        .execution_options(synchronize_session=False)
+    ).all()
+    for run_id, count in Counter(run_id for _, run_id in unbuilt).items():
+        done, failed, total = db.session.execute(
+            sa.update(DistributionRun)
+            .where(DistributionRun.id == run_id)
+            .values(sessions_done=DistributionRun.sessions_done + count)
+            .returning(
+                DistributionRun.sessions_done,
+                DistributionRun.sessions_failed,
+                DistributionRun.sessions_total,
+            )
+        ).one()
+        if done >= total:
+            builds.finish_run(run_id, failed)
+    built = db.session.scalars(
+        sa.update(DownloadSession)
+        .where(*earlier, DownloadSession.status.in_(PENDING))
+        .values(status=SESSION_CANCELED, message=reason, updated_at=utcnow())
+        .returning(DownloadSession.id)
+        .execution_options(synchronize_session=False)
+    ).all()
+    return sorted([session_id for session_id, _ in unbuilt] + list(built))

@@ -1,0 +1,50 @@
+"""The device API's transaction upload: sales recorded by registers, stored exactly once."""
+
+from flask import jsonify, request
+from flask.views import MethodView
+
+from portal.core.api import api_blueprint, errors
+from portal.device_api.auth import current_database, device_required
+from portal.extensions import db
+from portal.transactions import batches, ingest
+from portal.transactions.schemas import UploadResultSchema, UploadSchema
+
+blp = api_blueprint(
+    "device_transactions_api",
+    __name__,
+    "/device/transactions",
+    "Transaction upload: registers send the sales they recorded, each stored exactly once.",
+)
+
+IDEMPOTENCY_KEY = {
+    "in": "header",
+    "name": "Idempotency-Key",
+    "required": False,
+    "schema": {"type": "string", "maxLength": batches.MAX_KEY_LENGTH},
+    "description": "Names the batch: a retry with the same key and body gets the first "
+    "response again (header Idempotent-Replayed: true); the same key with another body gets 409.",
+}
+
+
+@blp.route("")
+class TransactionUpload(MethodView):
+    """Upload sales."""
+
+    @device_required
+    @blp.doc(
+        parameters=[IDEMPOTENCY_KEY],
+        requestBody={"required": True, "content": {"application/json": {"schema": UploadSchema}}},
+    )
+    @blp.response(200, UploadResultSchema)
+    @errors(blp, 400, 401, 409, 413, 422)
+    def post(self):
+        """Upload up to 500 sales; each is accepted, duplicate, conflict or rejected on its own."""
+        request.max_content_length = batches.MAX_UPLOAD_BYTES
+        body = request.get_data(cache=False)
+        key = request.headers.get("Idempotency-Key")
+        response, replayed = ingest.receive(current_database(), body, key)
+        db.session.commit()
+        answer = jsonify(response)
+        if replayed:
+            answer.headers["Idempotent-Replayed"] = "true"
+        return answer

@@ -1,0 +1,69 @@
+"""Writing many rows in one go: fast on PostgreSQL, plain executemany elsewhere.
+
+An executemany on PostgreSQL either sends one statement per row or, with RETURNING, statements
+of thousands of placeholders that the driver parses in Python; both cost more than the insert.
+So on PostgreSQL rows that may clash go in as one INSERT ... SELECT FROM unnest(arrays), and
+rows that cannot clash (the lines of a new sale) go in with COPY.
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from portal.extensions import db
+
+
+def on_postgresql() -> bool:
+    """Whether the session's database is PostgreSQL."""
+    return db.session.get_bind().dialect.name == "postgresql"
+
+
+def insert(table: sa.Table):
+    """An INSERT offering ON CONFLICT, in the dialect of the session's database."""
+    return (postgresql.insert if on_postgresql() else sqlite.insert)(table)
+
+
+def insert_new(
+    table: sa.Table, rows: list[dict], unique: Sequence[str], returning: Sequence[str]
+) -> list[sa.Row]:
+    """Insert the rows whose `unique` columns match no stored row; `returning` of those inserted.
+
+    A row another transaction is inserting meanwhile waits for it to commit, then is skipped.
+    """
+    if not rows:
+        return []
+    columns = list(rows[0])
+    if on_postgresql():
+        arrays = [
+            sa.bindparam(
+                f"{name}_values",
+                [row[name] for row in rows],
+                type_=postgresql.ARRAY(table.c[name].type),
+            )
+            for name in columns
+        ]
+        values = sa.select(sa.func.unnest(*arrays).table_valued(*columns).render_derived())
+        stmt, params = postgresql.insert(table).from_select(columns, values), None
+    else:
+        stmt, params = sqlite.insert(table), rows
+    stmt = stmt.on_conflict_do_nothing(index_elements=list(unique))
+    return db.session.execute(stmt.returning(*(table.c[n] for n in returning)), params).all()
+
+
+def copy_rows(table: sa.Table, rows: list[dict]) -> None:
+    """Append rows that cannot clash with stored ones (COPY on PostgreSQL).
+
+    The values go to the database as they are: no column type of the model converts them.
+    """
+    if not rows:
+        return
+    if not on_postgresql():
+        db.session.execute(sa.insert(table), rows)
+        return
+    columns = list(rows[0])
+    raw = db.session.connection().connection.dbapi_connection
+    names = ", ".join(f'"{name}"' for name in columns)
+    with raw.cursor() as cursor, cursor.copy(f'COPY "{table.name}" ({names}) FROM STDIN') as copy:
+        for row in rows:
+            copy.write_row([row[name] for name in columns])

@@ -1,0 +1,336 @@
+"""Storing a batch of uploaded sales: every transaction exactly once, however often it is sent.
+
+A batch becomes an upload session. Each of its transactions ends as one of:
+
+- accepted: stored now;
+- duplicate: its id is stored already with the same content (canonical hash): nothing is stored;
+- conflict: its id is stored already with other content: the new content is kept aside as a
+  transaction conflict for an auditor (once per distinct content); the stored sale never changes;
+- rejected: it fails a check of `validation`, or names a register the device may not upload
+  for (an offline database uploads for its own register, a store's channel database for the
+  store's registers). Nothing of it is stored; the response says why, field by field.
+
+One transaction's outcome never affects its neighbours'. A batch holds at most 500 transactions.
+The anomaly rules (portal.anomalies.rules) run on the accepted sales and the kept conflicts in
+the same database transaction, so a stored sale never lacks its anomalies.
+
+Exactly once under concurrency: transaction ids are unique in the database and the rows go in
+with INSERT ... ON CONFLICT DO NOTHING, in id order, so two connections sending the same batch
+at once store each sale once; the second waits for the first to commit and then finds its rows.
+An Idempotency-Key claims the pair (database, key) the same way; the first response is kept on
+the upload session and replayed for a retry with the same key and body.
+"""
+
+import hashlib
+from collections import Counter
+from typing import Any
+
+import sqlalchemy as sa
+
+from portal.anomalies import rules
+from portal.anomalies.findings import Arrival, KeptConflict
+from portal.channels.models import OFFLINE, ChannelDatabase
+from portal.core.errors import Conflict
+from portal.core.models import utcnow
+from portal.device_api.models import DeviceStatus
+from portal.extensions import db
+from portal.registers.models import Register
+from portal.transactions import batches, bulk, validation
+from portal.transactions.models import (
+    UPLOAD_APPLIED,
+    PosTransaction,
+    TransactionConflict,
+    TransactionLine,
+    TransactionPayment,
+    UploadSession,
+)
+from portal.transactions.validation import Sale
+
+ACCEPTED = "accepted"
+DUPLICATE = "duplicate"
+CONFLICT = "conflict"
+REJECTED = "rejected"
+OUTCOMES = (ACCEPTED, DUPLICATE, REJECTED, CONFLICT)
+CONFLICT_MESSAGE = "Received before with other content; kept aside for an auditor."
+
+
+def receive(
+    database: ChannelDatabase, body: bytes, idempotency_key: str | None
+) -> tuple[dict[str, Any], bool]:
+    """Answer a batch as the device sent it: the response, and whether it is a replay."""
+    request_sha256 = hashlib.sha256(body).hexdigest()
+    earlier = replay(database, request_sha256, idempotency_key)
+    if earlier is not None:
+        return earlier, True
+    return upload(database, batches.parse(body), request_sha256, idempotency_key)
+
+
+def replay(
+    database: ChannelDatabase, request_sha256: str, idempotency_key: str | None
+) -> dict[str, Any] | None:
+    """The first response to a batch sent before with this key, or None for a new batch.
+
+    A retry is answered from the stored response without reading its batch again.
+    """
+    key = batches.checked_key(idempotency_key)
+    response = None if key is None else _earlier_response(database, key, request_sha256)
+    if response is not None:
+        _record_last_upload(database, utcnow())
+    return response
+
+
+def upload(
+    database: ChannelDatabase,
+    payload: Any,
+    request_sha256: str,
+    idempotency_key: str | None = None,
+) -> tuple[dict[str, Any], bool]:
+    """Store a batch a device sent; returns the response and whether it is a replay."""
+    items = batches.transactions_of(payload)
+    key = batches.checked_key(idempotency_key)
+    now = utcnow()
+    session_id, earlier = _claim_session(database, key, request_sha256, now)
+    if earlier is not None:
+        _record_last_upload(database, now)
+        return earlier, True
+    results = _store(database, session_id, items, now)
+    counts = Counter(result["status"] for result in results)
+    response = {
+        "upload_session": session_id,
+        "status": UPLOAD_APPLIED,
+        "counts": {outcome: counts[outcome] for outcome in OUTCOMES},
+        "results": results,
+    }
+    _finish_session(session_id, response)
+    # Last: the device's status row is one per database, and holding it longer than this
+    # would make every other upload of the database wait.
+    _record_last_upload(database, now)
+    return response, False
+
+
+def _claim_session(
+    database: ChannelDatabase, key: str | None, request_sha256: str, now
+) -> tuple[int | None, dict | None]:
+    """A new upload session's id, or the earlier response to replay for the same key."""
+    table = UploadSession.__table__
+    claimed = db.session.scalar(
+        bulk.insert(table)
+        .values(
+            channel_database_id=database.id,
+            idempotency_key=key,
+            request_sha256=request_sha256,
+            received_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=["channel_database_id", "idempotency_key"])
+        .returning(table.c.id)
+    )
+    if claimed is not None:
+        return claimed, None
+    # A twin request held the key; PostgreSQL made this one wait until it committed.
+    return None, _earlier_response(database, key, request_sha256)
+
+
+def _earlier_response(database: ChannelDatabase, key: str, request_sha256: str) -> dict | None:
+    """The stored response for this key; Conflict if the key came with another batch."""
+    table = UploadSession.__table__
+    earlier = db.session.execute(
+        sa.select(table.c.id, table.c.request_sha256, table.c.response).where(
+            table.c.channel_database_id == database.id, table.c.idempotency_key == key
+        )
+    ).one_or_none()
+    if earlier is None:
+        return None
+    if earlier.request_sha256 != request_sha256:
+        raise Conflict(
+            f"Idempotency-Key '{key}' was used for another batch (upload session "
+            f"{earlier.id}); send a new batch with a new key.",
+            {"Idempotency-Key": "Used for another batch."},
+        )
+    if earlier.response is None:
+        raise Conflict(f"Upload session {earlier.id} with this key is still being processed.")
+    return earlier.response
+
+
+def _store(
+    database: ChannelDatabase, session_id: int, items: list[Any], now
+) -> list[dict[str, Any]]:
+    """Check every item and store the good ones; one result per item, in the batch's order."""
+    checked = [validation.check(item) for item in items]
+    registers = _registers_of(database, {sale.register for sale, _ in checked if sale})
+    results: list[dict[str, Any]] = []
+    sales: list[tuple[int, Sale, tuple[int, int]]] = []
+    for index, (item, (sale, errors)) in enumerate(zip(items, checked, strict=True)):
+        if sale is not None and sale.register not in registers:
+            errors = {"register": _not_yours(database, sale.register)}
+        elif sale is not None:
+            sales.append((index, sale, registers[sale.register]))
+        transaction_id = sale.transaction_id if sale else validation.reported_id(item)
+        results.append({"transaction_id": transaction_id, "status": REJECTED, "errors": errors})
+    first: dict[str, tuple[Sale, tuple[int, int]]] = {}
+    for _, sale, register in sales:
+        first.setdefault(sale.transaction_id, (sale, register))
+    inserted = _insert_sales(session_id, [first[tid] for tid in sorted(first)], now)
+    stored = _stored_hashes(first.keys() - inserted.keys())
+    stored.update((tid, (pk, first[tid][0].content_sha256)) for tid, pk in inserted.items())
+    fresh, conflicts, arrivals, stores = set(inserted), [], [], set()
+    for index, sale, (register_id, store_id) in sales:
+        pk, content_sha256 = stored[sale.transaction_id]
+        if sale.transaction_id in fresh:
+            fresh.discard(sale.transaction_id)  # later copies in the batch compare with it
+            results[index]["status"] = ACCEPTED
+            arrivals.append(Arrival(pk, sale, register_id, store_id))
+        elif content_sha256 == sale.content_sha256:
+            results[index]["status"] = DUPLICATE
+        else:
+            results[index].update(status=CONFLICT, errors={"transaction_id": CONFLICT_MESSAGE})
+            conflicts.append((sale, pk, content_sha256))
+        if results[index]["status"] != DUPLICATE:
+            stores.add(store_id)
+    if stores:
+        # Before the conflicts' row locks: every batch takes the store locks first, then those.
+        rules.lock_stores(stores)
+        kept = _keep_conflicts(session_id, conflicts, now)
+        rules.check(arrivals, kept, now)
+    return results
+
+
+def _registers_of(database: ChannelDatabase, numbers: set[str]) -> dict[str, tuple[int, int]]:
+    """(register id, store id) by register number, for the registers the device may upload for."""
+    stmt = sa.select(Register.register_number, Register.id, Register.store_id).where(
+        Register.register_number.in_(numbers)
+    )
+    if database.kind == OFFLINE:
+        stmt = stmt.where(Register.id == database.register_id)
+    else:
+        stmt = stmt.where(Register.store_id == database.store_id)
+    return {number: (rid, sid) for number, rid, sid in db.session.execute(stmt)}
+
+
+def _not_yours(database: ChannelDatabase, number: str) -> str:
+    # The same words whether the register exists elsewhere or not: other stores stay unseen.
+    if database.kind == OFFLINE:
+        return f"This device uploads for register {database.register.register_number} only."
+    return f"Register {number} is not a register of store {database.store.store_number}."
+
+
+def _insert_sales(session_id: int, sales: list[tuple[Sale, tuple[int, int]]], now) -> dict:
+    """Insert the sales not stored yet, with their lines and payments; their ids by UUID."""
+    if not sales:
+        return {}
+    table = PosTransaction.__table__
+    rows = [
+        {
+            "transaction_id": sale.transaction_id,
+            "register_id": register_id,
+            "store_id": store_id,
+            "upload_session_id": session_id,
+            "sequence": sale.sequence,
+            "receipt_number": sale.receipt_number,
+            "staff": sale.staff,
+            "created_at": sale.created_at,
+            "utc_offset_minutes": sale.utc_offset_minutes,
+            "offline": sale.offline,
+            "offline_since": sale.offline_since,
+            "kind": sale.kind,
+            "total": sale.total,
+            "content_sha256": sale.content_sha256,
+            "received_at": now,
+        }
+        for sale, (register_id, store_id) in sales
+    ]
+    inserted = dict(bulk.insert_new(table, rows, ["transaction_id"], ["transaction_id", "id"]))
+    lines, payments = [], []
+    for sale, _ in sales:
+        pk = inserted.get(sale.transaction_id)
+        if pk is None:
+            continue
+        for number, line in enumerate(sale.lines, 1):
+            lines.append({"pos_transaction_id": pk, "line_number": number, **line})
+        for number, payment in enumerate(sale.payments, 1):
+            payments.append({"pos_transaction_id": pk, "line_number": number, **payment})
+    bulk.copy_rows(TransactionLine.__table__, lines)
+    bulk.copy_rows(TransactionPayment.__table__, payments)
+    return inserted
+
+
+def _stored_hashes(transaction_ids) -> dict[str, tuple[int, str]]:
+    """(row id, content hash) of sales stored before, by UUID."""
+    if not transaction_ids:
+        return {}
+    rows = db.session.execute(
+        sa.select(
+            PosTransaction.transaction_id, PosTransaction.id, PosTransaction.content_sha256
+        ).where(PosTransaction.transaction_id.in_(transaction_ids))
+    )
+    return {tid: (pk, content_sha256) for tid, pk, content_sha256 in rows}
+
+
+def _keep_conflicts(
+    session_id: int, conflicts: list[tuple[Sale, int, str]], now
+) -> list[KeptConflict]:
+    """Record each distinct other content of a stored sale once, for an auditor; those new."""
+    if not conflicts:
+        return []
+    # Locking the stored sales makes a concurrent upload of the same conflict wait for this one
+    # to commit, after which it finds the record below instead of adding a second.
+    db.session.execute(
+        sa.select(PosTransaction.id)
+        .where(PosTransaction.id.in_({pk for _, pk, _ in conflicts}))
+        .order_by(PosTransaction.id)
+        .with_for_update()
+    )
+    recorded = db.session.execute(
+        sa.select(TransactionConflict.transaction_id, TransactionConflict.content_sha256).where(
+            TransactionConflict.transaction_id.in_({s.transaction_id for s, _, _ in conflicts})
+        )
+    )
+    known = {(tid, content_sha256) for tid, content_sha256 in recorded}
+    rows, kept = [], []
+    for sale, pk, stored_sha256 in conflicts:
+        if (sale.transaction_id, sale.content_sha256) in known:
+            continue
+        known.add((sale.transaction_id, sale.content_sha256))
+        kept.append(KeptConflict(pk, stored_sha256, sale.content_sha256, session_id))
+        rows.append(
+            {
+                "transaction_id": sale.transaction_id,
+                "pos_transaction_id": pk,
+                "upload_session_id": session_id,
+                "content_sha256": sale.content_sha256,
+                "payload": sale.canonical,
+                "received_at": now,
+            }
+        )
+    if rows:
+        db.session.execute(sa.insert(TransactionConflict.__table__), rows)
+    return kept
+
+
+def _finish_session(session_id: int, response: dict[str, Any]) -> None:
+    counts = response["counts"]
+    table = UploadSession.__table__
+    db.session.execute(
+        table.update()
+        .where(table.c.id == session_id)
+        .values(
+            status=UPLOAD_APPLIED,
+            finished_at=utcnow(),
+            transactions=len(response["results"]),
+            accepted=counts[ACCEPTED],
+            duplicates=counts[DUPLICATE],
+            rejected=counts[REJECTED],
+            conflicts=counts[CONFLICT],
+            response=response,
+            message=", ".join(f"{counts[outcome]} {outcome}" for outcome in OUTCOMES),
+        )
+    )
+
+
+def _record_last_upload(database: ChannelDatabase, now) -> None:
+    """Note the upload on the database's device status, creating that row if it is missing."""
+    table = DeviceStatus.__table__
+    db.session.execute(
+        bulk.insert(table)
+        .values(channel_database_id=database.id, last_upload_at=now)
+        .on_conflict_do_update(index_elements=["channel_database_id"], set_={"last_upload_at": now})
+    )
