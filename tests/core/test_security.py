@@ -15,6 +15,7 @@ from portal.audit.models import AuditEntry
 from portal.auth import services as auth
 from portal.auth.models import ApiToken, User
 from portal.config import ConfigurationError
+from portal.device_api import credentials
 from portal.extensions import db
 from tests.conftest import PASSWORD
 from tests.core.routes import (
@@ -26,6 +27,7 @@ from tests.core.routes import (
     url_for_rule,
     walk,
 )
+from tests.factories import RegisterFactory
 
 CSRF_TOKEN = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 # What the Content-Security-Policy blocks: inline scripts, style blocks and attributes, handlers.
@@ -132,6 +134,29 @@ def test_api_needs_a_bearer_token_and_no_csrf_token(app, strict_app, make_user, 
             assert anonymous.status_code == 401, url
             assert signed.status_code not in (400, 401, 403), (url, signed.json)
         assert "CSRF" not in signed.get_data(as_text=True)
+
+
+def test_a_device_token_opens_no_admin_api_endpoint(app, strict_app, make_user):
+    client = strict_app.test_client()
+    objects = make_objects(strict_app, make_user("hq"))
+    with strict_app.app_context():
+        database = RegisterFactory(support_offline=True).offline_database
+        _, code = credentials.issue_activation_code(database)
+        _, secret, _ = credentials.activate(database.id, code)
+        db.session.commit()
+    device = {"Authorization": f"Bearer {secret}"}
+    before = row_counts(strict_app)
+    routes = [(r, m) for r, m in walk(strict_app) if is_api(r) and not is_device(r)]
+    assert routes, "the API has no admin endpoint to try"
+
+    for rule, method in routes:
+        if rule.endpoint == "api-docs.openapi_json":
+            continue  # the public OpenAPI document
+        url = url_for_rule(rule, objects)
+        response = client.open(url, method=method, json={}, headers=device)
+        assert response.status_code == 401, (method, url, response.status_code)
+
+    assert row_counts(strict_app) == before
 
 
 def test_session_cookies_are_httponly_and_secure_in_production(
