@@ -4,11 +4,13 @@ import json
 import socket
 from pathlib import Path
 
+import psycopg
 import pytest
 import sqlalchemy as sa
 from flask import current_app
 
 from portal.agent import sync
+from portal.agent import upload as uploads
 from portal.agent.apply import apply_package
 from portal.agent.client import PortalClient
 from portal.agent.local import LocalState
@@ -19,7 +21,12 @@ from portal.distribution.models import SESSION_APPLIED, SESSION_APPLY_FAILED, Do
 from portal.extensions import db
 from portal.masterdata.products import Product
 from portal.registers.models import Register
-from portal.transactions.models import PosTransaction, TransactionLine, TransactionPayment
+from portal.transactions.models import (
+    PosTransaction,
+    TransactionLine,
+    TransactionPayment,
+    UploadSession,
+)
 from tests.agent.portal import (
     build_waiting_runs,
     change_master_data,
@@ -373,3 +380,53 @@ def test_refused_sales_stay_here_and_are_shown(agent, activated):
     # A plain upload leaves them alone; asked to, it sends them again.
     assert agent("upload")[0] == 0
     assert "1 rejected, 1 conflict" in agent("upload", "--include-refused")[1]
+
+
+@pytest.fixture
+def upload_connection_killed(database_uri):
+    """Kill the database connection of the first sales INSERT the portal sends, for real.
+
+    Its backend is terminated from a second connection just before the statement goes out, as
+    a database restart or a network cut would; returns the list of killed backend ids.
+    """
+    if not database_uri.startswith("postgresql"):
+        pytest.skip("terminating a server connection needs PostgreSQL")
+    killed: list[int] = []
+    admin_url = database_uri.replace("postgresql+psycopg://", "postgresql://")
+
+    def kill_first(conn, cursor, statement, parameters, context, executemany):
+        if killed or not statement.startswith("INSERT INTO pos_transaction ("):
+            return
+        pid = conn.connection.dbapi_connection.info.backend_pid
+        with psycopg.connect(admin_url, autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        killed.append(pid)
+
+    sa.event.listen(sa.engine.Engine, "before_cursor_execute", kill_first)
+    yield killed
+    sa.event.remove(sa.engine.Engine, "before_cursor_execute", kill_first)
+
+
+def test_a_connection_lost_mid_upload_fails_the_batch_and_the_retry_stores_each_sale_once(
+    agent, activated, live_url, upload_connection_killed
+):
+    activated("SEATTLE-1")
+    assert agent("sync")[0] == 0
+    assert agent("sell", "--count", "12", "--offline", "--seed", "4")[0] == 0
+    answers: list[int] = []
+    state = LocalState(agent.state_file)
+
+    with PortalClient(
+        live_url,
+        state.get("token"),
+        backoff=0.05,
+        event_hooks={"response": [lambda response: answers.append(response.status_code)]},
+    ) as client:
+        counts = uploads.upload(client, state, lambda _: None)
+    state.close()
+
+    assert len(upload_connection_killed) == 1
+    assert answers == [500, 200], "the first try fails with the server error, the retry succeeds"
+    assert counts["accepted"] == 12
+    assert stored_sales("SEATTLE-1") == (12, lines_of(agent.state_file), 12)
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(UploadSession)) == 1
