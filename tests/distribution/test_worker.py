@@ -106,3 +106,40 @@ def test_worker_killed_mid_build_leaves_no_partial_package_and_the_rebuild_happe
     sessions = list(db.session.scalars(sa.select(DownloadSession).filter_by(run_id=run.id)))
     assert {(s.status, s.package_id) for s in sessions} == {("available", package.id)}
     assert [Path(p).name for p in packages.rglob("*.zip")] == [Path(package.path).name]
+
+
+def builds_done(*logs: Path) -> int:
+    """How many tasks the workers writing these logs finished."""
+    return sum(log.read_text().count("succeeded") for log in logs)
+
+
+@pytest.mark.usefixtures("stores_group")
+def test_two_workers_building_the_same_sessions_at_once_make_one_package_per_content(
+    broker, database_uri, tmp_path
+):
+    url, queue, client = broker
+    run = runs.request_run(distribution.get_schedule("1080"))
+    db.session.commit()
+    session_ids = runs.plan_run(run.id)
+    db.session.commit()
+    first, second = tmp_path / "first.log", tmp_path / "second.log"
+
+    with (
+        worker_process(url, queue, database_uri, tmp_path, first) as one,
+        worker_process(url, queue, database_uri, tmp_path, second),
+    ):
+        # The same build handed out twice, as a redelivery racing the first delivery would be.
+        for _ in range(2):
+            client.send_task("distribution.build_packages", args=[session_ids], queue=queue)
+        wait_for(lambda: status_of(run.id) == "done", one, first, "the run")
+        # Both deliveries built (by one worker each, unless one worker was quicker to take both).
+        wait_for(lambda: builds_done(first, second) == 2, one, first, "both builds")
+
+    sessions = list(db.session.scalars(sa.select(DownloadSession).filter_by(run_id=run.id)))
+    assert {s.status for s in sessions} == {"available"}
+    # Two Texas stores share one content; the Washington store has its own.
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(DataPackage)) == 2
+    assert len({s.package_id for s in sessions}) == 2
+    finished = db.session.get(DistributionRun, run.id)
+    assert (finished.sessions_done, finished.sessions_total) == (3, 3)
+    assert len(list((tmp_path / "packages").rglob("*.zip"))) == 2
