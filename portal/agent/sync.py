@@ -4,7 +4,6 @@ Packages are applied in the order HQ lists them; the first one that fails stops 
 HQ holds back the later ones until it is applied.
 """
 
-import hashlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -14,6 +13,7 @@ from portal.agent.apply import apply_package
 from portal.agent.client import PortalClient, TransientStatus, app_version
 from portal.agent.errors import ApplyFailed, Refused
 from portal.agent.local import LocalState, now_iso
+from portal.distribution.package_files import file_sha256
 
 Say = Callable[[str], None]
 # Packages listed per request.
@@ -95,16 +95,16 @@ def download(client: PortalClient, folder: Path, item: dict, say: Say) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     final = folder / f"{item['id']}.zip"
     partial = folder / f"{item['id']}.zip.partial"
-    if final.exists() and _sha256(final) == item["sha256"]:
+    if final.exists() and file_sha256(final) == item["sha256"]:
         return final
     resumed = partial.exists() and partial.stat().st_size > 0
     _fetch_with_retries(client, item, partial, say)
-    if resumed and _sha256(partial) != item["sha256"]:
+    if resumed and file_sha256(partial) != item["sha256"]:
         # The partial file was not a prefix of this package (a stale or damaged leftover).
         say(f"Package {item['id']} failed its SHA-256 check after resuming; downloading it whole.")
         partial.unlink()
         _fetch_with_retries(client, item, partial, say)
-    if _sha256(partial) != item["sha256"]:
+    if file_sha256(partial) != item["sha256"]:
         partial.unlink()
         raise ApplyFailed(
             f"Package {item['id']} failed its SHA-256 check after download (expected "
@@ -158,14 +158,6 @@ def _range_start(response: httpx.Response) -> int | None:
         return int(value.split()[1].split("-")[0])
     except (IndexError, ValueError):
         return None
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def heartbeat(client: PortalClient, state: LocalState) -> dict:

@@ -37,7 +37,7 @@ def review(subject: str, subject_id: int, status: str, comment: str = "") -> Rev
         fields["comment"] = f"Say why it is {status}."
     if fields:
         raise ValidationFailed("The review is not valid.", fields)
-    target = db.session.get(_MODELS[subject], subject_id) if 0 < subject_id < 2**31 else None
+    target = db.session.get(_MODELS[subject], subject_id)
     if target is None:
         raise NotFound(f"{_NAMES[subject]} {subject_id} does not exist.")
     before = target.review_status

@@ -101,7 +101,7 @@ def _given(filters: dict, key: str) -> bool:
 
 def get_transaction(pk: int) -> PosTransaction:
     """A received transaction by its id, or NotFound."""
-    found = db.session.get(PosTransaction, pk) if 0 < pk < 2**31 else None
+    found = db.session.get(PosTransaction, pk)
     if found is None:
         raise NotFound(f"Transaction {pk} does not exist.")
     return found

@@ -1,33 +1,15 @@
 """The auditors' JSON API of anomalies: filters, pages, reviews and who may do what."""
 
-from datetime import timedelta
-
 import pytest
 import sqlalchemy as sa
 
 from portal.anomalies.models import Anomaly, Review
 from portal.audit.models import AuditEntry
-from portal.core.models import utcnow
 from portal.extensions import db
-from tests.transactions.conftest import UPLOAD, device_headers, offline_database, sale
+from tests.transactions.conftest import device_headers, made, offline_database, send
 
 pytestmark = pytest.mark.usefixtures("app_ctx")
 LIST = "/api/v1/anomalies"
-
-
-def made(register="HOUSTON-1", sequence=1, **changes) -> dict:
-    fields = {
-        "register": register,
-        "sequence": sequence,
-        "receipt_number": f"{register}-{sequence:06d}",
-        "created_at": (utcnow() - timedelta(hours=1)).isoformat(),
-    }
-    return sale(**fields | changes)
-
-
-def send(client, headers, *sales) -> None:
-    response = client.post(UPLOAD, json={"transactions": list(sales)}, headers=headers)
-    assert response.status_code == 200, response.text
 
 
 def anomaly_id(kind: str, register: str) -> int:

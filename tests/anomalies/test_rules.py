@@ -22,27 +22,14 @@ from portal.registers import services as registers
 from portal.stores import services as stores_services
 from portal.transactions.models import PosTransaction
 from tests.factories import ProfileFactory
-from tests.transactions.conftest import UPLOAD, device_headers, offline_database, sale
+from tests.transactions.conftest import (
+    device_headers,
+    made,
+    offline_database,
+    send,
+)
 
 pytestmark = pytest.mark.usefixtures("app_ctx")
-
-
-def made(register: str = "HOUSTON-1", sequence: int = 1, ago=timedelta(hours=1), **changes):
-    """A sale of the register made `ago` before now, numbered `sequence`."""
-    fields = {
-        "register": register,
-        "sequence": sequence,
-        "receipt_number": f"{register}-{sequence:06d}",
-        "created_at": (utcnow() - ago).isoformat(),
-    }
-    return sale(**fields | changes)
-
-
-def send(client, headers, *sales) -> dict:
-    """Upload the sales as one batch; the response."""
-    response = client.post(UPLOAD, json={"transactions": list(sales)}, headers=headers)
-    assert response.status_code == 200, response.text
-    return response.json
 
 
 def found(kind: str | None = None) -> list[Anomaly]:

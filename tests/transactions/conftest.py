@@ -2,11 +2,13 @@
 
 import copy
 import uuid
+from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
 
 from portal.channels.models import ChannelDatabase
+from portal.core.models import utcnow
 from portal.device_api import credentials
 from portal.extensions import db
 from portal.stores import services as stores_services
@@ -41,6 +43,24 @@ def sale(**changes) -> dict:
     made = copy.deepcopy(SALE) | {"transaction_id": str(uuid.uuid4())}
     made.update(changes)
     return made
+
+
+def made(register: str = "HOUSTON-1", sequence: int = 1, ago=timedelta(hours=1), **changes):
+    """A sale of the register made `ago` before now, numbered `sequence`."""
+    fields = {
+        "register": register,
+        "sequence": sequence,
+        "receipt_number": f"{register}-{sequence:06d}",
+        "created_at": (utcnow() - ago).isoformat(),
+    }
+    return sale(**fields | changes)
+
+
+def send(client, headers, *sales) -> dict:
+    """Upload the sales as one batch; the response."""
+    response = client.post(UPLOAD, json={"transactions": list(sales)}, headers=headers)
+    assert response.status_code == 200, response.text
+    return response.json
 
 
 def offline_database(register_number: str) -> ChannelDatabase:

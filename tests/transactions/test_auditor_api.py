@@ -9,27 +9,16 @@ from portal.audit.models import AuditEntry
 from portal.core.models import utcnow
 from portal.extensions import db
 from portal.transactions.models import PosTransaction
-from tests.transactions.conftest import UPLOAD, sale
+from tests.transactions.conftest import made
+from tests.transactions.conftest import send as send_batch
 
 pytestmark = pytest.mark.usefixtures("app_ctx")
 LIST = "/api/v1/transactions"
 
 
-def made(register="HOUSTON-1", sequence=1, ago=timedelta(hours=1), **changes) -> dict:
-    """A sale made `ago` before now."""
-    fields = {
-        "register": register,
-        "sequence": sequence,
-        "receipt_number": f"{register}-{sequence:06d}",
-        "created_at": (utcnow() - ago).isoformat(),
-    }
-    return sale(**fields | changes)
-
-
 def send(client, headers, *sales) -> None:
-    response = client.post(UPLOAD, json={"transactions": list(sales)}, headers=headers)
-    assert response.status_code == 200, response.text
-    assert response.json["counts"]["rejected"] == 0, response.json
+    answer = send_batch(client, headers, *sales)
+    assert answer["counts"]["rejected"] == 0, answer
 
 
 def pk(transaction_id: str) -> int:
