@@ -1,6 +1,7 @@
 """Defences: CSRF on forms, tokens on the API, cookies, secrets, headers, sign-in limits."""
 
 import json
+import logging
 import re
 from contextlib import contextmanager
 from pathlib import Path
@@ -359,3 +360,36 @@ def test_sign_in_returns_to_the_page_that_asked_for_it(client, make_user):
     response = client.post(asked.location, data={"email": make_user("hq"), "password": PASSWORD})
 
     assert response.location == "/stores/?q=houston"
+
+
+def test_no_secret_reaches_the_logs_even_with_sql_logging_on(app, client, make_user, caplog):
+    # Debug logging everywhere, SQL statements with their parameters included, as an operator
+    # chasing a fault would switch on: only hashes of the secrets may show.
+    caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.INFO, logger="sqlalchemy.engine")
+    email = make_user("admin")
+    with app.app_context():
+        database = RegisterFactory(support_offline=True).offline_database
+        _, api_secret = auth.create_token(auth.get_user(email), "logs")
+        db.session.commit()
+        database_id, name = database.id, database.name
+    api = {"Authorization": f"Bearer {api_secret}"}
+
+    wrong = client.post("/login", data={"email": email, "password": "a-wrong-password-77"})
+    signed_in = client.post("/login", data={"email": email, "password": PASSWORD})
+    issued = client.post(f"/api/v1/channel-databases/{database_id}/activation-code", headers=api)
+    code = issued.json["activation_code"]
+    activated = client.post(
+        "/api/v1/device/activate", json={"database": name, "activation_code": code}
+    )
+    device_secret = activated.json["device_token"]
+    config = client.get(
+        "/api/v1/device/config", headers={"Authorization": f"Bearer {device_secret}"}
+    )
+
+    assert (wrong.status_code, signed_in.status_code) == (200, 302)
+    assert (issued.status_code, activated.status_code, config.status_code) == (201, 201, 200)
+    logged = caplog.text
+    assert "INSERT INTO device_token" in logged and "activation_code" in logged
+    for secret in (PASSWORD, "a-wrong-password-77", api_secret, code, device_secret):
+        assert secret not in logged
