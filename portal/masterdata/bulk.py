@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from portal.audit import services as audit
 from portal.core.errors import ValidationFailed
 from portal.extensions import db
+from portal.masterdata.dependents import in_use
 from portal.masterdata.entities import Entity, Reference
 from portal.masterdata.fields import Invalid
 from portal.masterdata.versioning import tombstone, transaction_version
@@ -121,14 +122,21 @@ class Batch:
             self.rows += 1
             values = self._parse(position, raw, allowed)
             if values is not None and self._first(position, values):
-                parsed.append(values)
-        existing = find_rows(self.entity, [self.entity.key_of(values) for values in parsed])
-        for values in parsed:
-            row = existing.get(self.entity.key_of(values))
-            if row is not None and not row.deleted:
-                self.outcome.deleted += 1
-                if self._writing:
-                    tombstone(row)
+                parsed.append((position, values))
+        existing = find_rows(self.entity, [self.entity.key_of(values) for _, values in parsed])
+        live = [
+            (position, row)
+            for position, values in parsed
+            if (row := existing.get(self.entity.key_of(values))) is not None and not row.deleted
+        ]
+        used = in_use(self.entity, [row for _, row in live])
+        for position, row in live:
+            if row.id in used:
+                self.error(position, self.entity.key[0], used[row.id])
+                continue
+            self.outcome.deleted += 1
+            if self._writing:
+                tombstone(row)
         if self._writing:
             db.session.flush()
 

@@ -10,9 +10,10 @@ from typing import Any
 import sqlalchemy as sa
 
 from portal.audit import services as audit
-from portal.core.errors import NotFound, ValidationFailed
+from portal.core.errors import Conflict, NotFound, ValidationFailed
 from portal.extensions import db
 from portal.masterdata.bulk import QUERY_CHUNK, Batch, Outcome, api_key, api_row
+from portal.masterdata.dependents import in_use
 from portal.masterdata.entities import Entity, get_entity
 from portal.masterdata.fields import json_value
 from portal.masterdata.versioning import tombstone
@@ -131,6 +132,9 @@ def delete_row(entity_name: str, row_id: int) -> Any:
     entity = get_entity(entity_name)
     row = get_row(entity_name, row_id)
     if not row.deleted:
+        if reason := in_use(entity, [row]).get(row.id):
+            subject = entity.key_text(entity.row_key(row))
+            raise Conflict(f"{entity.noun.capitalize()} '{subject}' is not deleted. {reason}")
         tombstone(row)
         db.session.flush()
         subject = entity.key_text(entity.row_key(row))[:100]

@@ -8,7 +8,7 @@ from flask import Blueprint, Response, flash, redirect, render_template, request
 from portal.auth.roles import Permission
 from portal.core.auth import permission_required
 from portal.core.errors import ValidationFailed
-from portal.core.web import paginate, submit
+from portal.core.web import attempt, paginate, submit
 from portal.extensions import db
 from portal.masterdata import csv_import, services
 from portal.masterdata.entities import entity_groups, get_entity
@@ -84,8 +84,8 @@ def delete(entity: str, row_id: int):
     key = table.key_text(table.row_key(row))
     if request.method == "GET":
         return render_template("masterdata/delete.html", entity=table, row=row, key=key)
-    services.delete_row(table.name, row_id)
-    db.session.commit()
+    if not attempt(lambda: services.delete_row(table.name, row_id)):
+        return redirect(url_for(".edit", entity=table.name, row_id=row_id))
     flash(f"{table.noun.capitalize()} {key} deleted.", "success")
     return redirect(url_for(".rows", entity=table.name))
 

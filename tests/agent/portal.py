@@ -170,6 +170,8 @@ def change_master_data() -> dict[str, str]:
         "tax_rate", [{"tax_code": "WA-STATE", "rate": "7.00", "valid_from": "2026-01-01"}]
     )
     customer = db.session.scalar(sa.select(sa.func.max(Customer.account_number)))
+    # A customer in use is not deleted: its address goes first.
+    masterdata.bulk_delete("customer_address", [{"account_number": customer, "label": "main"}])
     masterdata.bulk_delete("customer", [customer])
     masterdata.bulk_upsert("feature_switch", [{"name": "self_checkout", "enabled": True}])
     db.session.commit()

@@ -1,0 +1,88 @@
+"""What still names a master data row: such a row is not deleted.
+
+Deleting a product whose prices stay live would send registers prices of a product they no
+longer have; HQ deletes or moves what uses a row first. The uses are the references the entities
+declare, read backwards, plus the store fields that name master data.
+"""
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from portal.extensions import db
+from portal.masterdata.entities import ENTITIES, Entity
+from portal.stores.models import Store
+
+
+@dataclass(frozen=True)
+class Use:
+    """A column of `model` whose values name rows of an entity by its `column`."""
+
+    noun: str
+    model: type
+    field: str
+    column: str
+
+    def counts(self, values: Iterable[Any], excluded: set) -> Counter:
+        """How many live rows name each value, leaving out the rows of `excluded` ids."""
+        wanted = set(values)
+        attribute = getattr(self.model, self.field)
+        live = self.model.deleted.is_(False) if hasattr(self.model, "deleted") else sa.true()
+        counted: Counter = Counter()
+        if isinstance(attribute.type, sa.JSON):
+            # Lists of codes (a tax group's tax codes): few rows, counted here, on any database.
+            rows = db.session.execute(sa.select(self.model.id, attribute).where(live))
+            for row_id, items in rows:
+                if row_id not in excluded:
+                    counted.update(set(items or ()) & wanted)
+            return counted
+        stmt = sa.select(attribute, sa.func.count()).where(live, attribute.in_(wanted))
+        if excluded:
+            stmt = stmt.where(self.model.id.not_in(list(excluded)))
+        stmt = stmt.group_by(attribute)
+        counted.update(dict(db.session.execute(stmt).all()))
+        return counted
+
+
+# Store fields that name master data rows, by the entity they name.
+STORE_USES = {
+    "currency": "currency",
+    "sales_tax_group": "tax_group",
+    "price_group": "price_group",
+    "assortment": "assortment",
+}
+
+
+def uses_of(entity: Entity) -> list[Use]:
+    """Every column that names rows of the entity."""
+    found = [
+        Use(other.title.lower(), other.model, reference.field, reference.column)
+        for other in ENTITIES.values()
+        for reference in other.references
+        if reference.target == entity.name
+    ]
+    if entity.name in STORE_USES:
+        found.append(Use("stores", Store, STORE_USES[entity.name], "code"))
+    return found
+
+
+def in_use(entity: Entity, rows: list[Any]) -> dict[int, str]:
+    """Why each of the rows may not be deleted, by row id; rows nobody uses are left out.
+
+    Rows deleted together do not hold each other back (a category and its sub-categories).
+    """
+    deleted_together = {row.id for row in rows}
+    reasons: dict[int, list[str]] = {}
+    for use in uses_of(entity):
+        excluded = deleted_together if use.model is entity.model else set()
+        counts = use.counts((getattr(row, use.column) for row in rows), excluded)
+        for row in rows:
+            if count := counts.get(getattr(row, use.column)):
+                reasons.setdefault(row.id, []).append(f"{use.noun}: {count}")
+    return {
+        row_id: f"Still used by {', '.join(parts)}; delete or change those first."
+        for row_id, parts in reasons.items()
+    }
