@@ -64,27 +64,60 @@ def keyset_page_desc(
     cursor: str | None,
     limit: int,
 ) -> tuple[list[Any], str | None]:
-    """One page of `stmt` newest first by `keys` (e.g. created_at, id), and the next cursor.
+    """One page of `stmt` newest first by `keys` (e.g. created_at, id), and the next cursor."""
+    rows, older, _ = keyset_window_desc(stmt, keys, limit, after=cursor)
+    return rows, older
 
-    `keys` is a timestamp column and the integer primary key: the id makes the pair unique, so
-    equal timestamps neither repeat nor drop rows between pages.
+
+def keyset_window_desc(
+    stmt: sa.Select,
+    keys: tuple[sa.orm.InstrumentedAttribute, sa.orm.InstrumentedAttribute],
+    limit: int,
+    after: str | None = None,
+    before: str | None = None,
+) -> tuple[list[Any], str | None, str | None]:
+    """A page of `stmt` newest first by `keys`, with the cursors of the older and newer pages.
+
+    The page holds the rows just older than `after`, or just newer than `before`, or the newest
+    rows; the older page is asked for with `after=`, the newer one with `before=`. `keys` is a
+    timestamp column and the integer primary key: the id makes the pair unique, so equal
+    timestamps neither repeat nor drop rows between pages.
     """
     first, second = keys
-    if cursor:
-        values = decode_cursor(cursor)
-        if not isinstance(values, list) or len(values) != 2:
-            raise ValidationFailed(*_BAD_CURSOR)
-        after_first, after_second = (_from_json(v) for v in values)
-        if not isinstance(after_first, datetime) or type(after_second) is not int:
-            raise ValidationFailed(*_BAD_CURSOR)
-        # Spelled out rather than a row-value comparison so both databases use the index.
-        stmt = stmt.where(
-            sa.or_(first < after_first, sa.and_(first == after_first, second < after_second))
-        )
+    # The comparisons are spelled out rather than row values so both databases use the index.
+    if before:
+        at, row_id = _decode_pair(before)
+        newer = sa.or_(first > at, sa.and_(first == at, second > row_id))
+        ascending = stmt.where(newer).order_by(None).order_by(first, second).limit(limit + 1)
+        rows = list(db.session.scalars(ascending))
+        if not rows:  # everything newer went away: start again from the newest
+            return keyset_window_desc(stmt, keys, limit)
+        page = rows[:limit][::-1]
+        more = len(rows) > limit
+        return page, _pair_cursor(page[-1], keys), _pair_cursor(page[0], keys) if more else None
+    if after:
+        at, row_id = _decode_pair(after)
+        stmt = stmt.where(sa.or_(first < at, sa.and_(first == at, second < row_id)))
     stmt = stmt.order_by(None).order_by(first.desc(), second.desc()).limit(limit + 1)
     rows = list(db.session.scalars(stmt))
-    if len(rows) <= limit:
-        return rows, None
-    rows = rows[:limit]
-    last = rows[-1]
-    return rows, encode_cursor([_to_json(getattr(last, k.key)) for k in keys])
+    older = _pair_cursor(rows[limit - 1], keys) if len(rows) > limit else None
+    page = rows[:limit]
+    newer = None
+    if after:
+        # The newer page ends just before this one; an empty page steps back from its cursor.
+        newer = _pair_cursor(page[0], keys) if page else after
+    return page, older, newer
+
+
+def _decode_pair(cursor: str) -> tuple[datetime, int]:
+    values = decode_cursor(cursor)
+    if not isinstance(values, list) or len(values) != 2:
+        raise ValidationFailed(*_BAD_CURSOR)
+    at, row_id = (_from_json(v) for v in values)
+    if not isinstance(at, datetime) or type(row_id) is not int:
+        raise ValidationFailed(*_BAD_CURSOR)
+    return at, row_id
+
+
+def _pair_cursor(row: Any, keys) -> str:
+    return encode_cursor([_to_json(getattr(row, k.key)) for k in keys])

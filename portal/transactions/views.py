@@ -22,7 +22,7 @@ from portal.channels.models import ChannelDatabase
 from portal.core.auth import permission_required
 from portal.core.errors import NotFound
 from portal.core.models import utcnow
-from portal.core.pagination import keyset_page_desc
+from portal.core.pagination import keyset_window_desc
 from portal.core.web import submit
 from portal.extensions import db
 from portal.stores.models import Store
@@ -37,12 +37,6 @@ from portal.transactions.queries import transactions_query
 
 bp = Blueprint("transactions", __name__)
 
-# Cursors of the pages before this one, so "Newer" can step back: keyset cursors go one way.
-# Past MAX_TRAIL pages back, "Newer" returns to the newest page rather than grow the URL further.
-TRAIL_SEPARATOR = "."
-FIRST_PAGE = "-"
-MAX_TRAIL = 40
-
 
 @dataclass
 class CursorPage:
@@ -54,20 +48,19 @@ class CursorPage:
 
 
 def cursor_page(stmt: sa.Select, keys, args: dict) -> CursorPage:
-    """The page of `stmt` that the `cursor` argument asks for, newest first by `keys`."""
-    cursor = request.args.get("cursor") or None
-    trail = [c for c in request.args.get("trail", "").split(TRAIL_SEPARATOR) if c]
-    items, following = keyset_page_desc(stmt, keys, cursor, current_app.config["PER_PAGE"])
-    older = newer = None
-    if following:
-        back = TRAIL_SEPARATOR.join([*trail, cursor or FIRST_PAGE][-MAX_TRAIL:])
-        older = args | {"cursor": following, "trail": back}
-    if cursor:
-        previous = trail[-1] if trail else FIRST_PAGE
-        newer = dict(args)
-        if previous != FIRST_PAGE:
-            newer |= {"cursor": previous, "trail": TRAIL_SEPARATOR.join(trail[:-1])}
-    return CursorPage(items, older, newer)
+    """The page of `stmt` that the `cursor` (older than) or `before` argument asks for."""
+    items, older, newer = keyset_window_desc(
+        stmt,
+        keys,
+        current_app.config["PER_PAGE"],
+        after=request.args.get("cursor") or None,
+        before=request.args.get("before") or None,
+    )
+    return CursorPage(
+        items,
+        None if older is None else args | {"cursor": older},
+        None if newer is None else args | {"before": newer},
+    )
 
 
 def wants_csv() -> bool:

@@ -128,9 +128,32 @@ def test_older_and_newer_pages_follow_cursors_without_repeats(client, login, app
     assert link(first.text, "Newer") is None
 
 
+def test_newer_steps_back_one_page_however_deep_with_a_short_link(client, login, app, monkeypatch):
+    monkeypatch.setitem(app.config, "PER_PAGE", 1)
+    upload(
+        "HOUSTON-1", *[sold("HOUSTON-1", n, created_at=local(ago(hours=n))) for n in range(1, 51)]
+    )
+    login("auditor")
+
+    seen, url = [], "/transactions/"
+    for _ in range(45):
+        page = client.get(url)
+        seen.extend(rows(page.text))
+        url = link(page.text, "Older")
+    deep = client.get(url)
+    newer = link(deep.text, "Newer")
+    back = client.get(newer)
+    again_older = link(back.text, "Older")
+
+    assert rows(back.text) == seen[-1:]
+    assert len(newer) < 200 and "trail" not in newer
+    assert rows(client.get(again_older).text) == rows(deep.text)
+
+
 def test_a_forged_cursor_is_refused(client, login, three):
     login("auditor")
     assert client.get("/transactions/?cursor=not-a-cursor").status_code == 422
+    assert client.get("/transactions/?before=not-a-cursor").status_code == 422
 
 
 def test_detail_shows_lines_payments_session_times_anomalies_and_conflicts(client, login, stores):
