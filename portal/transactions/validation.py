@@ -28,15 +28,15 @@ value other than their default, so the hashes of sales stored before they existe
 
 import hashlib
 import json
-import re
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from portal.core.nul import NUL, NUL_MESSAGE
+from portal.transactions import readers as read
 from portal.transactions.models import KIND_SALE, TRANSACTION_KINDS
+from portal.transactions.readers import REQUIRED, ZERO
 from portal.transactions.schemas import (
     TransactionLineSchema,
     TransactionPaymentSchema,
@@ -49,17 +49,7 @@ LINE_FIELDS = field_names(TransactionLineSchema)
 PAYMENT_FIELDS = field_names(TransactionPaymentSchema)
 MAX_LINES = 1000
 MAX_PAYMENTS = 50
-MAX_SEQUENCE = 2**63 - 1
-PLACES = Decimal("0.0001")
-LIMIT = Decimal("1e14")
 ROUNDING_PER_LINE = Decimal("0.01")
-ZERO = Decimal(0)
-
-_DECIMAL_TEXT = re.compile(r"-?[0-9]{1,20}(\.[0-9]{1,20})?")
-# Text that needs no range check: below 10^14, at most 4 places. Nearly every value is like it.
-_PLAIN_DECIMAL = re.compile(r"-?[0-9]{1,14}(\.[0-9]{1,4})?")
-_UNKNOWN = "Unknown field."
-_REQUIRED = "Required."
 
 
 @dataclass(slots=True)
@@ -88,21 +78,21 @@ def check(item: Any) -> tuple[Sale | None, dict[str, str]]:
     if not isinstance(item, dict):
         return None, {"transaction": "Must be an object."}
     errors: dict[str, str] = {}
-    _unknown(item, TRANSACTION_FIELDS, "", errors)
-    transaction_id = _uuid(item, errors)
-    register = _text(item, "register", 30, errors, "", upper=True)
-    sequence = _sequence(item, errors)
-    receipt_number = _text(item, "receipt_number", 40, errors)
-    staff = _text(item, "staff", 30, errors, allow_empty=True)
-    created_at = _timestamp(item, "created_at", errors)
+    read.unknown(item, TRANSACTION_FIELDS, "", errors)
+    transaction_id = read.transaction_id(item, errors)
+    register = read.text(item, "register", 30, errors, "", upper=True)
+    sequence = read.sequence(item, errors)
+    receipt_number = read.text(item, "receipt_number", 40, errors)
+    staff = read.text(item, "staff", 30, errors, allow_empty=True)
+    created_at = read.timestamp(item, "created_at", errors)
     offline = item.get("offline")
     if not isinstance(offline, bool):
-        errors["offline"] = _REQUIRED if offline is None else "true or false."
+        errors["offline"] = REQUIRED if offline is None else "true or false."
     offline_since = _offline_since(item, created_at, offline, errors)
     kind = item.get("kind", KIND_SALE)
     if kind not in TRANSACTION_KINDS:
         errors["kind"] = f"One of {', '.join(TRANSACTION_KINDS)}."
-    total = _decimal(item, "total", errors)
+    total = read.decimal(item, "total", errors)
     lines = _lines(item, errors)
     payments = _payments(item, errors)
     if errors:
@@ -119,8 +109,8 @@ def check(item: Any) -> tuple[Sale | None, dict[str, str]]:
         "created_at": created_at.isoformat(),
         "offline": offline,
         "lines": [_canonical_line(line) for line in lines],
-        "payments": [{k: _plain(v) for k, v in payment.items()} for payment in payments],
-        "total": _plain(total),
+        "payments": [{k: read.plain(v) for k, v in payment.items()} for payment in payments],
+        "total": read.plain(total),
     }
     if kind != KIND_SALE:
         canonical["kind"] = kind
@@ -158,94 +148,12 @@ def reported_id(item: Any) -> str | None:
         return raw[:100]
 
 
-def _unknown(item: dict, known: frozenset[str], path: str, errors: dict[str, str]) -> None:
-    for name in item.keys() - known:
-        errors[f"{path}{name}"] = _UNKNOWN
-
-
-def _uuid(item: dict, errors: dict[str, str]) -> str:
-    raw = item.get("transaction_id")
-    if raw is None:
-        errors["transaction_id"] = _REQUIRED
-        return ""
-    try:
-        if not isinstance(raw, str):
-            raise ValueError
-        return str(uuid.UUID(raw))
-    except ValueError:
-        errors["transaction_id"] = "A UUID, e.g. 0b7c5d1e-8f0a-4c3e-9d2b-6a1f4e8c7b21."
-        return ""
-
-
-def _text(
-    item: dict,
-    name: str,
-    max_length: int,
-    errors: dict[str, str],
-    path: str = "",
-    upper: bool = False,
-    allow_empty: bool = False,
-    default: str | None = None,
-) -> str:
-    raw = item.get(name)
-    if raw is None:
-        if default is not None:
-            return default
-        errors[path + name] = _REQUIRED
-        return ""
-    if not isinstance(raw, str):
-        errors[path + name] = "Text."
-        return ""
-    value = raw.strip()
-    if not value and not allow_empty:
-        errors[path + name] = _REQUIRED
-    elif len(value) > max_length:
-        errors[path + name] = f"At most {max_length} characters."
-    elif NUL in value:
-        errors[path + name] = NUL_MESSAGE
-    return value.upper() if upper else value
-
-
-def _sequence(item: dict, errors: dict[str, str]) -> int:
-    raw = item.get("sequence")
-    if raw is None:
-        errors["sequence"] = _REQUIRED
-    elif isinstance(raw, bool) or not isinstance(raw, int) or not 1 <= raw <= MAX_SEQUENCE:
-        errors["sequence"] = "A whole number from 1."
-    else:
-        return raw
-    return 0
-
-
-def _timestamp(item: dict, name: str, errors: dict[str, str]) -> datetime:
-    raw = item.get(name)
-    epoch = datetime(1970, 1, 1, tzinfo=UTC)
-    if raw is None:
-        errors[name] = _REQUIRED
-        return epoch
-    try:
-        if not isinstance(raw, str):
-            raise ValueError
-        value = datetime.fromisoformat(raw)
-    except ValueError:
-        errors[name] = "ISO 8601 with the UTC offset, e.g. 2026-11-20T14:03:11+01:00."
-        return epoch
-    offset = value.utcoffset()
-    if offset is None:
-        errors[name] = "Include the register's UTC offset, e.g. +01:00 or Z."
-    elif offset.total_seconds() % 60:
-        errors[name] = "The UTC offset must be whole minutes."
-    else:
-        return value
-    return epoch
-
-
 def _offline_since(
     item: dict, created_at: datetime, offline: Any, errors: dict[str, str]
 ) -> datetime | None:
     if item.get("offline_since") is None:
         return None
-    since = _timestamp(item, "offline_since", errors)
+    since = read.timestamp(item, "offline_since", errors)
     if "offline_since" in errors:
         return None
     if offline is False:
@@ -255,38 +163,10 @@ def _offline_since(
     return since
 
 
-def _decimal(
-    item: dict, name: str, errors: dict[str, str], path: str = "", default: Decimal | None = None
-) -> Decimal:
-    raw = item.get(name)
-    if raw is None:
-        if default is not None:
-            return default
-        errors[path + name] = _REQUIRED
-        return ZERO
-    if isinstance(raw, str):
-        if _PLAIN_DECIMAL.fullmatch(raw):
-            return Decimal(raw)
-        number = Decimal(raw) if _DECIMAL_TEXT.fullmatch(raw) else None
-    elif isinstance(raw, int | Decimal) and not isinstance(raw, bool):
-        number = Decimal(raw)
-    else:
-        number = None
-    if number is None or not number.is_finite():
-        errors[path + name] = 'A decimal number, e.g. "4.99".'
-    elif abs(number) >= LIMIT:
-        errors[path + name] = "Too large."
-    elif number != number.quantize(PLACES):
-        errors[path + name] = "At most 4 decimal places."
-    else:
-        return number
-    return ZERO
-
-
 def _lines(item: dict, errors: dict[str, str]) -> list[dict[str, Any]]:
     raw = item.get("lines")
     if not isinstance(raw, list) or not raw:
-        errors["lines"] = _REQUIRED if raw is None else "A list of at least one line."
+        errors["lines"] = REQUIRED if raw is None else "A list of at least one line."
         return []
     if len(raw) > MAX_LINES:
         errors["lines"] = f"At most {MAX_LINES} lines."
@@ -297,10 +177,10 @@ def _lines(item: dict, errors: dict[str, str]) -> list[dict[str, Any]]:
         if not isinstance(line, dict):
             errors[f"lines[{index}]"] = "Must be an object."
             continue
-        _unknown(line, LINE_FIELDS, path, errors)
-        quantity = _decimal(line, "quantity", errors, path)
-        unit_price = _decimal(line, "unit_price", errors, path)
-        discount = _decimal(line, "discount", errors, path, ZERO)
+        read.unknown(line, LINE_FIELDS, path, errors)
+        quantity = read.decimal(line, "quantity", errors, path)
+        unit_price = read.decimal(line, "unit_price", errors, path)
+        discount = read.decimal(line, "discount", errors, path, ZERO)
         if path + "quantity" not in errors and not quantity:
             errors[path + "quantity"] = "Must not be zero."
         if unit_price < 0:
@@ -310,28 +190,22 @@ def _lines(item: dict, errors: dict[str, str]) -> list[dict[str, Any]]:
             errors[path + "discount"] = "Between 0 and quantity × unit price."
         lines.append(
             {
-                "product": _text(line, "product", 40, errors, path),
+                "product": read.text(line, "product", 40, errors, path),
                 "quantity": quantity,
                 "unit_price": unit_price,
                 "discount": discount,
-                "tax_code": _text(line, "tax_code", 20, errors, path, allow_empty=True, default=""),
-                "tax_amount": _decimal(line, "tax_amount", errors, path, ZERO),
-                "price_override": _flag(line, "price_override", errors, path),
+                "tax_code": read.text(
+                    line, "tax_code", 20, errors, path, allow_empty=True, default=""
+                ),
+                "tax_amount": read.decimal(line, "tax_amount", errors, path, ZERO),
+                "price_override": read.flag(line, "price_override", errors, path),
             }
         )
     return lines
 
 
-def _flag(item: dict, name: str, errors: dict[str, str], path: str) -> bool:
-    raw = item.get(name, False)
-    if not isinstance(raw, bool):
-        errors[path + name] = "true or false."
-        return False
-    return raw
-
-
 def _canonical_line(line: dict[str, Any]) -> dict[str, Any]:
-    canonical = {k: _plain(v) for k, v in line.items()}
+    canonical = {k: read.plain(v) for k, v in line.items()}
     if not line["price_override"]:
         del canonical["price_override"]
     return canonical
@@ -340,7 +214,7 @@ def _canonical_line(line: dict[str, Any]) -> dict[str, Any]:
 def _payments(item: dict, errors: dict[str, str]) -> list[dict[str, Any]]:
     raw = item.get("payments")
     if not isinstance(raw, list):
-        errors["payments"] = _REQUIRED if raw is None else "A list."
+        errors["payments"] = REQUIRED if raw is None else "A list."
         return []
     if len(raw) > MAX_PAYMENTS:
         errors["payments"] = f"At most {MAX_PAYMENTS} payments."
@@ -351,11 +225,11 @@ def _payments(item: dict, errors: dict[str, str]) -> list[dict[str, Any]]:
         if not isinstance(payment, dict):
             errors[f"payments[{index}]"] = "Must be an object."
             continue
-        _unknown(payment, PAYMENT_FIELDS, path, errors)
+        read.unknown(payment, PAYMENT_FIELDS, path, errors)
         payments.append(
             {
-                "method": _text(payment, "method", 30, errors, path),
-                "amount": _decimal(payment, "amount", errors, path),
+                "method": read.text(payment, "method", 30, errors, path),
+                "amount": read.decimal(payment, "amount", errors, path),
             }
         )
     return payments
@@ -368,18 +242,11 @@ def _add_up(lines: list[dict], payments: list[dict], total: Decimal, errors: dic
     )
     if abs(amounts - total) > ROUNDING_PER_LINE * len(lines):
         errors["total"] = (
-            f"The lines come to {_plain(amounts)} (quantity × unit price − discount + tax), "
-            f"not {_plain(total)}."
+            f"The lines come to {read.plain(amounts)} (quantity × unit price − discount + tax), "
+            f"not {read.plain(total)}."
         )
     paid = sum((payment["amount"] for payment in payments), ZERO)
     if paid != total:
         errors["payments"] = (
-            f"The payments add up to {_plain(paid)}, not the total {_plain(total)}."
+            f"The payments add up to {read.plain(paid)}, not the total {read.plain(total)}."
         )
-
-
-def _plain(value: Any) -> Any:
-    """Decimals as text with 4 places (and no negative zero); anything else unchanged."""
-    if isinstance(value, Decimal):
-        return f"{value:.4f}" if value else "0.0000"
-    return value
