@@ -28,3 +28,34 @@ def horizontal_overflow(page: Page) -> int:
     return page.evaluate(
         "document.documentElement.scrollWidth - document.documentElement.clientWidth"
     )
+
+
+# What the focused element looks like: a keyboard user must see where they are on the page.
+_FOCUS = """() => {
+    const el = document.activeElement;
+    if (!el || el === document.body) return null;
+    const style = getComputedStyle(el);
+    const box = el.getBoundingClientRect();
+    const label = el.labels && el.labels.length ? el.labels[0].textContent : "";
+    const name = el.getAttribute("aria-label") || label || el.textContent || el.name || "";
+    return {
+        element: `<${el.tagName.toLowerCase()}> ${name.trim().replace(/\\s+/g, " ").slice(0, 60)}`,
+        outline: style.outlineStyle !== "none" && parseFloat(style.outlineWidth) > 0,
+        // A shadow of zero size (a transition's start) shows nothing.
+        ring: style.boxShadow !== "none" && /[1-9][0-9.]*px/.test(style.boxShadow),
+        on_screen: box.width > 0 && box.height > 0 && box.bottom > 0 && box.right > 0
+            && box.top < window.innerHeight && box.left < window.innerWidth,
+    };
+}"""
+
+
+def focus_problem(page: Page) -> str | None:
+    """Why a keyboard user could not see the focused element, or None when they can."""
+    focus = page.evaluate(_FOCUS)
+    if focus is None:
+        return "nothing has the focus"
+    if not (focus["outline"] or focus["ring"]):
+        return f"{focus['element']} has the focus but neither an outline nor a focus ring"
+    if not focus["on_screen"]:
+        return f"{focus['element']} has the focus but is off screen"
+    return None
