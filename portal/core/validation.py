@@ -71,7 +71,14 @@ def time_zone_choices() -> list[str]:
     return sorted(available_timezones())
 
 
+# Field names end in their unit; people read it spelled out: "Offline timeout (seconds)".
+_UNITS = {"_s": " (seconds)", "_min": " (minutes)"}
+
+
 def _label(field: str) -> str:
+    for suffix, unit in _UNITS.items():
+        if field.endswith(suffix):
+            field = field.removesuffix(suffix) + unit
     return field.replace("_", " ").capitalize()
 
 

@@ -51,7 +51,8 @@ def test_hq_edits_an_offline_profile_and_deletes_another(keyboard_page, make_use
     page.keyboard.press("ControlOrMeta+A")
     page.keyboard.type("0")
     page.keyboard.press("Enter")
-    # Refused: the field says it is invalid, and the error is read out with it.
+    # Refused: the focus is on the field, which says it is invalid and reads out its error.
+    expect(timeout).to_be_focused()
     expect(timeout).to_have_attribute("aria-invalid", "true")
     error = page.locator(f"#{timeout.get_attribute('id')}-error-1")
     expect(error).to_be_visible()
@@ -60,8 +61,6 @@ def test_hq_edits_an_offline_profile_and_deletes_another(keyboard_page, make_use
     db.session.expire_all()
     assert offline_profiles.get_profile(profile).offline_timeout_s == 20
 
-    _skip_to_content(page)
-    _tab_to(page, timeout)
     page.keyboard.press("ControlOrMeta+A")
     page.keyboard.type("45")
     _press_on(page, page.get_by_role("button", name="Save"), "Space")

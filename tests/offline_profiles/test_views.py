@@ -113,7 +113,8 @@ def test_create_profile_with_a_setting_out_of_range_saves_nothing(client, login)
     login("hq")
     response = client.post("/offline-profiles/new", data={**SETTINGS, "offline_timeout_s": "0"})
     assert response.status_code == 200
-    assert "out of range" in response.text and "Between 1 and 600." in response.text
+    assert "Offline timeout (seconds) is out of range." in response.text
+    assert "Between 1 and 600." in response.text
     assert profile_named("Standard offline") is None
 
 
