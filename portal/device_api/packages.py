@@ -26,7 +26,6 @@ from portal.distribution.models import (
     SESSION_DOWNLOAD_FAILED,
     SESSION_DOWNLOADED,
     SESSION_REQUESTED,
-    DistributionRun,
     DownloadSession,
 )
 from portal.extensions import db
@@ -193,18 +192,7 @@ def _supersede_earlier(full: DownloadSession) -> list[int]:
         .execution_options(synchronize_session=False)
     ).all()
     for run_id, count in Counter(run_id for _, run_id in unbuilt).items():
-        done, failed, total = db.session.execute(
-            sa.update(DistributionRun)
-            .where(DistributionRun.id == run_id)
-            .values(sessions_done=DistributionRun.sessions_done + count)
-            .returning(
-                DistributionRun.sessions_done,
-                DistributionRun.sessions_failed,
-                DistributionRun.sessions_total,
-            )
-        ).one()
-        if done >= total:
-            builds.finish_run(run_id, failed)
+        builds.count_built(run_id, count)
     built = db.session.scalars(
         sa.update(DownloadSession)
         .where(*earlier, DownloadSession.status.in_(PENDING))

@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+from collections import Counter
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -18,6 +19,7 @@ from portal.distribution.models import (
     OFFERED_STATUSES,
     RUN_DONE,
     RUN_FAILED,
+    RUN_RUNNING,
     SESSION_AVAILABLE,
     SESSION_CANCELED,
     SESSION_CREATE_FAILED,
@@ -72,7 +74,7 @@ def claim(session_ids: list[int]) -> list[int]:
     claimed = db.session.scalars(
         sa.update(DownloadSession)
         .where(DownloadSession.id.in_(session_ids), DownloadSession.status == SESSION_REQUESTED)
-        .values(updated_at=utcnow())
+        .values(updated_at=utcnow(), build_attempts=DownloadSession.build_attempts + 1)
         .returning(DownloadSession.id)
         .execution_options(synchronize_session=False)
     )
@@ -131,22 +133,27 @@ class _Batch:
     def close_runs(self) -> None:
         """Add the batch's counts to its runs, and close those whose sessions are all built."""
         for run_id, (done, failed, rows) in self.tallies.items():
-            done, failures, total = db.session.execute(
-                sa.update(DistributionRun)
-                .where(DistributionRun.id == run_id)
-                .values(
-                    sessions_done=DistributionRun.sessions_done + done,
-                    sessions_failed=DistributionRun.sessions_failed + failed,
-                    rows_written=DistributionRun.rows_written + rows,
-                )
-                .returning(
-                    DistributionRun.sessions_done,
-                    DistributionRun.sessions_failed,
-                    DistributionRun.sessions_total,
-                )
-            ).one()
-            if done >= total:
-                finish_run(run_id, failures)
+            count_built(run_id, done, failed, rows)
+
+
+def count_built(run_id: int, done: int, failed: int = 0, rows: int = 0) -> None:
+    """Add sessions that left `requested` to their run's counts; close the run after its last."""
+    done, failures, total = db.session.execute(
+        sa.update(DistributionRun)
+        .where(DistributionRun.id == run_id)
+        .values(
+            sessions_done=DistributionRun.sessions_done + done,
+            sessions_failed=DistributionRun.sessions_failed + failed,
+            rows_written=DistributionRun.rows_written + rows,
+        )
+        .returning(
+            DistributionRun.sessions_done,
+            DistributionRun.sessions_failed,
+            DistributionRun.sessions_total,
+        )
+    ).one()
+    if done >= total:
+        finish_run(run_id, failures)
 
 
 def _build(session: DownloadSession, batch: _Batch) -> tuple[str, DataPackage | None, dict]:
@@ -177,24 +184,29 @@ def _build(session: DownloadSession, batch: _Batch) -> tuple[str, DataPackage | 
         "new_version": run.watermark,
         "message": "",
     }
-    content = {
-        "job": session.job_number,
-        "kind": fields["kind"],
-        "base": fields["base_version"],
-        "upto": fields["new_version"],
-        "scope": key,
-    }
-    content_key = hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
-    package = batch.packages.get(content_key)
+    content = content_key_of(session.job_number, fields)
+    package = batch.packages.get(content)
     if package is None:
         try:
-            package = _package_for(content_key, session.job_number, fields, tables, target)
+            package = _package_for(content, session.job_number, fields, tables, target)
         except OSError as error:
             return SESSION_CREATE_FAILED, None, fields | {"message": f"Writing failed: {error}"}
-        batch.packages[content_key] = package
+        batch.packages[content] = package
     if not full and not sum(package.row_counts.values()):
         return SESSION_NO_DATA, None, fields | {"message": "Nothing changed for this database."}
     return SESSION_AVAILABLE, package, fields
+
+
+def content_key_of(job_number: str, fields: dict) -> str:
+    """Names a package's content; sessions whose content has the same name share one package."""
+    content = {
+        "job": job_number,
+        "kind": fields["kind"],
+        "base": fields["base_version"],
+        "upto": fields["new_version"],
+        "scope": fields["scope_key"],
+    }
+    return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
 
 
 def _package_for(content_key: str, job_number: str, fields: dict, tables, target) -> DataPackage:
@@ -263,6 +275,59 @@ def _finish(session_id: int, status: str, package: DataPackage | None, fields: d
         .execution_options(synchronize_session=False)
     ).rowcount
     return bool(claimed)
+
+
+def give_up(session_ids: list[int], message: str) -> list[int]:
+    """Mark requested sessions create_failed, saying why, and count them; returns those marked."""
+    failed = db.session.execute(
+        sa.update(DownloadSession)
+        .where(DownloadSession.id.in_(session_ids), DownloadSession.status == SESSION_REQUESTED)
+        .values(status=SESSION_CREATE_FAILED, message=message, updated_at=utcnow())
+        .returning(DownloadSession.id, DownloadSession.run_id)
+        .execution_options(synchronize_session=False)
+    ).all()
+    for run_id, count in Counter(run_id for _, run_id in failed).items():
+        count_built(run_id, count, count)
+    return sorted(session_id for session_id, _ in failed)
+
+
+def close_forgotten_runs() -> list[int]:
+    """Close running runs with no session left requested; returns them.
+
+    Every way a session leaves `requested` counts it and closes its run in the same transaction,
+    so this finds nothing unless that bookkeeping was lost; the counts are taken afresh.
+    """
+    requested = (
+        sa.select(DownloadSession.id)
+        .where(
+            DownloadSession.run_id == DistributionRun.id,
+            DownloadSession.status == SESSION_REQUESTED,
+        )
+        .exists()
+    )
+    forgotten = list(
+        db.session.scalars(
+            sa.select(DistributionRun.id)
+            .where(DistributionRun.status == RUN_RUNNING, ~requested)
+            .order_by(DistributionRun.id)
+            .with_for_update(skip_locked=True)
+        )
+    )
+    for run_id in forgotten:
+        total, failed = db.session.execute(
+            sa.select(
+                sa.func.count(),
+                sa.func.count().filter(DownloadSession.status == SESSION_CREATE_FAILED),
+            ).where(DownloadSession.run_id == run_id)
+        ).one()
+        db.session.execute(
+            sa.update(DistributionRun)
+            .where(DistributionRun.id == run_id)
+            .values(sessions_total=total, sessions_done=total, sessions_failed=failed)
+            .execution_options(synchronize_session=False)
+        )
+        finish_run(run_id, failed)
+    return forgotten
 
 
 def finish_run(run_id: int, failures: int) -> None:

@@ -163,6 +163,9 @@ class DownloadSession(db.Model):
     status: Mapped[str] = mapped_column(sa.String(20), default=SESSION_REQUESTED, index=True)
     message: Mapped[str] = mapped_column(sa.Text, default="")
     tries: Mapped[int] = mapped_column(default=0)
+    # Builds started (claimed) since the session was last requested: the reaper gives up on a
+    # session whose builds keep getting lost instead of handing it out for ever.
+    build_attempts: Mapped[int] = mapped_column(default=0, server_default="0")
     requested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

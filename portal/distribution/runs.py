@@ -8,6 +8,7 @@ from portal.audit import services as audit
 from portal.channels.models import ChannelDatabase
 from portal.core.errors import Conflict, NotFound, ValidationFailed
 from portal.core.models import utcnow
+from portal.distribution import builds
 from portal.distribution.models import (
     RUN_DONE,
     RUN_RUNNING,
@@ -165,31 +166,42 @@ def due_runs() -> list[int]:
     )
 
 
-def stalled_sessions(older_than: timedelta) -> list[int]:
-    """Requested sessions of running runs whose build has not moved for a while.
+def reap_lost_builds(older_than: timedelta, max_attempts: int) -> list[list[int]]:
+    """Hand out again the builds that stopped moving; returns the batches to send to workers.
 
-    A worker killed mid-build leaves its session requested; the embedded broker never
+    A worker killed mid-build leaves its sessions requested; the embedded broker never
     redelivers such a task and Redis only after its visibility timeout, so the tick hands these
-    sessions out again. Building twice is harmless: the first finisher wins.
+    sessions out again. Building twice is harmless: the first finisher wins. A session whose
+    build was started `max_attempts` times and lost each time (say, a package that kills its
+    worker) is marked create_failed instead, so its run finishes and offers a retry.
     """
     now = utcnow()
-    stalled = list(
-        db.session.scalars(
-            sa.select(DownloadSession.id)
-            .join(DownloadSession.run)
-            .where(
-                DistributionRun.status == RUN_RUNNING,
-                DownloadSession.status == SESSION_REQUESTED,
-                DownloadSession.updated_at < now - older_than,
-            )
-            .order_by(DownloadSession.id)
+    stalled = db.session.execute(
+        sa.select(DownloadSession.id, DownloadSession.build_attempts)
+        .join(DownloadSession.run)
+        .where(
+            DistributionRun.status == RUN_RUNNING,
+            DownloadSession.status == SESSION_REQUESTED,
+            DownloadSession.updated_at < now - older_than,
         )
+        .order_by(DownloadSession.id)
+        # A session a live build is finishing right now is locked by it, and not lost.
+        .with_for_update(of=DownloadSession, skip_locked=True)
+    ).all()
+    builds.give_up(
+        [session_id for session_id, attempts in stalled if attempts >= max_attempts],
+        f"Build lost {max_attempts} times; retry it from the run page.",
     )
-    if stalled:
+    again = [(session_id, attempts) for session_id, attempts in stalled if attempts < max_attempts]
+    if again:
         db.session.execute(
             sa.update(DownloadSession)
-            .where(DownloadSession.id.in_(stalled))
+            .where(DownloadSession.id.in_([session_id for session_id, _ in again]))
             .values(updated_at=now)
             .execution_options(synchronize_session=False)
         )
-    return stalled
+    builds.close_forgotten_runs()
+    # A session whose build was lost before goes alone, so a package that kills its worker
+    # does not take its batch-mates down with it again.
+    never_started = [session_id for session_id, attempts in again if not attempts]
+    return builds.batches(never_started) + [[session_id] for session_id, n in again if n]

@@ -203,7 +203,7 @@ def retry(session_id: int):
     if not attempt(lambda: sessions.retry_session(session)):
         return redirect(back)
     try:
-        tasks.build_packages.apply_async(([session_id],), retry=False)
+        tasks.enqueue_builds([session_id], retry=False)
     except OperationalError:
         flash(
             f"Session {session_id} is requested again, but the task queue is unreachable: "
@@ -213,6 +213,32 @@ def retry(session_id: int):
     else:
         flash(f"Session {session_id} is requested again; a worker builds its package.", "success")
     return redirect(back)
+
+
+@bp.post("/runs/<int:run_id>/retry")
+@permission_required(Permission.RUN_DISTRIBUTION)
+def retry_run(run_id: int):
+    """Build every package of a run that could not be built again."""
+    run = runs.get_run(run_id)
+    back = redirect(url_for(".run_detail", run_id=run_id))
+    try:
+        retried = sessions.retry_failed(run)
+    except DomainError as error:
+        db.session.rollback()
+        flash(error.message, "danger")
+        return back
+    db.session.commit()
+    try:
+        tasks.enqueue_builds(retried, retry=False)
+    except OperationalError:
+        flash(
+            f"{len(retried)} session(s) are requested again, but the task queue is unreachable: "
+            "they are built once the queue is back.",
+            "warning",
+        )
+    else:
+        flash(f"{len(retried)} session(s) are requested again; workers build them.", "success")
+    return back
 
 
 def _start(run: DistributionRun):

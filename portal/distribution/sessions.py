@@ -77,31 +77,11 @@ def retry_session(session: DownloadSession) -> DownloadSession:
             f"Download session {session.id} is {previous}: only a session whose package could "
             "not be built (create_failed) or that was canceled can be retried."
         )
-    actor, _ = audit.current_actor()
-    # Claim the session only if nobody retried it meanwhile, so the run counts it back once.
-    claimed = db.session.execute(
-        sa.update(DownloadSession)
-        .where(DownloadSession.id == session.id, DownloadSession.status == previous)
-        .values(status=SESSION_REQUESTED, message=f"Retried by {actor}", updated_at=utcnow())
-        .execution_options(synchronize_session=False)
-    ).rowcount
+    # Only if nobody retried it meanwhile, so the run counts it back once.
+    retried = _request_again(session.run, [session.id], previous)
     db.session.expire(session)
-    if not claimed:
+    if not retried:
         raise Conflict(f"Download session {session.id} changed meanwhile; reload and try again.")
-    db.session.execute(
-        sa.update(DistributionRun)
-        .where(DistributionRun.id == session.run_id)
-        .values(
-            status=RUN_RUNNING,
-            finished_at=None,
-            message="",
-            sessions_done=DistributionRun.sessions_done - 1,
-            sessions_failed=DistributionRun.sessions_failed
-            - int(previous == SESSION_CREATE_FAILED),
-        )
-        .execution_options(synchronize_session=False)
-    )
-    db.session.expire(session.run)
     audit.record(
         "retry",
         "download_session",
@@ -110,3 +90,65 @@ def retry_session(session: DownloadSession) -> DownloadSession:
         after={"status": SESSION_REQUESTED},
     )
     return session
+
+
+def retry_failed(run: DistributionRun) -> list[int]:
+    """Ask again for every package of a run that could not be built; returns the sessions.
+
+    The caller commits, then enqueues them.
+    """
+    failed = list(
+        db.session.scalars(
+            sa.select(DownloadSession.id)
+            .where(
+                DownloadSession.run_id == run.id, DownloadSession.status == SESSION_CREATE_FAILED
+            )
+            .order_by(DownloadSession.id)
+        )
+    )
+    retried = _request_again(run, failed, SESSION_CREATE_FAILED)
+    if not retried:
+        raise Conflict(f"Run {run.id} has no download session that failed to build.")
+    audit.record(
+        "retry",
+        "distribution_run",
+        str(run.id),
+        before={"status": SESSION_CREATE_FAILED},
+        after={"status": SESSION_REQUESTED, "sessions": retried},
+    )
+    return retried
+
+
+def _request_again(run: DistributionRun, session_ids: list[int], previous: str) -> list[int]:
+    """Make sessions still in `previous` requested again with fresh attempts, and reopen the run."""
+    actor, _ = audit.current_actor()
+    retried = sorted(
+        db.session.scalars(
+            sa.update(DownloadSession)
+            .where(DownloadSession.id.in_(session_ids), DownloadSession.status == previous)
+            .values(
+                status=SESSION_REQUESTED,
+                message=f"Retried by {actor}",
+                build_attempts=0,
+                updated_at=utcnow(),
+            )
+            .returning(DownloadSession.id)
+            .execution_options(synchronize_session=False)
+        )
+    )
+    if retried:
+        db.session.execute(
+            sa.update(DistributionRun)
+            .where(DistributionRun.id == run.id)
+            .values(
+                status=RUN_RUNNING,
+                finished_at=None,
+                message="",
+                sessions_done=DistributionRun.sessions_done - len(retried),
+                sessions_failed=DistributionRun.sessions_failed
+                - len(retried) * int(previous == SESSION_CREATE_FAILED),
+            )
+            .execution_options(synchronize_session=False)
+        )
+        db.session.expire(run)
+    return retried

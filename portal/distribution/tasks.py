@@ -29,21 +29,31 @@ def build_packages(session_ids: list[int]) -> dict[int, str]:
     return statuses
 
 
-def enqueue_builds(session_ids: list[int]) -> int:
-    """Hand sessions to the workers, a batch per task; returns how many tasks were sent."""
-    chunks = builds.batches(session_ids)
-    for chunk in chunks:
-        build_packages.delay(chunk)
-    return len(chunks)
+def enqueue_builds(session_ids: list[int], retry: bool = True) -> int:
+    """Hand sessions to the workers, a batch per task; returns how many tasks were sent.
+
+    A page passes `retry=False` to answer at once when the broker is down.
+    """
+    return send_batches(builds.batches(session_ids), retry)
+
+
+def send_batches(batches: list[list[int]], retry: bool = True) -> int:
+    """Send one build task per batch of sessions; returns how many were sent."""
+    for batch in batches:
+        build_packages.apply_async((batch,), retry=retry)
+    return len(batches)
 
 
 @shared_task(name="distribution.tick", acks_late=True)
 def tick() -> int:
-    """Beat's heartbeat: start due and waiting runs, and rebuild sessions whose build was lost."""
+    """Beat's heartbeat: start due and waiting runs, and rebuild (or give up on) lost builds."""
+    config = current_app.config
     run_ids = runs.due_runs()
-    stalled = runs.stalled_sessions(timedelta(minutes=current_app.config["STALLED_BUILD_MINUTES"]))
+    lost = runs.reap_lost_builds(
+        timedelta(minutes=config["STALLED_BUILD_MINUTES"]), config["MAX_BUILD_ATTEMPTS"]
+    )
     db.session.commit()
-    return sum(dispatch_run(run_id) for run_id in run_ids) + enqueue_builds(stalled)
+    return sum(dispatch_run(run_id) for run_id in run_ids) + send_batches(lost)
 
 
 @shared_task(name="distribution.clean_packages", acks_late=True)

@@ -7,6 +7,7 @@ from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
+import kombu.pools
 import pytest
 from flask import current_app
 
@@ -78,10 +79,9 @@ class TaskQueue:
 
     def point_at(self, url: str) -> None:
         """Publish to `url` from now on."""
-        # Celery keeps its broker connections in pools; drop them so the new URL is used.
-        for pool in (self.celery._pool, self.celery.amqp._producer_pool):
-            if pool is not None:
-                pool.force_close_all()
+        # Celery takes its broker connections from kombu's pools, shared by URL: close and forget
+        # them all, so the new URL is used and no closed pool is handed out again later.
+        kombu.pools.reset()
         self.celery._pool = None
         self.celery.amqp._producer_pool = None
         self.celery.conf.broker_url = url
