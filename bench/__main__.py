@@ -11,6 +11,9 @@
 - device_load: 200 agents (50 stores × 4 offline registers) syncing their packages, selling
   offline and uploading at once against the portal under gunicorn: each device endpoint's p99
   against one agent alone; any error fails the run.
+- web_load: 20 users on the list and search pages over 1,000,000 transactions and 10,000
+  registers under gunicorn: p95 and p99 against the 500 ms target, and again while a real
+  Celery worker builds a full sync of every register, against the idle figures.
 """
 
 import argparse
@@ -27,6 +30,7 @@ from bench import fixtures
 from bench.database import portal_on_fresh_database
 from bench.device_load import device_load_benchmark
 from bench.uploads import SALES, upload_benchmarks
+from bench.web_load import web_load_benchmark
 from portal.channels import services as channels
 from portal.channels.models import ChannelDatabase
 from portal.distribution.export import TableExport
@@ -41,8 +45,26 @@ from portal.masterdata.products import Product
 from portal.masterdata.versioning import committed_version
 
 SIZES = {
-    "full": {"catalogue": 1_000_000, "small": 10_000, "stores": 1_000, "agents": 200},
-    "quick": {"catalogue": 20_000, "small": 2_000, "stores": 25, "agents": 20},
+    "full": {
+        "catalogue": 1_000_000,
+        "small": 10_000,
+        "stores": 1_000,
+        "agents": 200,
+        "web_registers": 10_000,
+        "web_transactions": 1_000_000,
+        "web_warmup": 10,
+        "web_seconds": 60,
+    },
+    "quick": {
+        "catalogue": 20_000,
+        "small": 2_000,
+        "stores": 25,
+        "agents": 20,
+        "web_registers": 200,
+        "web_transactions": 20_000,
+        "web_warmup": 3,
+        "web_seconds": 10,
+    },
 }
 PRODUCT_JOBS = ["1040", "1020"]
 CHANGED = 100
@@ -52,7 +74,7 @@ def main() -> None:
     """Run the benchmarks and print a Markdown table of figures, baselines and ratios."""
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, for CI")
-    benchmarks = ["build", "incremental", "fanout", "uploads", "device_load"]
+    benchmarks = ["build", "incremental", "fanout", "uploads", "device_load", "web_load"]
     parser.add_argument("--only", choices=benchmarks, action="append")
     args = parser.parse_args()
     sizes = SIZES["quick" if args.quick else "full"]
@@ -68,6 +90,8 @@ def main() -> None:
             rows += upload_benchmarks(sales, Path(scratch), step)
         if "device_load" in chosen:
             rows += device_load_benchmark(sizes["agents"], Path(scratch), step)
+        if "web_load" in chosen:
+            rows += web_load_benchmark(sizes, Path(scratch), step)
     print(
         f"\n### {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.node()}, "
         f"{platform.processor() or platform.machine()}, Python {platform.python_version()}\n"

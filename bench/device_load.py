@@ -15,19 +15,11 @@ agent's retries recovered from), an agent that stopped, an error in the server's
 not stored exactly once, a package not applied.
 """
 
-import math
 import multiprocessing
-import os
 import queue
 import re
-import secrets
-import socket
-import subprocess
-import sys
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,6 +28,7 @@ import sqlalchemy as sa
 
 from bench import fixtures
 from bench.database import portal_on_fresh_database
+from bench.server import ms, percentile, portal_server
 from portal.agent import sales, sync
 from portal.agent import upload as uploads
 from portal.agent.client import API_PATH, PortalClient
@@ -60,8 +53,6 @@ BATCH = 100
 # a process per 5 agents or so, at most 8, keeps it from throttling the load on a small machine.
 PROCESSES = 8
 AGENTS_PER_PROCESS = 5
-# The portal's local Redis unless REDIS_URL names another; the rate limits count there.
-REDIS = "redis://127.0.0.1:6379/0"
 ENDPOINTS = (
     "GET /config",
     "GET /packages",
@@ -71,11 +62,7 @@ ENDPOINTS = (
     "POST /transactions",
 )
 START_TIMEOUT = 300
-KEEP_ALIVE = 10
-SERVER_START_TIMEOUT = 60
-ROOT = Path(__file__).resolve().parent.parent
 _ID = re.compile(r"/\d+(?=/|$)")
-_SERVER_ERRORS = ("Traceback (most recent call last)", "[ERROR]", "[CRITICAL]")
 
 
 @dataclass
@@ -101,7 +88,7 @@ def device_load_benchmark(agents: int, scratch: Path, step) -> list[tuple]:
         crowd, alone = registers[:-REGISTERS_EACH], registers[-REGISTERS_EACH:]
         step("device load: starting gunicorn")
         database_url = app.config["SQLALCHEMY_DATABASE_URI"]
-        with _portal_server(database_url, packages.resolve(), folder / "server.log") as server:
+        with portal_server(database_url, packages.resolve(), folder / "server.log") as server:
             states = _agent_states(server.url, tokens, folder / "agents")
             step(f"device load: {len(crowd)} agents at once")
             load, seconds = _drive([(states[r], n) for n, r in enumerate(crowd)])
@@ -284,77 +271,6 @@ def _agent_process(agents: list[tuple[str, int]], barrier, results) -> None:
     results.put(outcomes)
 
 
-class _Server:
-    """A running portal: its address, and the errors its log holds so far."""
-
-    def __init__(self, url: str, log: Path):
-        self.url = url
-        self.log = log
-
-    def errors(self) -> list[str]:
-        """Tracebacks and error lines of the server's log (gunicorn's and the app's)."""
-        lines = self.log.read_text(errors="replace").splitlines()
-        return [f"server: {line}" for line in lines if any(e in line for e in _SERVER_ERRORS)]
-
-
-@contextmanager
-def _portal_server(database_url: str, packages: Path, log: Path) -> Iterator[_Server]:
-    """gunicorn serving the portal on a free local port, stopped on the way out."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    environment = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "PACKAGE_STORE": str(packages),
-        "REDIS_URL": os.environ.get("REDIS_URL") or REDIS,
-        "SECRET_KEY": secrets.token_hex(32),
-    }
-    # gunicorn's advice of 2 × CPUs + 1 workers; threads, so a slow download holds no worker.
-    workers = 2 * (os.cpu_count() or 1) + 1
-    command = [
-        sys.executable, "-m", "gunicorn", "app:app",
-        "--chdir", str(ROOT),
-        "--bind", f"127.0.0.1:{port}",
-        "--workers", str(workers),
-        "--worker-class", "gthread",
-        "--threads", "4",
-        "--graceful-timeout", "10",
-        # Idle connections must be closed by the agent, not the server: httpx keeps them 5 s,
-        # gunicorn 2 s by default, and a request sent as the server closes one is reset. Under
-        # load, applying a package outlasts 2 s and the report after it met such resets.
-        "--keep-alive", str(KEEP_ALIVE),
-    ]  # fmt: skip
-    log.parent.mkdir(parents=True, exist_ok=True)
-    with open(log, "wb") as out:
-        process = subprocess.Popen(command, env=environment, stdout=out, stderr=subprocess.STDOUT)
-    try:
-        server = _Server(f"http://127.0.0.1:{port}", log)
-        _wait_until_serving(process, server)
-        yield server
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-def _wait_until_serving(process: subprocess.Popen, server: _Server) -> None:
-    deadline = time.monotonic() + SERVER_START_TIMEOUT
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"gunicorn stopped at start:\n{server.log.read_text()[-2000:]}")
-        try:
-            # Any answer will do (401 without a token): the app is loaded and serving.
-            httpx.get(f"{server.url}{API_PATH}/config", timeout=2)
-            return
-        except httpx.TransportError:
-            time.sleep(0.2)
-    raise SystemExit(f"gunicorn did not answer within {SERVER_START_TIMEOUT} s")
-
-
 def _check_database(registers: list[str]) -> list[str]:
     """Every sale stored once, every package of every agent applied."""
     db.session.commit()
@@ -396,28 +312,19 @@ def _merged(outcomes: list[Outcome]) -> dict[str, list[float]]:
     return merged
 
 
-def _p99(values: list[float]) -> float:
-    """The nearest-rank 99th percentile: the value 99 % of the requests did not exceed."""
-    ordered = sorted(values)
-    return ordered[math.ceil(0.99 * len(ordered)) - 1]
-
-
-def _ms(seconds: float) -> str:
-    return f"{seconds * 1000:,.0f} ms" if seconds >= 0.01 else f"{seconds * 1000:.1f} ms"
-
-
 def _rows(agents: int, load: tuple, alone: tuple) -> list[tuple]:
     """A row per endpoint (p99 under load against alone), and one for the whole load."""
     (latencies, seconds), (alone_latencies, alone_seconds) = load, alone
     label = f"device API under load, {agents} agents"
     rows = []
     for endpoint in ENDPOINTS:
-        ours, baseline = _p99(latencies[endpoint]), _p99(alone_latencies[endpoint])
+        ours = percentile(latencies[endpoint], 0.99)
+        baseline = percentile(alone_latencies[endpoint], 0.99)
         rows.append(
             (
                 f"{label}: p99 {endpoint}",
-                _ms(ours),
-                f"{_ms(baseline)} (one agent alone)",
+                ms(ours),
+                f"{ms(baseline)} (one agent alone)",
                 f"{ours / baseline:.2f}",
                 "no errors",
             )

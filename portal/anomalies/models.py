@@ -59,7 +59,12 @@ class Anomaly(db.Model):
     """One finding about a register's transactions, e.g. a gap in its sequence numbers."""
 
     __tablename__ = "anomaly"
-    __table_args__ = (sa.Index("ix_anomaly_store_detected", "store_id", "detected_at"),)
+    __table_args__ = (
+        sa.Index("ix_anomaly_store_detected", "store_id", "detected_at"),
+        # The anomalies list, newest first by (detected_at, id): a batch's anomalies share one
+        # detected_at, so the id is in the index too and a page reads only its own rows.
+        sa.Index("ix_anomaly_detected", "detected_at", "id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(sa.String(30), index=True)
