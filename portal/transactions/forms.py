@@ -54,6 +54,7 @@ class FilterForm(FlaskForm):
 class TransactionFilterForm(FilterForm):
     """What an auditor narrows the transactions to."""
 
+    q = StringField("Receipt or transaction id", validators=[Optional(), Length(max=40)])
     store = StringField("Store", validators=[Optional(), Length(max=30)])
     register = StringField("Register", validators=[Optional(), Length(max=30)])
     date_from = DateField("From", validators=[Optional()])

@@ -65,6 +65,9 @@ def test_list_shows_newest_first_with_register_time_and_totals(client, login, th
         ({"review_status": "flagged"}, []),
         ({"kind": "sale"}, [2, 1, 0]),
         ({"anomaly": "price_override"}, [0]),
+        ({"q": "houston-2-0000"}, [1]),
+        ({"q": "dallas"}, [2]),
+        ({"q": "NOWHERE"}, []),
     ],
 )
 def test_filters_narrow_the_list(client, login, three, args, expected):
@@ -73,6 +76,14 @@ def test_filters_narrow_the_list(client, login, three, args, expected):
     page = client.get("/transactions/", query_string=args)
     assert page.status_code == 200
     assert rows(page.text) == [three[i].id for i in expected]
+
+
+def test_a_sale_is_found_by_the_start_of_its_transaction_id(client, login, three):
+    login("auditor")
+    start = three[1].transaction_id[:8].upper()
+    page = client.get("/transactions/", query_string={"q": start})
+    assert rows(page.text) == [three[1].id]
+    assert f'value="{start}"' in page.text
 
 
 def test_date_range_filters_by_the_day_the_register_made_the_sale(client, login, stores):
