@@ -20,7 +20,13 @@ class ErrorDetailSchema(ma.Schema):
 
     code = ma.fields.String(required=True)
     message = ma.fields.String(required=True)
-    fields = ma.fields.Dict(required=True)
+    fields = ma.fields.Dict(
+        required=True,
+        metadata={
+            "description": "One message per field, keyed by its dotted path, e.g. "
+            "`scopes.0.name`: `Required.`"
+        },
+    )
 
 
 class ErrorSchema(ma.Schema):

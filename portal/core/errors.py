@@ -42,4 +42,26 @@ class Conflict(DomainError):
 
 def error_body(code: str, message: str, fields: dict[str, Any] | None = None) -> dict[str, Any]:
     """Build the single JSON error shape used by every API endpoint."""
-    return {"error": {"code": code, "message": message, "fields": fields or {}}}
+    return {"error": {"code": code, "message": message, "fields": flat_fields(fields or {})}}
+
+
+# marshmallow's wording of the services' "Required.", so one refusal reads the same either way.
+_SAME_AS_SERVICES = {"Missing data for required field.": "Required."}
+
+
+def flat_fields(fields: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Field errors as one message per dotted path, `scopes.0.name`, whoever found them.
+
+    marshmallow nests them (`{"scopes": {0: {"name": ["..."]}}}`) and lists the messages; the
+    services name the path and give one message. Other values (an id a client needs) stay.
+    """
+    flat: dict[str, Any] = {}
+    for key, value in fields.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(flat_fields(value, f"{path}."))
+        elif isinstance(value, list) and all(isinstance(item, str) for item in value):
+            flat[path] = " ".join(_SAME_AS_SERVICES.get(item, item) for item in value)
+        else:
+            flat[path] = value
+    return flat

@@ -166,5 +166,5 @@ def test_malformed_json_is_400(client, register):
     response = client.post(
         f"{API}/status", data='{"mode": ', content_type="application/json", headers=register
     )
-    assert refusal(response, 400)["fields"] == {"json": ["Invalid JSON body."]}
+    assert refusal(response, 400)["fields"] == {"json": "Invalid JSON body."}
     assert count(Heartbeat) == 0

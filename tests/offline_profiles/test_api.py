@@ -127,7 +127,7 @@ def test_create_reports_unknown_fields_inside_a_scope(client, hq):
     )
 
     assert response.status_code == 422
-    assert response.json["error"]["fields"] == {"scopes": {"0": {"priority": ["Unknown field."]}}}
+    assert response.json["error"]["fields"] == {"scopes.0.priority": "Unknown field."}
     assert stored("Broken") is None
 
 

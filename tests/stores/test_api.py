@@ -165,7 +165,7 @@ def test_update_refuses_read_only_fields(client, hq):
     )
 
     assert response.status_code == 422
-    assert response.json["error"]["fields"] == {"channel_database": ["Unknown field."]}
+    assert response.json["error"]["fields"] == {"channel_database": "Unknown field."}
     assert stored("HOUSTON").name == store.name
 
 
