@@ -28,18 +28,17 @@ from typing import Any
 import sqlalchemy as sa
 
 from portal.anomalies import rules
-from portal.anomalies.findings import Arrival, KeptConflict
+from portal.anomalies.findings import Arrival
 from portal.channels.models import OFFLINE, ChannelDatabase
 from portal.core.errors import Conflict
 from portal.core.models import utcnow
 from portal.device_api.models import DeviceStatus
 from portal.extensions import db
 from portal.registers.models import Register
-from portal.transactions import batches, bulk, validation
+from portal.transactions import batches, bulk, conflicts, validation
 from portal.transactions.models import (
     UPLOAD_APPLIED,
     PosTransaction,
-    TransactionConflict,
     TransactionLine,
     TransactionPayment,
     UploadSession,
@@ -170,9 +169,9 @@ def _store(
     for _, sale, register in sales:
         first.setdefault(sale.transaction_id, (sale, register))
     inserted = _insert_sales(session_id, [first[tid] for tid in sorted(first)], now)
-    stored = _stored_hashes(first.keys() - inserted.keys())
+    stored = conflicts.stored_hashes(first.keys() - inserted.keys())
     stored.update((tid, (pk, first[tid][0].content_sha256)) for tid, pk in inserted.items())
-    fresh, conflicts, arrivals, stores = set(inserted), [], [], set()
+    fresh, other_content, arrivals, stores = set(inserted), [], [], set()
     for index, sale, (register_id, store_id) in sales:
         pk, content_sha256 = stored[sale.transaction_id]
         if sale.transaction_id in fresh:
@@ -183,13 +182,13 @@ def _store(
             results[index]["status"] = DUPLICATE
         else:
             results[index].update(status=CONFLICT, errors={"transaction_id": CONFLICT_MESSAGE})
-            conflicts.append((sale, pk, content_sha256))
+            other_content.append((sale, pk, content_sha256))
         if results[index]["status"] != DUPLICATE:
             stores.add(store_id)
     if stores:
         # Before the conflicts' row locks: every batch takes the store locks first, then those.
         rules.lock_stores(stores)
-        kept = _keep_conflicts(session_id, conflicts, now)
+        kept = conflicts.keep(session_id, other_content, now)
         rules.check(arrivals, kept, now)
     return results
 
@@ -251,59 +250,6 @@ def _insert_sales(session_id: int, sales: list[tuple[Sale, tuple[int, int]]], no
     bulk.copy_rows(TransactionLine.__table__, lines)
     bulk.copy_rows(TransactionPayment.__table__, payments)
     return inserted
-
-
-def _stored_hashes(transaction_ids) -> dict[str, tuple[int, str]]:
-    """(row id, content hash) of sales stored before, by UUID."""
-    if not transaction_ids:
-        return {}
-    rows = db.session.execute(
-        sa.select(
-            PosTransaction.transaction_id, PosTransaction.id, PosTransaction.content_sha256
-        ).where(PosTransaction.transaction_id.in_(transaction_ids))
-    )
-    return {tid: (pk, content_sha256) for tid, pk, content_sha256 in rows}
-
-
-def _keep_conflicts(
-    session_id: int, conflicts: list[tuple[Sale, int, str]], now
-) -> list[KeptConflict]:
-    """Record each distinct other content of a stored sale once, for an auditor; those new."""
-    if not conflicts:
-        return []
-    # Locking the stored sales makes a concurrent upload of the same conflict wait for this one
-    # to commit, after which it finds the record below instead of adding a second.
-    db.session.execute(
-        sa.select(PosTransaction.id)
-        .where(PosTransaction.id.in_({pk for _, pk, _ in conflicts}))
-        .order_by(PosTransaction.id)
-        .with_for_update()
-    )
-    recorded = db.session.execute(
-        sa.select(TransactionConflict.transaction_id, TransactionConflict.content_sha256).where(
-            TransactionConflict.transaction_id.in_({s.transaction_id for s, _, _ in conflicts})
-        )
-    )
-    known = {(tid, content_sha256) for tid, content_sha256 in recorded}
-    rows, kept = [], []
-    for sale, pk, stored_sha256 in conflicts:
-        if (sale.transaction_id, sale.content_sha256) in known:
-            continue
-        known.add((sale.transaction_id, sale.content_sha256))
-        kept.append(KeptConflict(pk, stored_sha256, sale.content_sha256, session_id))
-        rows.append(
-            {
-                "transaction_id": sale.transaction_id,
-                "pos_transaction_id": pk,
-                "upload_session_id": session_id,
-                "content_sha256": sale.content_sha256,
-                "payload": sale.canonical,
-                "received_at": now,
-            }
-        )
-    if rows:
-        db.session.execute(sa.insert(TransactionConflict.__table__), rows)
-    return kept
 
 
 def _finish_session(session_id: int, response: dict[str, Any]) -> None:
