@@ -51,8 +51,16 @@ DEMO_SALES_TAX_GROUPS = (
     ("WA", "Washington (Seattle)", ["WA-STATE", "WA-SEA"]),
     ("ON", "Ontario", ["ON-HST"]),
 )
+# Product changes go out every night at 02:00 Houston time; the other jobs run on demand.
+DEMO_RECURRENCES = {"1040": {"cron": "0 2 * * *", "time_zone": "America/Chicago"}}
 DEMO_SCHEDULES = tuple(
-    {"code": job, "name": name, "jobs": [job], "groups": ["Stores"]}
+    {
+        "code": job,
+        "name": name,
+        "jobs": [job],
+        "groups": ["Stores"],
+        **DEMO_RECURRENCES.get(job, {}),
+    }
     for job, name in (
         ("1080", "Sales tax"),
         ("1000", "Currency"),

@@ -80,7 +80,11 @@ class ScheduleItem(MethodView):
     @schedules_blp.response(200, DistributionScheduleSchema)
     @errors(schedules_blp, 400, 401, 403, 404)
     def patch(self, data, code):
-        """Change a schedule; a new recurrence next falls due one interval from now."""
+        """Change a schedule; `interval_minutes` or `cron` replaces the other recurrence.
+
+        A changed recurrence (or enabling the schedule) sets its next run anew: one interval
+        from now, or the cron expression's next time in its time zone.
+        """
         schedule = services.update_schedule(services.get_schedule(code), data)
         db.session.commit()
         return schedule

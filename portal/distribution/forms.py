@@ -13,11 +13,21 @@ from wtforms import (
 from wtforms.validators import InputRequired, Optional
 
 from portal.channels import services as channels
+from portal.core.validation import time_zone_choices
 from portal.distribution import services
 from portal.distribution.models import SESSION_STATUSES, DistributionSchedule
 from portal.extensions import db
 
-SETTINGS = ("name", "jobs", "groups", "interval_minutes", "full_sync", "enabled")
+SETTINGS = (
+    "name",
+    "jobs",
+    "groups",
+    "interval_minutes",
+    "cron",
+    "time_zone",
+    "full_sync",
+    "enabled",
+)
 
 
 def job_choices() -> list[SelectChoice]:
@@ -45,13 +55,27 @@ class ScheduleForm(FlaskForm):
         description="Every active channel database of these groups receives the jobs.",
     )
     interval_minutes = IntegerField(
-        "Recurrence (minutes)",
+        "Interval (minutes)",
         validators=[Optional()],
         render_kw={"min": 1},
+        description="Run every this many minutes, the first time one interval from now.",
+    )
+    cron = StringField(
+        "Cron expression",
+        render_kw={"maxlength": 200, "autocomplete": "off", "spellcheck": "false"},
         description=(
-            "Run every this many minutes. Leave empty to run only on demand. A new or changed "
-            "recurrence first runs one interval from now."
+            "Or run at set times: 5 fields, minute hour day-of-month month day-of-week, read on "
+            "the clock of the time zone below. E.g. 0 2 * * * runs every night at 02:00; "
+            "30 6 * * 1-5 on weekdays at 06:30."
         ),
+    )
+    # The service names an unknown zone on the field, as it does through the API.
+    time_zone = SelectField(
+        "Time zone",
+        default="UTC",
+        validate_choice=False,
+        description="The clock the cron expression is read on, e.g. America/Chicago for "
+        "stores in Houston. Daylight saving is followed.",
     )
     full_sync = BooleanField(
         "Full data sync on every run",
@@ -68,6 +92,7 @@ class ScheduleForm(FlaskForm):
         self.jobs.choices = job_choices()
         groups = db.session.scalars(channels.groups_query())
         self.groups.choices = [SelectChoice(group.name) for group in groups]
+        self.time_zone.choices = [SelectChoice(zone) for zone in time_zone_choices()]
 
     @staticmethod
     def initial(schedule: DistributionSchedule) -> dict:
@@ -77,6 +102,8 @@ class ScheduleForm(FlaskForm):
             "jobs": [job.job_number for job in schedule.jobs],
             "groups": [group.name for group in schedule.groups],
             "interval_minutes": schedule.interval_minutes,
+            "cron": schedule.cron,
+            "time_zone": schedule.time_zone,
             "full_sync": schedule.full_sync,
             "enabled": schedule.enabled,
         }

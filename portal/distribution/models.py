@@ -82,7 +82,11 @@ class DistributionSchedule(Timestamped, db.Model):
     name: Mapped[str] = mapped_column(sa.String(100))
     full_sync: Mapped[bool] = mapped_column(default=False)
     enabled: Mapped[bool] = mapped_column(default=True)
+    # The recurrence: every N minutes, or a crontab expression read on the wall clock of
+    # `time_zone` (so "0 2 * * *" stays 02:00 store time across daylight saving); never both.
     interval_minutes: Mapped[int | None] = mapped_column()
+    cron: Mapped[str | None] = mapped_column(sa.String(200))
+    time_zone: Mapped[str] = mapped_column(sa.String(64), default="UTC", server_default="UTC")
     next_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
 
     jobs: Mapped[list[SchedulerJob]] = relationship(

@@ -18,6 +18,7 @@ from portal.distribution.models import (
     DistributionSchedule,
     DownloadSession,
 )
+from portal.distribution.services import set_next_run
 from portal.distribution.targets import deliveries
 from portal.extensions import db
 from portal.masterdata.versioning import committed_version
@@ -140,13 +141,17 @@ def due_runs() -> list[int]:
     """Record runs for enabled schedules whose time has come, plus runs left waiting.
 
     A waiting run is handed over again on every tick: a run that already started ignores it.
+    A schedule due for a while (beat was down) runs once and next falls due after now.
     """
     now = utcnow()
     due = db.session.scalars(
         sa.select(DistributionSchedule)
         .where(
             DistributionSchedule.enabled,
-            DistributionSchedule.interval_minutes.is_not(None),
+            sa.or_(
+                DistributionSchedule.interval_minutes.is_not(None),
+                DistributionSchedule.cron.is_not(None),
+            ),
             sa.or_(
                 DistributionSchedule.next_run_at.is_(None), DistributionSchedule.next_run_at <= now
             ),
@@ -155,7 +160,7 @@ def due_runs() -> list[int]:
     )
     for schedule in due:
         request_run(schedule)
-        schedule.next_run_at = now + timedelta(minutes=schedule.interval_minutes)
+        set_next_run(schedule, now)
     db.session.flush()
     return list(
         db.session.scalars(

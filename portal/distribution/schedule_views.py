@@ -1,5 +1,8 @@
 """Pages for distribution schedules, their runs and the download sessions the runs build."""
 
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
 import sqlalchemy as sa
 from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
 from kombu.exceptions import OperationalError
@@ -63,7 +66,11 @@ def detail(code: str):
     schedule = services.get_schedule(code)
     page = paginate(runs.runs_query(schedule_code=schedule.code))
     return render_template(
-        "distribution/schedules_detail.html", schedule=schedule, page=page, form=RunForm()
+        "distribution/schedules_detail.html",
+        schedule=schedule,
+        page=page,
+        form=RunForm(),
+        next_local=_next_run_on_its_clock(schedule),
     )
 
 
@@ -251,6 +258,13 @@ def _start(run: DistributionRun):
             "warning",
         )
     return redirect(url_for(".run_detail", run_id=run.id))
+
+
+def _next_run_on_its_clock(schedule: DistributionSchedule) -> datetime | None:
+    # A cron expression is read in its time zone: its next run is checked there at a glance.
+    if schedule.cron and schedule.next_run_at:
+        return schedule.next_run_at.astimezone(ZoneInfo(schedule.time_zone))
+    return None
 
 
 def _last_runs(schedules: list[DistributionSchedule]) -> dict[int, DistributionRun]:

@@ -32,13 +32,35 @@ class DistributionScheduleSchema(ma.Schema):
     interval_minutes = ma.fields.Integer(
         strict=True,
         allow_none=True,
-        metadata={"description": "Recurrence in minutes; null runs only on demand"},
+        metadata={
+            "description": "Run every this many minutes; null with a null `cron` runs only on "
+            "demand. Giving it clears `cron`; giving both is refused"
+        },
+    )
+    cron = ma.fields.String(
+        allow_none=True,
+        metadata={
+            "description": "Run at set times: a 5-field cron expression (minute hour "
+            "day-of-month month day-of-week) read on the clock of `time_zone`. Giving it "
+            "clears `interval_minutes`; giving both is refused",
+            "example": "0 2 * * *",
+        },
+    )
+    time_zone = ma.fields.String(
+        metadata={
+            "description": "IANA time zone the cron expression is read in; UTC by default",
+            "example": "America/Chicago",
+        },
     )
     full_sync = ma.fields.Boolean(
         metadata={"description": "Every run sends full packages instead of incremental ones"}
     )
     enabled = ma.fields.Boolean(metadata={"description": "A disabled schedule does not run"})
-    next_run_at = ma.fields.DateTime(dump_only=True, allow_none=True)
+    next_run_at = ma.fields.DateTime(
+        dump_only=True,
+        allow_none=True,
+        metadata={"description": "When the recurrence next runs the schedule (UTC)"},
+    )
 
 
 class DistributionScheduleUpdateSchema(DistributionScheduleSchema):

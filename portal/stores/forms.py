@@ -1,7 +1,5 @@
 """Forms for creating and editing stores."""
 
-from functools import cache
-
 from flask_wtf import FlaskForm
 from wtforms import SelectField, StringField
 
@@ -25,12 +23,6 @@ def profile_choices(none_label: str = "— none —") -> list[tuple[str, str]]:
     return [("", none_label), *((profile.name, profile.name) for profile in profiles)]
 
 
-@cache
-def _time_zones() -> tuple[tuple[str, str], ...]:
-    # Reading the zone database takes tens of milliseconds, and it cannot change while running.
-    return (("", "— choose —"), *((zone, zone) for zone in time_zone_choices()))
-
-
 class StoreForm(FlaskForm):
     """A store's settings that can change after it is created."""
 
@@ -45,7 +37,10 @@ class StoreForm(FlaskForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.time_zone.choices = list(_time_zones())
+        self.time_zone.choices = [
+            ("", "— choose —"),
+            *((zone, zone) for zone in time_zone_choices()),
+        ]
         self.channel_data_group.choices = group_choices()
         self.offline_profile.choices = profile_choices()
 

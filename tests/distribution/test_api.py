@@ -1,6 +1,7 @@
 """The distribution API: schedules, running them, and following runs and their packages."""
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
@@ -53,7 +54,13 @@ def test_create_read_update_and_delete_a_schedule(client, scheduler):
     created = client.post(SCHEDULES, json=body, headers=scheduler)
 
     assert created.status_code == 201, created.json
-    assert created.json == {**body, "jobs": ["1020", "1040"], "next_run_at": None}
+    assert created.json == {
+        **body,
+        "jobs": ["1020", "1040"],
+        "cron": None,
+        "time_zone": "UTC",
+        "next_run_at": None,
+    }
     assert [job.job_number for job in stored("1040").jobs] == ["1020", "1040"]
     assert client.get(f"{SCHEDULES}/1040", headers=scheduler).json == created.json
 
@@ -126,6 +133,74 @@ def test_invalid_schedule_is_refused_with_field_errors_and_nothing_saved(
     assert [job.job_number for job in schedule.jobs] == ["1080"]
     assert [group.name for group in schedule.groups] == ["Stores"]
     assert schedule.interval_minutes is None
+
+
+def test_patch_switches_a_schedule_between_a_cron_expression_and_an_interval(client, scheduler):
+    nightly = {"cron": "0 2 * * *", "time_zone": "America/Chicago"}
+    created = client.post(
+        SCHEDULES, json={"code": "1040", "jobs": ["1040"], **nightly}, headers=scheduler
+    )
+
+    assert created.status_code == 201, created.json
+    assert (created.json["cron"], created.json["interval_minutes"]) == ("0 2 * * *", None)
+    next_run = datetime.fromisoformat(created.json["next_run_at"])
+    assert next_run.astimezone(ZoneInfo("America/Chicago")).strftime("%H:%M") in ("02:00", "03:00")
+    assert next_run > utcnow()
+
+    to_interval = client.patch(
+        f"{SCHEDULES}/1040", json={"interval_minutes": 240}, headers=scheduler
+    )
+    assert to_interval.status_code == 200, to_interval.json
+    assert (to_interval.json["cron"], to_interval.json["interval_minutes"]) == (None, 240)
+    assert to_interval.json["time_zone"] == "America/Chicago"
+    schedule = stored("1040")
+    assert timedelta(minutes=239) < schedule.next_run_at - utcnow() <= timedelta(minutes=240)
+
+    to_cron = client.patch(
+        f"{SCHEDULES}/1040", json={"cron": "30 6 * * 1-5", "time_zone": "UTC"}, headers=scheduler
+    )
+    assert to_cron.status_code == 200, to_cron.json
+    assert (to_cron.json["cron"], to_cron.json["interval_minutes"]) == ("30 6 * * 1-5", None)
+    schedule = stored("1040")
+    assert (schedule.next_run_at.hour, schedule.next_run_at.minute) == (6, 30)
+    assert schedule.next_run_at.weekday() < 5
+    assert to_cron.json["next_run_at"] == schedule.next_run_at.isoformat()
+
+
+@pytest.mark.parametrize(
+    ("body", "fields"),
+    [
+        ({"cron": "every night"}, {"cron": "Not a cron expression: 5 fields, e.g. 0 2 * * *."}),
+        (
+            {"cron": "0 2 * * *", "interval_minutes": 60},
+            {
+                "cron": "Leave empty when an interval is given.",
+                "interval_minutes": "Leave empty when a cron expression is given.",
+            },
+        ),
+        (
+            {"cron": "0 2 * * *", "time_zone": "Chicago"},
+            {"time_zone": "An IANA name such as America/Chicago."},
+        ),
+        ({"cron": 2}, {"cron": "Not a valid string."}),
+    ],
+    ids=["not-cron", "both", "unknown-zone", "not-a-string"],
+)
+def test_a_recurrence_that_cannot_be_read_is_refused_and_nothing_saved(
+    client, scheduler, body, fields
+):
+    created = client.post(
+        SCHEDULES, json={"code": "NEW", "jobs": ["1080"], **body}, headers=scheduler
+    )
+    changed = client.patch(f"{SCHEDULES}/1080", json=body, headers=scheduler)
+
+    for response in (created, changed):
+        assert response.status_code == 422
+        assert response.json["error"]["code"] == "validation_failed"
+        assert response.json["error"]["fields"] == fields
+    assert stored("NEW") is None
+    schedule = stored("1080")
+    assert (schedule.cron, schedule.interval_minutes, schedule.time_zone) == (None, None, "UTC")
 
 
 def test_a_schedule_keeps_its_code_and_its_history(client, scheduler):

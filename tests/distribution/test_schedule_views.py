@@ -3,6 +3,7 @@
 import html
 import re
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
@@ -165,6 +166,94 @@ def test_clearing_the_recurrence_makes_a_schedule_on_demand(client, login):
 
     schedule = committed_schedule("1080")
     assert (schedule.interval_minutes, schedule.next_run_at) == (None, None)
+
+
+def test_a_nightly_cron_schedule_is_created_shown_and_edited_in_its_time_zone(client, login):
+    email = login("scheduler")
+    form = text(client.get("/distribution/schedules/new"))
+    assert 'for="cron"' in form and 'for="time_zone"' in form
+    assert 'aria-describedby="cron-help"' in form and "0 2 * * *" in form
+    assert '<option selected value="UTC">UTC</option>' in form
+    assert '<option value="America/Chicago">America/Chicago</option>' in form
+
+    response = client.post(
+        "/distribution/schedules/new",
+        data={
+            **NEW_SCHEDULE,
+            "groups": ["Stores"],
+            "interval_minutes": "",
+            "cron": "0 2 * * *",
+            "time_zone": "America/Chicago",
+        },
+    )
+
+    assert response.status_code == 302
+    schedule = committed_schedule("1040")
+    assert (schedule.interval_minutes, schedule.cron, schedule.time_zone) == (
+        None,
+        "0 2 * * *",
+        "America/Chicago",
+    )
+    local = schedule.next_run_at.astimezone(ZoneInfo("America/Chicago"))
+    (entry,) = audit_entries("create", "1040")
+    assert (entry.actor, entry.after["cron"]) == (email, "0 2 * * *")
+
+    detail = re.sub(r"<[^>]+>", "", text(client.get("/distribution/schedules/1040")))
+    assert "Cron 0 2 * * * (America/Chicago)" in detail
+    assert f"{schedule.next_run_at:%Y-%m-%d %H:%M:%S} UTC" in detail
+    assert f"({local:%Y-%m-%d %H:%M} America/Chicago)" in detail
+    listed = re.sub(r"<[^>]+>", "", text(client.get("/distribution/schedules/")))
+    assert "Cron 0 2 * * * (America/Chicago)" in listed
+    assert f"Next run: {schedule.next_run_at:%Y-%m-%d %H:%M:%S} UTC" in listed
+
+    edit = text(client.get("/distribution/schedules/1040/edit"))
+    assert 'value="0 2 * * *"' in edit
+    assert '<option selected value="America/Chicago">America/Chicago</option>' in edit
+
+
+@pytest.mark.parametrize(
+    ("change", "messages"),
+    [
+        (
+            {"cron": "2am"},
+            {"cron": "Not a cron expression: 5 fields, e.g. 0 2 * * *."},
+        ),
+        (
+            {"cron": "0 2 * * *", "interval_minutes": "60"},
+            {
+                "cron": "Leave empty when an interval is given.",
+                "interval_minutes": "Leave empty when a cron expression is given.",
+            },
+        ),
+        (
+            {"cron": "0 2 * * *", "time_zone": "Central"},
+            {"time_zone": "An IANA name such as America/Chicago."},
+        ),
+    ],
+    ids=["not-cron", "both", "unknown-zone"],
+)
+def test_a_recurrence_that_cannot_be_read_is_refused_on_its_field(client, login, change, messages):
+    login("scheduler")
+
+    response = client.post(
+        "/distribution/schedules/1080/edit",
+        data={
+            "name": "Sales tax",
+            "jobs": ["1080"],
+            "groups": ["Stores"],
+            "enabled": "y",
+            **change,
+        },
+    )
+
+    assert response.status_code == 200
+    page = text(response)
+    for field, message in messages.items():
+        assert re.search(rf'class="[^"]*is-invalid[^"]*" id="{field}"', page)
+        assert f'id="{field}-error-1">{message}</div>' in page
+    schedule = committed_schedule("1080")
+    assert (schedule.cron, schedule.interval_minutes, schedule.time_zone) == (None, None, "UTC")
+    assert audit_entries("update", "1080") == []
 
 
 def test_edit_with_an_unknown_group_changes_nothing(client, login):
