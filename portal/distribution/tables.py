@@ -16,6 +16,8 @@ from portal.distribution.export import text_column
 from portal.masterdata import configuration as conf
 from portal.masterdata import people, prices, products, tax
 from portal.offline_profiles.models import OfflineProfile, OfflineScope
+from portal.registers.models import Register
+from portal.stores.models import Store
 
 # Columns that describe the HQ row's bookkeeping, not the data a target stores.
 BOOKKEEPING = frozenset({"id", "row_version", "deleted", "changed_at", "created_at", "updated_at"})
@@ -120,18 +122,19 @@ class DistributedTable:
 
 @dataclass(frozen=True)
 class SetupSnapshot:
-    """Setup data sent whole with every package (offline profiles and their scopes).
+    """Setup data sent whole with every package (offline profiles and scopes, registers).
 
     Setup rows carry no change versions: the tables are small, so each package holds all of
-    them and is always full; the services take a change version when they change them, so a
-    change gives the next run a new watermark and a new package.
+    them (in the target's scope) and is always full; the services take a change version when
+    they change them, so a change gives the next run a new watermark and a new package.
     """
 
     name: str
     key: tuple[str, ...]
     query: Callable[[], sa.Select]
-    always_full = True
+    scope: Callable[[Target], list] = lambda target: []
     scope_params: tuple[str, ...] = ()
+    always_full = True
 
     @property
     def columns(self) -> list:
@@ -140,7 +143,7 @@ class SetupSnapshot:
 
     def selects(self, target: Target, base: int, upto: int, full: bool) -> list[sa.Select]:
         """One select of every row, each an upsert."""
-        query = self.query()
+        query = self.query().where(*self.scope(target))
         columns = [text_column(c) for c in query.selected_columns]
         return [query.with_only_columns(sa.literal("upsert").label("op"), *columns)]
 
@@ -169,6 +172,22 @@ def _offline_scopes() -> sa.Select:
         )
         .join(scope.profile)
         .order_by(OfflineProfile.name, scope.position)
+    )
+
+
+def _registers() -> sa.Select:
+    """A store's registers as its databases know them: HQ's ids stay at HQ."""
+    return (
+        sa.select(
+            Register.register_number,
+            Store.store_number,
+            Register.support_offline,
+            Register.active,
+            OfflineProfile.name.label("offline_profile"),
+        )
+        .join(Register.store)
+        .outerjoin(Register.offline_profile)
+        .order_by(Register.register_number)
     )
 
 
@@ -302,6 +321,13 @@ TABLES: dict[str, DistributedTable | SetupSnapshot] = {
         ),
         DistributedTable("item_tax_group", tax.ItemTaxGroup, ("code",)),
         # 1090 Registers
+        SetupSnapshot(
+            "register",
+            ("register_number",),
+            _registers,
+            lambda target: [Store.store_number == target.store_number],
+            scope_params=("store_number",),
+        ),
         DistributedTable(
             "register_hardware",
             conf.RegisterHardware,

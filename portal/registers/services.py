@@ -7,6 +7,7 @@ from portal.channels import services as channels
 from portal.core.errors import Conflict, NotFound, ValidationFailed
 from portal.core.validation import FieldErrors, normalise_number
 from portal.extensions import db
+from portal.masterdata.versioning import transaction_version
 from portal.offline_profiles import services as offline_profiles
 from portal.registers.models import Register
 from portal.stores import services as stores
@@ -58,7 +59,7 @@ def create_register(data: dict) -> Register:
     )
     db.session.add(register)
     db.session.flush()
-    audit.record("create", "register", register.register_number, after=audit.snapshot(register))
+    _record("create", register)
     if data.get("support_offline"):
         set_support_offline(register, True)
     return register
@@ -84,7 +85,7 @@ def update_register(register: Register, data: dict) -> Register:
     if "active" in data:
         register.active = bool(data["active"])
     db.session.flush()
-    audit.record("update", "register", register.register_number, before, audit.snapshot(register))
+    _record("update", register, before)
     if "support_offline" in data:
         set_support_offline(register, bool(data["support_offline"]))
     elif register.support_offline:
@@ -101,7 +102,7 @@ def set_support_offline(register: Register, enabled: bool) -> Register:
     register.support_offline = enabled
     db.session.flush()
     action = "enable_offline" if enabled else "disable_offline"
-    audit.record(action, "register", register.register_number, before, audit.snapshot(register))
+    _record(action, register, before)
     _sync_offline_database(register)
     return register
 
@@ -113,9 +114,20 @@ def delete_register(register: Register) -> None:
             f"Register '{register.register_number}' has an offline database with history; "
             "deactivate the register instead of deleting it."
         )
-    audit.record("delete", "register", register.register_number, before=audit.snapshot(register))
+    _record("delete", register, audit.snapshot(register), deleted=True)
     db.session.delete(register)
     db.session.flush()
+
+
+def _record(action: str, register: Register, before=None, deleted: bool = False) -> None:
+    """Audit a change of a register and give it a change version.
+
+    Job 1090 sends a store's registers whole; the version gives the next run a new watermark,
+    so the stores receive the change.
+    """
+    transaction_version(db.session)
+    after = None if deleted else audit.snapshot(register)
+    audit.record(action, "register", register.register_number, before, after)
 
 
 def _check_offline_possible(register: Register) -> None:
