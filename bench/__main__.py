@@ -14,6 +14,8 @@
 - web_load: 20 users on the list and search pages over 1,000,000 transactions and 10,000
   registers under gunicorn: p95 and p99 against the 500 ms target, and again while a real
   Celery worker builds a full sync of every register, against the idle figures.
+- search: the master data list pages, searched by number, name, barcode and price group, with
+  1,000,000 products: p99 against the same pages with 10,000 products.
 """
 
 import argparse
@@ -29,6 +31,7 @@ import sqlalchemy as sa
 from bench import fixtures
 from bench.database import portal_on_fresh_database
 from bench.device_load import device_load_benchmark
+from bench.search import search_benchmark
 from bench.uploads import SALES, upload_benchmarks
 from bench.web_load import web_load_benchmark
 from portal.channels import services as channels
@@ -74,7 +77,7 @@ def main() -> None:
     """Run the benchmarks and print a Markdown table of figures, baselines and ratios."""
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, for CI")
-    benchmarks = ["build", "incremental", "fanout", "uploads", "device_load", "web_load"]
+    benchmarks = ["build", "incremental", "fanout", "uploads", "device_load", "web_load", "search"]
     parser.add_argument("--only", choices=benchmarks, action="append")
     args = parser.parse_args()
     sizes = SIZES["quick" if args.quick else "full"]
@@ -92,6 +95,8 @@ def main() -> None:
             rows += device_load_benchmark(sizes["agents"], Path(scratch), step)
         if "web_load" in chosen:
             rows += web_load_benchmark(sizes, Path(scratch), step)
+        if "search" in chosen:
+            rows += search_benchmark(sizes, Path(scratch), step, args.quick)
     print(
         f"\n### {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.node()}, "
         f"{platform.processor() or platform.machine()}, Python {platform.python_version()}\n"

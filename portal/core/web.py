@@ -1,6 +1,8 @@
 """Helpers shared by the HTML views: error pages, list pagination and committing changes."""
 
+import sqlalchemy as sa
 from flask import current_app, flash, render_template, request
+from sqlalchemy.orm import lazyload
 from werkzeug.exceptions import HTTPException
 
 from portal.core.errors import DomainError
@@ -13,16 +15,33 @@ def render_error(error: HTTPException):
     return render_template("error.html", error=error), error.code
 
 
+# A list counts its rows only this far past the start of the page shown; past that the pager says
+# "more than" and links that far, and each page further on counts further. Counting every row (and
+# the OFFSET of the last page the pager linked) read a whole million-row table on each view: the
+# cost now follows how far someone pages, not how large the table is (bench/RESULTS.md).
+COUNT_AHEAD = 1_000
+
+
 def paginate(stmt):
-    """A page of `stmt` for list pages, from the `page` query argument."""
+    """A page of `stmt` for list pages, from the `page` query argument.
+
+    `total` counts the rows up to COUNT_AHEAD past the page's start; `capped` says there are more.
+    """
     from portal.extensions import db
 
-    return db.paginate(
-        stmt,
-        page=request.args.get("page", 1, type=int),
-        per_page=current_app.config["PER_PAGE"],
-        error_out=False,
-    )
+    per_page = current_app.config["PER_PAGE"]
+    number = request.args.get("page", 1, type=int)
+    page = db.paginate(stmt, page=number, per_page=per_page, error_out=False, count=False)
+    offset = (page.page - 1) * per_page
+    if 0 < len(page.items) < per_page or (page.page == 1 and not page.items):
+        counted = limit = offset + len(page.items)  # the last page: nothing left to count
+    else:
+        limit = offset + max(COUNT_AHEAD, per_page)
+        rows = stmt.options(lazyload("*")).order_by(None).limit(limit + 1).subquery()
+        counted = db.session.scalar(sa.select(sa.func.count()).select_from(rows))
+    page.total = min(counted, limit)
+    page.capped = counted > limit
+    return page
 
 
 def show_form_error(form, error) -> None:

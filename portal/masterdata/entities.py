@@ -214,7 +214,7 @@ class Entity:
     def search_columns(self) -> list[sa.ColumnElement]:
         """The columns a search matches: the text parts of the natural key, and the name."""
         names = [f.name for f in self.fields if f.kind == "str" and f.name in self.key]
-        if "name" in self.field_map:
+        if "name" in self.field_map and "name" not in names:
             names.append("name")
         return [getattr(self.model, name) for name in names]
 

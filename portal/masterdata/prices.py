@@ -8,6 +8,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.core.models import Timestamped
 from portal.extensions import db
+from portal.masterdata.products import trigram_index
 from portal.masterdata.versioning import Distributable
 
 
@@ -56,6 +57,8 @@ class TradeAgreement(Distributable, Timestamped, db.Model):
             "price_group", "product_number", "valid_from", name="uq_trade_agreement"
         ),
         sa.Index("ix_trade_agreement_product", "product_number"),
+        trigram_index("trade_agreement", "price_group"),
+        trigram_index("trade_agreement", "product_number"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

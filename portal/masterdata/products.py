@@ -10,6 +10,19 @@ from portal.extensions import db
 from portal.masterdata.versioning import Distributable
 
 
+def trigram_index(table: str, column: str) -> sa.Index:
+    """An index answering a search anywhere in `column` (ILIKE '%text%') of a large table.
+
+    On PostgreSQL a GIN index of the value's trigrams (pg_trgm); elsewhere a plain index.
+    """
+    return sa.Index(
+        f"ix_{table}_{column}_trgm",
+        column,
+        postgresql_using="gin",
+        postgresql_ops={column: "gin_trgm_ops"},
+    )
+
+
 class Unit(Distributable, Timestamped, db.Model):
     """A unit of measure (pcs, kg, ...)."""
 
@@ -36,6 +49,11 @@ class Product(Distributable, Timestamped, db.Model):
     """A sellable product, identified by its product number."""
 
     __tablename__ = "product"
+    # The master data search (portal.masterdata.services.rows_query) at a million products.
+    __table_args__ = (
+        trigram_index("product", "product_number"),
+        trigram_index("product", "name"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     product_number: Mapped[str] = mapped_column(sa.String(30), unique=True)
@@ -50,6 +68,7 @@ class ProductVariant(Distributable, Timestamped, db.Model):
     """A variant of a product (size, colour, style)."""
 
     __tablename__ = "product_variant"
+    __table_args__ = (trigram_index("product_variant", "variant_number"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     variant_number: Mapped[str] = mapped_column(sa.String(40), unique=True)
@@ -63,6 +82,7 @@ class Barcode(Distributable, Timestamped, db.Model):
     """A barcode that identifies a product (or one of its variants) at the register."""
 
     __tablename__ = "barcode"
+    __table_args__ = (trigram_index("barcode", "barcode"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     barcode: Mapped[str] = mapped_column(sa.String(40), unique=True)
@@ -87,6 +107,8 @@ class AssortmentLine(Distributable, Timestamped, db.Model):
     __table_args__ = (
         sa.UniqueConstraint("assortment_code", "product_number", name="uq_assortment_line"),
         sa.Index("ix_assortment_line_product", "product_number"),
+        trigram_index("assortment_line", "assortment_code"),
+        trigram_index("assortment_line", "product_number"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -214,6 +214,74 @@ def test_rows_query_hides_tombstones_unless_asked_and_searches_key_and_name():
     assert numbers("tea", include_deleted=True) == ["TEA-1"]
 
 
+def searched(entity_name: str, q: str) -> list[str]:
+    """The keys of the live rows a search finds, in key order."""
+    entity = get_entity(entity_name)
+    rows = db.session.scalars(services.rows_query(entity, q))
+    return [entity.key_text(entity.row_key(row)) for row in rows]
+
+
+def test_search_matches_inside_numbers_and_names_in_any_case():
+    services.bulk_upsert(
+        "product",
+        [product("ESP-1", name="Double Espresso"), product("tea-2", name="Green Tea")],
+    )
+    services.bulk_upsert("trade_agreement", [price("ESP-1"), price("tea-2")])
+    db.session.commit()
+
+    assert searched("product", "SPRESS") == ["ESP-1"]
+    assert searched("product", "TEA-") == ["tea-2"]
+    assert searched("product", "  green t ") == ["tea-2"]
+    assert searched("product", "e") == ["ESP-1", "tea-2"]
+    assert searched("product", "latte") == []
+    # A table without a name searches the text parts of its key.
+    assert searched("trade_agreement", "sp-1") == ["RETAIL / ESP-1 / 2026-01-01"]
+    assert len(searched("trade_agreement", "retail")) == 2
+
+
+def test_search_takes_percent_underscore_and_backslash_as_typed():
+    services.bulk_upsert(
+        "product",
+        [
+            product("P1", name="100% Arabica"),
+            product("P2", name="1000 Arabica beans"),
+            product("COLD_BREW", name="Cold brew"),
+            product("COLDXBREW", name="Cold brew, extra"),
+            product("P3", name="Tea\\Herbal"),
+        ],
+    )
+    db.session.commit()
+
+    assert searched("product", "100%") == ["P1"]
+    assert searched("product", "%") == ["P1"]
+    assert searched("product", "d_b") == ["COLD_BREW"]
+    assert searched("product", "_") == ["COLD_BREW"]
+    assert searched("product", "a\\h") == ["P3"]
+
+
+def test_search_of_a_large_table_can_use_its_trigram_indexes():
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("trigram indexes are PostgreSQL's")
+    cases = {
+        "product": {"ix_product_product_number_trgm", "ix_product_name_trgm"},
+        "barcode": {"ix_barcode_barcode_trgm"},
+        "trade_agreement": {
+            "ix_trade_agreement_price_group_trgm",
+            "ix_trade_agreement_product_number_trgm",
+        },
+    }
+    # A handful of test rows are read faster without an index: forbid reading the whole table
+    # (or a whole key index), so the plan shows whether the trigram indexes answer the search.
+    db.session.execute(sa.text("SET LOCAL enable_seqscan = off"))
+    db.session.execute(sa.text("SET LOCAL enable_indexscan = off"))
+    for name, indexes in cases.items():
+        stmt = services.rows_query(get_entity(name), "50% off_")
+        sql = stmt.compile(db.session.connection(), compile_kwargs={"literal_binds": True})
+        plan = "\n".join(db.session.scalars(sa.text(f"EXPLAIN {sql}")))
+        assert all(f"Bitmap Index Scan on {index}" in plan for index in indexes), plan
+    db.session.rollback()
+
+
 def test_single_row_create_refuses_a_live_key_and_update_keeps_the_key():
     row = services.create_row("product", product("P1"))
     db.session.commit()

@@ -6,6 +6,7 @@ from decimal import Decimal
 import pytest
 import sqlalchemy as sa
 
+from portal.core import web
 from portal.extensions import db
 from portal.masterdata import services
 from portal.masterdata.entities import ENTITIES
@@ -55,6 +56,34 @@ def test_rows_hide_tombstones_unless_asked_and_show_change_versions(client, logi
     assert "GONE" in deleted and "Deleted</span>" in deleted
     assert "P1" in search and "P2" not in search
     assert "New product" not in page
+
+
+def test_a_long_list_counts_only_so_far_ahead_of_the_page(client, login, app, monkeypatch):
+    monkeypatch.setitem(app.config, "PER_PAGE", 2)
+    monkeypatch.setattr(web, "COUNT_AHEAD", 4)
+    services.bulk_upsert("product", [product(f"P{n}") for n in (3, 4, 5)])
+    db.session.commit()
+    login("auditor")
+
+    def listed(url: str) -> str:
+        return client.get(url).get_data(as_text=True)
+
+    first, second = listed("/masterdata/product/"), listed("/masterdata/product/?page=2")
+    last, found = listed("/masterdata/product/?page=3"), listed("/masterdata/product/?q=p4")
+
+    assert ">P1<" in first and ">P2<" in first and ">P3<" not in first
+    assert "More than 4 in all" in first
+    assert 'href="/masterdata/product/?page=2"' in first
+    assert 'href="/masterdata/product/?page=3"' not in first
+    # Each page further on counts further: from the second page the end is in sight.
+    assert ">P3<" in second and ">P4<" in second
+    assert "More than" not in second and "5 in all" in second
+    assert 'href="/masterdata/product/?page=3"' in second
+    assert ">P5<" in last and "5 in all" in last
+    assert "1 in all" in found and ">P4<" in found and ">P1<" not in found
+    services.bulk_delete("product", ["P5"])
+    db.session.commit()
+    assert '<p class="text-body-secondary small">4 in all</p>' in listed("/masterdata/product/")
 
 
 def test_an_unknown_table_is_a_404_page(client, login):
