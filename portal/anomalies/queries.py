@@ -3,6 +3,7 @@
 import sqlalchemy as sa
 
 from portal.anomalies.models import Anomaly
+from portal.core.search import search
 from portal.registers.models import Register
 from portal.stores.models import Store
 
@@ -18,10 +19,7 @@ def anomalies_query(filters: dict) -> sa.Select:
     - "q": text the message contains (case-insensitive).
     """
     stmt = sa.select(Anomaly)
-    if _given(filters, "q"):
-        text = filters["q"].strip().lower()
-        escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        stmt = stmt.where(sa.func.lower(Anomaly.message).like(f"%{escaped}%", escape="\\"))
+    stmt = search(stmt, filters.get("q"), Anomaly.message)
     if _given(filters, "kind"):
         stmt = stmt.where(Anomaly.kind == filters["kind"])
     if _given(filters, "store"):

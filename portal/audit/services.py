@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from flask import g, has_app_context
 
 from portal.audit.models import AuditEntry
+from portal.core.search import search
 from portal.extensions import db
 
 SYSTEM_ACTOR = ("system", "system")
@@ -70,7 +71,5 @@ def entries_query(entity_type: str | None = None, q: str | None = None) -> sa.Se
     stmt = sa.select(AuditEntry).order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
     if entity_type:
         stmt = stmt.where(AuditEntry.entity_type == entity_type)
-    if q:
-        like = f"%{q}%"
-        stmt = stmt.where(sa.or_(AuditEntry.entity_key.ilike(like), AuditEntry.actor.ilike(like)))
+    stmt = search(stmt, q, AuditEntry.entity_key, AuditEntry.actor)
     return stmt

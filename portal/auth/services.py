@@ -12,6 +12,7 @@ from portal.auth.models import ApiToken, User
 from portal.auth.roles import Role
 from portal.core.errors import Conflict, NotFound, ValidationFailed
 from portal.core.models import utcnow
+from portal.core.search import search
 from portal.extensions import db
 
 MIN_PASSWORD_LENGTH = 10
@@ -62,9 +63,7 @@ def get_user_by_id(user_id: int) -> User:
 def users_query(q: str | None = None) -> sa.Select:
     """Users by email, optionally matching a search."""
     stmt = sa.select(User).order_by(User.email)
-    if q:
-        like = f"%{q.strip()}%"
-        stmt = stmt.where(sa.or_(User.email.ilike(like), User.name.ilike(like)))
+    stmt = search(stmt, q, User.email, User.name)
     return stmt
 
 

@@ -5,6 +5,7 @@ import sqlalchemy as sa
 from portal.audit import services as audit
 from portal.channels.models import CHANNEL, OFFLINE, ChannelDatabase, ChannelDataGroup
 from portal.core.errors import Conflict, NotFound, ValidationFailed
+from portal.core.search import search
 from portal.core.validation import normalise_name
 from portal.extensions import db
 
@@ -34,9 +35,7 @@ def resolve_group(name: str | None, field: str = "channel_data_group") -> Channe
 def groups_query(q: str | None = None) -> sa.Select:
     """Channel data groups by name, optionally matching a search."""
     stmt = sa.select(ChannelDataGroup).order_by(ChannelDataGroup.name)
-    if q:
-        stmt = stmt.where(ChannelDataGroup.name.ilike(f"%{q.strip()}%"))
-    return stmt
+    return search(stmt, q, ChannelDataGroup.name)
 
 
 def create_group(name: str, description: str | None = "") -> ChannelDataGroup:
@@ -103,8 +102,7 @@ def databases_query(
     from portal.stores.models import Store
 
     stmt = sa.select(ChannelDatabase).order_by(ChannelDatabase.name)
-    if q:
-        stmt = stmt.where(ChannelDatabase.name.ilike(f"%{q.strip()}%"))
+    stmt = search(stmt, q, ChannelDatabase.name)
     if kind:
         stmt = stmt.where(ChannelDatabase.kind == kind)
     if group:

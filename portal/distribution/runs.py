@@ -8,6 +8,7 @@ from portal.audit import services as audit
 from portal.channels.models import ChannelDatabase
 from portal.core.errors import Conflict, NotFound, ValidationFailed
 from portal.core.models import utcnow
+from portal.core.search import search
 from portal.distribution import builds
 from portal.distribution.models import (
     RUN_DONE,
@@ -112,8 +113,7 @@ def runs_query(
 ) -> sa.Select:
     """Runs newest first, optionally of one schedule (by code), in one status, or by requester."""
     stmt = sa.select(DistributionRun).order_by(DistributionRun.id.desc())
-    if q:
-        stmt = stmt.where(DistributionRun.requested_by.ilike(f"%{q.strip()}%"))
+    stmt = search(stmt, q, DistributionRun.requested_by)
     if schedule_code:
         stmt = stmt.join(DistributionRun.schedule).where(DistributionSchedule.code == schedule_code)
     if status:

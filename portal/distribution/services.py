@@ -10,6 +10,7 @@ from portal.audit import services as audit
 from portal.channels import services as channels
 from portal.core.errors import Conflict, NotFound, ValidationFailed
 from portal.core.models import utcnow
+from portal.core.search import search
 from portal.core.validation import (
     FieldErrors,
     check_range,
@@ -104,12 +105,7 @@ def delete_schedule(schedule: DistributionSchedule) -> None:
 def schedules_query(q: str | None = None) -> sa.Select:
     """Distribution schedules by code, optionally matching a search on code or name."""
     stmt = sa.select(DistributionSchedule).order_by(DistributionSchedule.code)
-    if q:
-        like = f"%{q.strip()}%"
-        stmt = stmt.where(
-            sa.or_(DistributionSchedule.code.ilike(like), DistributionSchedule.name.ilike(like))
-        )
-    return stmt
+    return search(stmt, q, DistributionSchedule.code, DistributionSchedule.name)
 
 
 def set_next_run(schedule: DistributionSchedule, now: datetime) -> None:

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from portal.audit import services as audit
 from portal.core.errors import Conflict, NotFound, ValidationFailed
+from portal.core.search import search
 from portal.extensions import db
 from portal.masterdata.bulk import QUERY_CHUNK, Batch, Outcome, api_key, api_row
 from portal.masterdata.dependents import in_use
@@ -152,17 +153,7 @@ def rows_query(entity: Entity, q: str | None = None, include_deleted: bool = Fal
     stmt = sa.select(model).order_by(*(getattr(model, name) for name in entity.key))
     if not include_deleted:
         stmt = stmt.where(model.deleted.is_(False))
-    columns = entity.search_columns()
-    if q and q.strip() and columns:
-        like = _contains(q.strip())
-        stmt = stmt.where(sa.or_(*(column.ilike(like, escape="\\") for column in columns)))
-    return stmt
-
-
-def _contains(text: str) -> str:
-    """A LIKE pattern for `text` anywhere in a value, its `%` and `_` meaning themselves."""
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
+    return search(stmt, q, *entity.search_columns())
 
 
 def live_count(entity: Entity) -> int:

@@ -6,6 +6,7 @@ import sqlalchemy as sa
 
 from portal.audit import services as audit
 from portal.core.errors import Conflict, NotFound, ValidationFailed
+from portal.core.search import search
 from portal.core.validation import FieldErrors, check_range, normalise_name
 from portal.distribution.catalogue import DIRECTIONS, KNOWN_TABLES, STANDARD_JOBS
 from portal.extensions import db
@@ -48,8 +49,7 @@ def resolve_profile(name: str | None, field: str = "offline_profile") -> Offline
 def profiles_query(q: str | None = None) -> sa.Select:
     """Offline profiles by name, optionally matching a search."""
     stmt = sa.select(OfflineProfile).order_by(OfflineProfile.name)
-    if q:
-        stmt = stmt.where(OfflineProfile.name.ilike(f"%{q.strip()}%"))
+    stmt = search(stmt, q, OfflineProfile.name)
     return stmt
 
 

@@ -5,6 +5,7 @@ import sqlalchemy as sa
 from portal.audit import services as audit
 from portal.channels import services as channels
 from portal.core.errors import Conflict, NotFound, ValidationFailed
+from portal.core.search import search
 from portal.core.validation import FieldErrors, normalise_number
 from portal.extensions import db
 from portal.masterdata.versioning import transaction_version
@@ -29,8 +30,7 @@ def get_register(register_number: str) -> Register:
 def registers_query(q: str | None = None, store_number: str | None = None) -> sa.Select:
     """Registers by number, optionally matching a search or belonging to one store."""
     stmt = sa.select(Register).order_by(Register.register_number)
-    if q:
-        stmt = stmt.where(Register.register_number.ilike(f"%{q.strip()}%"))
+    stmt = search(stmt, q, Register.register_number)
     if store_number:
         stmt = stmt.join(Register.store).where(Store.store_number == store_number.upper())
     return stmt

@@ -5,6 +5,7 @@ import sqlalchemy as sa
 from portal.audit import services as audit
 from portal.channels import services as channels
 from portal.core.errors import Conflict, NotFound, ValidationFailed
+from portal.core.search import search
 from portal.core.validation import (
     FieldErrors,
     check_time_zone,
@@ -50,9 +51,7 @@ def resolve_store(store_number: str | None, field: str = "store") -> Store:
 def stores_query(q: str | None = None) -> sa.Select:
     """Stores by number, optionally matching a search on number or name."""
     stmt = sa.select(Store).order_by(Store.store_number)
-    if q:
-        like = f"%{q.strip()}%"
-        stmt = stmt.where(sa.or_(Store.store_number.ilike(like), Store.name.ilike(like)))
+    stmt = search(stmt, q, Store.store_number, Store.name)
     return stmt
 
 

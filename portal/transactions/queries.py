@@ -9,6 +9,7 @@ from sqlalchemy.orm import selectinload
 from portal.anomalies import reviews
 from portal.anomalies.models import SUBJECT_TRANSACTION, Anomaly
 from portal.core.errors import NotFound
+from portal.core.search import escape_like
 from portal.extensions import db
 from portal.registers.models import Register
 from portal.stores.models import Store
@@ -46,7 +47,7 @@ def transactions_query(filters: dict) -> sa.Select:
     """
     stmt = sa.select(PosTransaction)
     if _given(filters, "q"):
-        start = _escaped(filters["q"].strip().lower()) + "%"
+        start = escape_like(filters["q"].strip().lower()) + "%"
         stmt = stmt.where(
             sa.or_(
                 sa.func.lower(PosTransaction.receipt_number).like(start, escape="\\"),
@@ -89,10 +90,6 @@ def transactions_query(filters: dict) -> sa.Select:
             )
         )
     return stmt.order_by(PosTransaction.created_at.desc(), PosTransaction.id.desc())
-
-
-def _escaped(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def _given(filters: dict, key: str) -> bool:
