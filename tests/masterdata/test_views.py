@@ -34,10 +34,16 @@ def row(model, **key):
 pytestmark = pytest.mark.usefixtures("catalogue")
 
 
-def test_index_groups_tables_by_job_with_live_counts(client, login):
+def test_index_groups_tables_by_job_with_live_counts(client, login, monkeypatch):
+    monkeypatch.setattr(services, "COUNT_UP_TO", 1)
     login("auditor")
     page = client.get("/masterdata/").get_data(as_text=True)
     assert "1040 Products" in page and "1080 Sales tax" in page
+    # P1 and P2 are live (GONE is not): more than the count shown; one price: exactly that.
+    products = page.index('href="/masterdata/product/"')
+    assert 'title="Live rows">more than 1<' in page[products : products + 400]
+    prices = page.index('href="/masterdata/trade_agreement/"')
+    assert 'title="Live rows">1<' in page[prices : prices + 400]
     assert "Prices (trade agreements)" in page
     assert 'href="/masterdata/product/"' in page
     assert "Import" not in page
