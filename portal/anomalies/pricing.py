@@ -2,17 +2,18 @@
 
 The expected price is the one HQ had distributed to the register, valid on the sale's day (local
 to the register): the store's price group's trade agreement with the latest start, else the
-product's base price, counting only rows that had reached the register by then
-(`watermarks`). Limits: HQ keeps only the current version of a row, so a row changed after the
-register's watermark is left out rather than read as it was (the register may have had an
-older agreement: a mismatch then names the one HQ has); and when the product row itself changed
-since, its base price is unknown and the line is not compared. Tombstoned rows do not count.
-Tax rates are taken as HQ holds them, valid on the sale's day.
+product's base price, each as it was at the register's watermark (`watermarks`): the latest
+version of the row (`portal.masterdata.history`) at or below it, so a price changed or deleted
+since is judged as the register had it, and a row added since does not count. A row tombstoned
+at that version does not count either. Tax rates are taken as HQ holds them, valid on the
+sale's day.
 """
 
+from bisect import bisect_right
 from collections.abc import Iterable
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
@@ -21,8 +22,7 @@ from portal.anomalies.findings import Arrival, finding, local_day
 from portal.anomalies.models import PRICE_MISMATCH, TAX_MISMATCH
 from portal.anomalies.watermarks import PRICES_JOB, PRODUCTS_JOB, Watermarks
 from portal.extensions import db
-from portal.masterdata.prices import TradeAgreement
-from portal.masterdata.products import Product
+from portal.masterdata.history import ProductPriceHistory, TradeAgreementHistory
 from portal.masterdata.tax import TaxRate
 
 CENT = Decimal("0.01")
@@ -30,43 +30,54 @@ TAX_TOLERANCE = Decimal("0.01")
 
 
 class PriceList:
-    """The prices of some products in some price groups, over time."""
+    """The prices of some products in some price groups, over time, as registers had them.
 
-    def __init__(self, groups: Iterable[str], products: Iterable[str]) -> None:
+    Only the versions some watermark among `prices_seen` (trade agreements) and
+    `products_seen` (base prices) can see are read; None stands for HQ's current version.
+    """
+
+    def __init__(
+        self,
+        groups: Iterable[str],
+        products: Iterable[str],
+        prices_seen: Iterable[int | None] = (None,),
+        products_seen: Iterable[int | None] = (None,),
+    ) -> None:
         products = set(products)
         groups = {g for g in groups if g}
-        self._agreements: dict[tuple[str, str], list[tuple[date, date | None, Decimal, int]]] = {}
-        self._base: dict[str, tuple[Decimal, int]] = {}
+        self._agreements: dict[tuple[str, str], dict[date, Versions]] = {}
+        self._base: dict[str, Versions] = {}
         if not products:
             return
         if groups:
             rows = db.session.execute(
-                sa.select(
-                    TradeAgreement.price_group,
-                    TradeAgreement.product_number,
-                    TradeAgreement.valid_from,
-                    TradeAgreement.valid_to,
-                    TradeAgreement.unit_price,
-                    TradeAgreement.row_version,
-                ).where(
-                    TradeAgreement.price_group.in_(groups),
-                    among(TradeAgreement.product_number, products),
-                    TradeAgreement.deleted.is_(False),
+                seen_versions(
+                    TradeAgreementHistory,
+                    ("price_group", "product_number", "valid_from"),
+                    ("valid_to", "unit_price"),
+                    (
+                        TradeAgreementHistory.price_group.in_(groups),
+                        among(TradeAgreementHistory.product_number, products),
+                    ),
+                    set(prices_seen),
                 )
             )
-            for group, product, starts, ends, price, version in rows:
-                self._agreements.setdefault((group, product), []).append(
-                    (starts, ends, price, version)
+            for group, product, starts, ends, price, deleted, version in rows:
+                versions = self._agreements.setdefault((group, product), {})
+                versions.setdefault(starts, Versions()).add(
+                    version, None if deleted else (ends, price)
                 )
         rows = db.session.execute(
-            sa.select(Product.product_number, Product.base_price, Product.row_version).where(
-                among(Product.product_number, products), Product.deleted.is_(False)
+            seen_versions(
+                ProductPriceHistory,
+                ("product_number",),
+                ("base_price",),
+                (among(ProductPriceHistory.product_number, products),),
+                set(products_seen),
             )
         )
-        self._base = {number: (price, version) for number, price, version in rows}
-
-    def __bool__(self) -> bool:
-        return bool(self._agreements or self._base)
+        for product, price, deleted, version in rows:
+            self._base.setdefault(product, Versions()).add(version, None if deleted else price)
 
     def price(
         self,
@@ -79,21 +90,71 @@ class PriceList:
         """The price valid on `day` and where it comes from, or None when it is not known.
 
         `prices_seen` and `products_seen` are the register's watermarks of the price and
-        product jobs (None: every row counts).
+        product jobs (None: HQ's current rows count).
         """
-        valid = [
-            (starts, price)
-            for starts, ends, price, version in self._agreements.get((group or "", product), ())
-            if starts <= day
-            and (ends is None or ends >= day)
-            and (prices_seen is None or version <= prices_seen)
-        ]
+        valid = []
+        for starts, versions in self._agreements.get((group or "", product), {}).items():
+            agreement = versions.at(prices_seen)
+            if agreement is not None and starts <= day:
+                ends, price = agreement
+                if ends is None or ends >= day:
+                    valid.append((starts, price))
         if valid:
             return max(valid)[1], "trade_agreement"
-        base, version = self._base.get(product, (None, 0))
-        if base is None or (products_seen is not None and version > products_seen):
-            return None
-        return base, "base_price"
+        versions = self._base.get(product)
+        base = versions.at(products_seen) if versions else None
+        return None if base is None else (base, "base_price")
+
+
+class Versions:
+    """The versions of one row, oldest first: which one a watermark saw (None if deleted)."""
+
+    __slots__ = ("_marks", "_values")
+
+    def __init__(self) -> None:
+        self._marks: list[int] = []
+        self._values: list[Any] = []
+
+    def add(self, version: int, value: Any) -> None:
+        """Append the row as `version` left it (in version order)."""
+        self._marks.append(version)
+        self._values.append(value)
+
+    def at(self, seen: int | None) -> Any:
+        """The row as a database with watermark `seen` has it (None: the current version)."""
+        index = len(self._marks) if seen is None else bisect_right(self._marks, seen)
+        return self._values[index - 1] if index else None
+
+
+def seen_versions(
+    model: type,
+    key: tuple[str, ...],
+    values: tuple[str, ...],
+    where: tuple[sa.ColumnElement[bool], ...],
+    marks: set[int | None],
+) -> sa.Select:
+    """History entries of the rows matching `where` that a watermark in `marks` may see.
+
+    Rows come as (*key, *values, deleted, row_version), oldest first. Per row: the latest
+    version at or below the lowest watermark, and the later ones up to the highest (with None
+    among `marks`, up to the current one). A batch's registers have few watermarks, and most
+    rows no version above them, so this is about one entry a row whatever its history.
+    """
+    marks = marks or {None}
+    finite = {mark for mark in marks if mark is not None}
+    version = model.row_version
+    lowest = version if not finite else sa.case((version <= min(finite), version))
+    columns = [getattr(model, name) for name in (*key, *values, "deleted")]
+    floor = sa.func.max(lowest).over(partition_by=[getattr(model, name) for name in key])
+    entries = sa.select(*columns, version, model.id, floor.label("floor")).where(*where)
+    if None not in marks:
+        entries = entries.where(version <= max(finite))
+    entries = entries.subquery()
+    return (
+        sa.select(*(entries.c[c.name] for c in (*columns, version)))
+        .where(sa.or_(entries.c.floor.is_(None), entries.c.row_version >= entries.c.floor))
+        .order_by(entries.c.row_version, entries.c.id)
+    )
 
 
 class TaxRates:
@@ -158,21 +219,23 @@ def price_and_tax_findings(
 ) -> list[dict]:
     """A line's price other than HQ's for that day, or its tax other than the rate gives."""
     lines = [(a, n, line) for a in arrivals for n, line in enumerate(a.sale.lines, 1)]
+    wanted = {line["product"] for _, _, line in lines if not line["price_override"]}
+    # Without a price to compare, what reached the registers does not matter.
+    seen = Watermarks(arrivals if wanted else [], (PRICES_JOB, PRODUCTS_JOB))
+    context = {
+        a.pk: (local_day(a.sale), seen.at(a, PRICES_JOB), seen.at(a, PRODUCTS_JOB))
+        for a in arrivals
+    }
+    marks = context.values()
     prices = PriceList(
         set(price_groups.values()),
-        {line["product"] for _, _, line in lines if not line["price_override"]},
+        wanted,
+        {prices_seen for _, prices_seen, _ in marks},
+        {products_seen for _, _, products_seen in marks},
     )
     rates = TaxRates({code for _, _, line in lines for code in tax_codes(line["tax_code"])})
-    # Without a price to compare with, what reached the registers does not matter.
-    seen = Watermarks(arrivals if prices else [], (PRICES_JOB, PRODUCTS_JOB))
-    found, context = [], {}
+    found = []
     for arrival, number, line in lines:
-        if arrival.pk not in context:
-            context[arrival.pk] = (
-                local_day(arrival.sale),
-                seen.at(arrival, PRICES_JOB),
-                seen.at(arrival, PRODUCTS_JOB),
-            )
         day, prices_seen, products_seen = context[arrival.pk]
         if not line["price_override"]:
             known = prices.price(

@@ -2,8 +2,9 @@
 
 Products are made in chunks of CHUNK and written with Core `insert()` executemany batches, so a
 million products take minutes and flat memory. Core inserts bypass the ORM flush hook, so each
-chunk stamps its rows with the transaction's change version itself. Everything comes from fixed
-seeds: two runs make the same products, and rows that exist already are skipped.
+chunk stamps its rows with the transaction's change version itself and appends the price history
+of its products and prices. Everything comes from fixed seeds: two runs make the same products,
+and rows that exist already are skipped.
 """
 
 import random
@@ -18,6 +19,7 @@ from faker import Faker
 from portal.audit import services as audit
 from portal.core.models import utcnow
 from portal.extensions import db
+from portal.masterdata import history
 from portal.masterdata.entities import get_entity
 from portal.masterdata.prices import TradeAgreement
 from portal.masterdata.products import AssortmentLine, Barcode, Product, ProductVariant
@@ -227,6 +229,14 @@ def _insert_missing(rows: dict[str, list[dict]], first: str, last: str) -> dict[
             db.session.execute(
                 sa.insert(model.__table__), [row | stamp for row in fresh[part : part + CHUNK]]
             )
+        if name in history.KEPT:
+            # The rows just inserted: the chunk's range, stamped with this version and moment.
+            inserted = sa.and_(
+                model.product_number.between(first, last),
+                model.row_version == version,
+                model.created_at == now,
+            )
+            history.record_rows(model.__table__, inserted)
     if version is not None:
         after = counts | {"version": version}
         audit.record("bulk_insert", "product", f"{first}..{last}", after=after)

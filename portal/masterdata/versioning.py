@@ -4,7 +4,8 @@ Every transaction that writes master data takes the next value of one counter ro
 on each row it inserts, updates or deletes (deletes become tombstones). The counter's row lock is
 held until commit, so versions commit in order: once a build reads the committed counter value W,
 every row with a version up to W is committed and visible, and no later commit can bring a version
-up to W. Incremental packages carry the versions (base, W] and cannot skip a change.
+up to W. Incremental packages carry the versions (base, W] and cannot skip a change. The rows
+that set prices also keep every version (`history`), appended here for the ORM's writes.
 """
 
 import sqlalchemy as sa
@@ -13,6 +14,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from portal.core.models import UTCDateTime, utcnow
 from portal.extensions import db
+from portal.masterdata import history
 
 _VERSION_KEY = "change_version"
 
@@ -77,6 +79,7 @@ def _stamp_versions(session: Session, flush_context, instances) -> None:
         version = transaction_version(session)
         for obj in changed:
             obj.row_version = version
+        history.record_changes(session, changed, version)
 
 
 @event.listens_for(Session, "after_commit")
