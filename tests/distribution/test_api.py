@@ -105,6 +105,22 @@ def test_list_is_paged_by_code_and_searchable(client, scheduler):
     assert found[0]["jobs"] == ["1080"] and found[0]["groups"] == ["Stores"]
 
 
+def refused_both_ways(client, scheduler, body) -> list[dict]:
+    """Create a schedule with `body`, then change 1080 with it: both 422; their field errors.
+
+    Neither leaves anything: no schedule NEW.
+    """
+    created = client.post(
+        SCHEDULES, json={"code": "NEW", "jobs": ["1080"], **body}, headers=scheduler
+    )
+    changed = client.patch(f"{SCHEDULES}/1080", json=body, headers=scheduler)
+    for response in (created, changed):
+        assert response.status_code == 422
+        assert response.json["error"]["code"] == "validation_failed"
+    assert stored("NEW") is None
+    return [created.json["error"]["fields"], changed.json["error"]["fields"]]
+
+
 @pytest.mark.parametrize(
     ("body", "field"),
     [
@@ -119,16 +135,8 @@ def test_list_is_paged_by_code_and_searchable(client, scheduler):
 def test_invalid_schedule_is_refused_with_field_errors_and_nothing_saved(
     client, scheduler, body, field
 ):
-    created = client.post(
-        SCHEDULES, json={"code": "NEW", "jobs": ["1080"], **body}, headers=scheduler
-    )
-    changed = client.patch(f"{SCHEDULES}/1080", json=body, headers=scheduler)
-
-    for response in (created, changed):
-        assert response.status_code == 422
-        assert response.json["error"]["code"] == "validation_failed"
-        assert field in response.json["error"]["fields"]
-    assert stored("NEW") is None
+    for fields in refused_both_ways(client, scheduler, body):
+        assert field in fields
     schedule = stored("1080")
     assert [job.job_number for job in schedule.jobs] == ["1080"]
     assert [group.name for group in schedule.groups] == ["Stores"]
@@ -189,16 +197,7 @@ def test_patch_switches_a_schedule_between_a_cron_expression_and_an_interval(cli
 def test_a_recurrence_that_cannot_be_read_is_refused_and_nothing_saved(
     client, scheduler, body, fields
 ):
-    created = client.post(
-        SCHEDULES, json={"code": "NEW", "jobs": ["1080"], **body}, headers=scheduler
-    )
-    changed = client.patch(f"{SCHEDULES}/1080", json=body, headers=scheduler)
-
-    for response in (created, changed):
-        assert response.status_code == 422
-        assert response.json["error"]["code"] == "validation_failed"
-        assert response.json["error"]["fields"] == fields
-    assert stored("NEW") is None
+    assert refused_both_ways(client, scheduler, body) == [fields, fields]
     schedule = stored("1080")
     assert (schedule.cron, schedule.interval_minutes, schedule.time_zone) == (None, None, "UTC")
 
