@@ -5,8 +5,8 @@ to the register): the store's price group's trade agreement with the latest star
 product's base price, each as it was at the register's watermark (`watermarks`): the latest
 version of the row (`portal.masterdata.history`) at or below it, so a price changed or deleted
 since is judged as the register had it, and a row added since does not count. A row tombstoned
-at that version does not count either. Tax rates are taken as HQ holds them, valid on the
-sale's day.
+at that version does not count either. Tax rates likewise: each code's rate valid on the
+sale's day as the register's sales tax packages (job 1080) left it.
 """
 
 from bisect import bisect_right
@@ -20,10 +20,9 @@ from sqlalchemy.dialects import postgresql
 
 from portal.anomalies.findings import Arrival, finding, local_day
 from portal.anomalies.models import PRICE_MISMATCH, TAX_MISMATCH
-from portal.anomalies.watermarks import PRICES_JOB, PRODUCTS_JOB, Watermarks
+from portal.anomalies.watermarks import PRICES_JOB, PRODUCTS_JOB, TAX_JOB, Watermarks
 from portal.extensions import db
-from portal.masterdata.history import ProductPriceHistory, TradeAgreementHistory
-from portal.masterdata.tax import TaxRate
+from portal.masterdata.history import ProductPriceHistory, TaxRateHistory, TradeAgreementHistory
 
 CENT = Decimal("0.01")
 TAX_TOLERANCE = Decimal("0.01")
@@ -158,38 +157,49 @@ def seen_versions(
 
 
 class TaxRates:
-    """The rates of some tax codes, over time (in percent)."""
+    """The rates of some tax codes, over time (in percent), as registers had them.
 
-    def __init__(self, codes: Iterable[str]) -> None:
-        self._rates: dict[str, list[tuple[date, date | None, Decimal]]] = {}
+    Only the versions some watermark among `taxes_seen` can see are read; None stands for
+    HQ's current version.
+    """
+
+    def __init__(self, codes: Iterable[str], taxes_seen: Iterable[int | None] = (None,)) -> None:
+        self._rates: dict[str, dict[date, Versions]] = {}
         codes = set(codes)
         if not codes:
             return
         rows = db.session.execute(
-            sa.select(TaxRate.tax_code, TaxRate.valid_from, TaxRate.valid_to, TaxRate.rate).where(
-                TaxRate.tax_code.in_(codes), TaxRate.deleted.is_(False)
+            seen_versions(
+                TaxRateHistory,
+                ("tax_code", "valid_from"),
+                ("valid_to", "rate"),
+                (TaxRateHistory.tax_code.in_(codes),),
+                set(taxes_seen),
             )
         )
-        for code, starts, ends, rate in rows:
-            self._rates.setdefault(code, []).append((starts, ends, rate))
+        for code, starts, ends, rate, deleted, version in rows:
+            versions = self._rates.setdefault(code, {}).setdefault(starts, Versions())
+            versions.add(version, None if deleted else (ends, rate))
 
-    def rate(self, code: str, day: date) -> Decimal | None:
-        """The code's rate valid on `day`, or None when it has none."""
-        valid = [
-            (starts, rate)
-            for starts, ends, rate in self._rates.get(code, ())
-            if starts <= day and (ends is None or ends >= day)
-        ]
+    def rate(self, code: str, day: date, taxes_seen: int | None = None) -> Decimal | None:
+        """The code's rate valid on `day` for a register with watermark `taxes_seen`, or None."""
+        valid = []
+        for starts, versions in self._rates.get(code, {}).items():
+            known = versions.at(taxes_seen)
+            if known is not None and starts <= day and (known[0] is None or known[0] >= day):
+                valid.append((starts, known[1]))
         return max(valid)[1] if valid else None
 
-    def expected_tax(self, tax_code: str, net: Decimal, day: date) -> Decimal | None:
+    def expected_tax(
+        self, tax_code: str, net: Decimal, day: date, taxes_seen: int | None = None
+    ) -> Decimal | None:
         """The tax on `net` for a line's code (codes joined with "+"), rounded per code to cents.
 
         None when a code has no rate that day: nothing to compare with.
         """
         total = Decimal(0)
         for code in tax_code.split("+"):
-            rate = self.rate(code, day)
+            rate = self.rate(code, day, taxes_seen)
             if rate is None:
                 return None
             total += (net * rate / 100).quantize(CENT, ROUND_HALF_UP)
@@ -220,23 +230,29 @@ def price_and_tax_findings(
     """A line's price other than HQ's for that day, or its tax other than the rate gives."""
     lines = [(a, n, line) for a in arrivals for n, line in enumerate(a.sale.lines, 1)]
     wanted = {line["product"] for _, _, line in lines if not line["price_override"]}
-    # Without a price to compare, what reached the registers does not matter.
-    seen = Watermarks(arrivals if wanted else [], (PRICES_JOB, PRODUCTS_JOB))
+    codes = {code for _, _, line in lines for code in tax_codes(line["tax_code"])}
+    # Without a price or a tax to compare, what reached the registers does not matter.
+    seen = Watermarks(arrivals if wanted or codes else [], (PRICES_JOB, PRODUCTS_JOB, TAX_JOB))
     context = {
-        a.pk: (local_day(a.sale), seen.at(a, PRICES_JOB), seen.at(a, PRODUCTS_JOB))
+        a.pk: (
+            local_day(a.sale),
+            seen.at(a, PRICES_JOB),
+            seen.at(a, PRODUCTS_JOB),
+            seen.at(a, TAX_JOB),
+        )
         for a in arrivals
     }
     marks = context.values()
     prices = PriceList(
         set(price_groups.values()),
         wanted,
-        {prices_seen for _, prices_seen, _ in marks},
-        {products_seen for _, _, products_seen in marks},
+        {prices_seen for _, prices_seen, _, _ in marks},
+        {products_seen for _, _, products_seen, _ in marks},
     )
-    rates = TaxRates({code for _, _, line in lines for code in tax_codes(line["tax_code"])})
+    rates = TaxRates(codes, {taxes_seen for *_, taxes_seen in marks})
     found = []
     for arrival, number, line in lines:
-        day, prices_seen, products_seen = context[arrival.pk]
+        day, prices_seen, products_seen, taxes_seen = context[arrival.pk]
         if not line["price_override"]:
             known = prices.price(
                 price_groups[arrival.register_id], line["product"], day, prices_seen, products_seen
@@ -262,7 +278,7 @@ def price_and_tax_findings(
                 )
         if line["tax_code"]:
             net = line["quantity"] * line["unit_price"] - line["discount"]
-            expected = rates.expected_tax(line["tax_code"], net, day)
+            expected = rates.expected_tax(line["tax_code"], net, day, taxes_seen)
             if expected is not None and abs(line["tax_amount"] - expected) > TAX_TOLERANCE:
                 found.append(
                     finding(

@@ -21,6 +21,7 @@ from portal.extensions import db
 
 PRICES_JOB = "1020"
 PRODUCTS_JOB = "1040"
+TAX_JOB = "1080"
 
 
 class Watermarks:

@@ -1,4 +1,4 @@
-"""Every version of the rows that set a price: trade agreements and products' base prices.
+"""Every version of the rows that set a price: trade agreements, base prices, tax rates.
 
 A register sells at the prices of the packages it has applied, which may be older than HQ's
 rows: judging its sales needs the row as it was at the register's watermark. So each insert,
@@ -57,6 +57,21 @@ class ProductPriceHistory(db.Model):
     row_version: Mapped[int] = mapped_column(sa.BigInteger)
 
 
+class TaxRateHistory(db.Model):
+    """A tax rate as one change version left it."""
+
+    __tablename__ = "tax_rate_history"
+    __table_args__ = (sa.Index("ix_tax_rate_history_key", "tax_code", "valid_from", "row_version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tax_code: Mapped[str] = mapped_column(sa.String(20))
+    valid_from: Mapped[date] = mapped_column(sa.Date)
+    valid_to: Mapped[date | None] = mapped_column(sa.Date)
+    rate: Mapped[Decimal] = mapped_column(sa.Numeric(9, 4))
+    deleted: Mapped[bool]
+    row_version: Mapped[int] = mapped_column(sa.BigInteger)
+
+
 # The tables whose versions are kept: their history and its columns, natural key first. A
 # change of any other column (a product's name) leaves the price as it was: no entry.
 KEPT: dict[str, tuple[type, tuple[str, ...], int]] = {
@@ -66,6 +81,7 @@ KEPT: dict[str, tuple[type, tuple[str, ...], int]] = {
         3,
     ),
     "product": (ProductPriceHistory, ("product_number", "base_price"), 1),
+    "tax_rate": (TaxRateHistory, ("tax_code", "valid_from", "valid_to", "rate"), 2),
 }
 
 

@@ -1,18 +1,19 @@
 """The price check against the price a register had: rows as they were at its watermark."""
 
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
 import sqlalchemy as sa
 
-from portal.anomalies.models import PRICE_MISMATCH
+from portal.anomalies.models import PRICE_MISMATCH, TAX_MISMATCH
 from portal.anomalies.pricing import seen_versions
 from portal.core.models import utcnow
 from portal.extensions import db
 from portal.masterdata.history import ProductPriceHistory
 from portal.masterdata.prices import TradeAgreement
 from portal.masterdata.products import Product
+from portal.masterdata.tax import TaxRate
 from portal.masterdata.versioning import committed_version, tombstone
 from portal.stores import services as stores_services
 from tests.anomalies.test_rules import applied, found, one_line, sequence_of
@@ -159,3 +160,35 @@ def test_only_the_versions_some_watermark_sees_are_read():
     assert read(versions[0] - 1) == []
     assert read(versions[0] - 1, versions[0]) == ["1.00"]
     assert db.session.scalar(sa.select(sa.func.count()).select_from(ProductPriceHistory)) == 5
+
+
+def test_a_tax_rate_changed_after_the_registers_packages_is_judged_as_the_register_had_it(
+    client, register_device, store_device
+):
+    rate = TaxRate(tax_code="VAT20", rate=Decimal("20"), valid_from=date(2020, 1, 1))
+    db.session.add(rate)
+    db.session.commit()
+    applied(
+        "HOUSTON-1",
+        committed_version(db.session.connection()),
+        utcnow() - timedelta(hours=2),
+        ("1080",),
+    )
+    rate.rate = Decimal("25")  # after the register's last sales tax package
+    db.session.commit()
+
+    send(
+        client,
+        register_device,
+        made(sequence=1, **one_line("5.49", "2.20")),
+        made(sequence=2, **one_line("5.49", "2.75")),
+    )
+    # The store's database has no package history: HQ's current rate counts.
+    send(
+        client, store_device, made(register="HOUSTON-2", offline=False, **one_line("5.49", "2.20"))
+    )
+
+    assert {
+        (a.register.register_number, sequence_of(a)): (a.detail["expected"], a.detail["found"])
+        for a in found(TAX_MISMATCH)
+    } == {("HOUSTON-1", 2): ("2.20", "2.75"), ("HOUSTON-2", 1): ("2.75", "2.20")}

@@ -349,17 +349,18 @@ def test_duplicates_and_rejected_sales_add_no_anomalies(client, register_device)
     assert kinds_found() == [kinds.OFFLINE_VOID]
 
 
-def applied(register: str, version: int, at) -> None:
-    """Record that the register's offline database applied price and product packages."""
+def applied(register: str, version: int, at, jobs: tuple[str, ...] = ("1020", "1040")) -> None:
+    """Record that the register's offline database applied packages of these jobs (prices and
+    products unless told)."""
     distribution.ensure_standard_jobs()
     store = stores_services.get_store(register.split("-")[0])
     code = f"P{version}{at.minute}{at.second}"
     schedule = distribution.create_schedule(
-        {"code": code, "jobs": ["1020", "1040"], "groups": [store.channel_data_group.name]}
+        {"code": code, "jobs": list(jobs), "groups": [store.channel_data_group.name]}
     )
     run = runs.request_run(schedule)
     database = offline_database(register)
-    for job in ("1020", "1040"):
+    for job in jobs:
         db.session.add(
             DownloadSession(
                 run=run,

@@ -1,4 +1,4 @@
-"""Price history: every version of trade agreements and base prices, whichever way they change."""
+"""Price history: every version of trade agreements, base prices and tax rates, however changed."""
 
 import io
 from datetime import date
@@ -9,15 +9,21 @@ import sqlalchemy as sa
 from portal.extensions import db
 from portal.masterdata import csv_import, services
 from portal.masterdata.demo_products import seed_products
-from portal.masterdata.history import KEPT, ProductPriceHistory, TradeAgreementHistory
+from portal.masterdata.history import (
+    KEPT,
+    ProductPriceHistory,
+    TaxRateHistory,
+    TradeAgreementHistory,
+)
 from portal.masterdata.prices import TradeAgreement
 from portal.masterdata.products import Product
+from portal.masterdata.tax import TaxRate
 from tests.masterdata.conftest import price, product
 
 pytestmark = pytest.mark.usefixtures("reference")
 
 URL = "/api/v1/masterdata"
-ROWS = {"trade_agreement": TradeAgreement, "product": Product}
+ROWS = {"trade_agreement": TradeAgreement, "product": Product, "tax_rate": TaxRate}
 
 
 def base_prices() -> list[tuple]:
@@ -161,4 +167,20 @@ def test_the_demo_catalogue_records_its_products_and_prices_as_it_inserts_them()
 
     assert len(base_prices()) == 30 and len(agreements()) == 60
     assert {version for *_, version in base_prices()} == {product_version}
+    assert_latest_entries_are_the_rows()
+
+
+def test_tax_rates_keep_every_version():
+    rate = {"tax_code": "TX-STATE", "valid_from": "2024-01-01"}
+    first = services.bulk_upsert("tax_rate", [rate | {"rate": "6.25"}]).version
+    changed = services.bulk_upsert("tax_rate", [rate | {"rate": "6.50"}]).version
+    gone = services.bulk_delete("tax_rate", [rate]).version
+    db.session.commit()
+
+    entries = db.session.scalars(sa.select(TaxRateHistory).order_by(TaxRateHistory.id))
+    assert [(f"{e.rate:.2f}", e.deleted, e.row_version) for e in entries] == [
+        ("6.25", False, first),
+        ("6.50", False, changed),
+        ("6.50", True, gone),
+    ]
     assert_latest_entries_are_the_rows()
