@@ -7,6 +7,7 @@ error is reported at once.
 
 import re
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -155,3 +156,32 @@ def plain(value: Any) -> Any:
     if isinstance(value, Decimal):
         return f"{value:.4f}" if value else "0.0000"
     return value
+
+
+def objects(
+    item: dict,
+    name: str,
+    known: frozenset[str],
+    most: int,
+    errors: dict[str, str],
+    at_least_one: str | None = None,
+) -> Iterator[tuple[str, dict]]:
+    """Each object of a list field with its error path (`lines[0].`), its unknown fields named.
+
+    With `at_least_one` (the noun of one entry) an empty list is an error too.
+    """
+    raw = item.get(name)
+    if not isinstance(raw, list) or (at_least_one and not raw):
+        shape = f"A list of at least one {at_least_one}." if at_least_one else "A list."
+        errors[name] = REQUIRED if raw is None else shape
+        return
+    if len(raw) > most:
+        errors[name] = f"At most {most} {name}."
+        return
+    for index, entry in enumerate(raw):
+        if not isinstance(entry, dict):
+            errors[f"{name}[{index}]"] = "Must be an object."
+            continue
+        path = f"{name}[{index}]."
+        unknown(entry, known, path, errors)
+        yield path, entry

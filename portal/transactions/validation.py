@@ -164,20 +164,8 @@ def _offline_since(
 
 
 def _lines(item: dict, errors: dict[str, str]) -> list[dict[str, Any]]:
-    raw = item.get("lines")
-    if not isinstance(raw, list) or not raw:
-        errors["lines"] = REQUIRED if raw is None else "A list of at least one line."
-        return []
-    if len(raw) > MAX_LINES:
-        errors["lines"] = f"At most {MAX_LINES} lines."
-        return []
     lines = []
-    for index, line in enumerate(raw):
-        path = f"lines[{index}]."
-        if not isinstance(line, dict):
-            errors[f"lines[{index}]"] = "Must be an object."
-            continue
-        read.unknown(line, LINE_FIELDS, path, errors)
+    for path, line in read.objects(item, "lines", LINE_FIELDS, MAX_LINES, errors, "line"):
         quantity = read.decimal(line, "quantity", errors, path)
         unit_price = read.decimal(line, "unit_price", errors, path)
         discount = read.decimal(line, "discount", errors, path, ZERO)
@@ -212,27 +200,13 @@ def _canonical_line(line: dict[str, Any]) -> dict[str, Any]:
 
 
 def _payments(item: dict, errors: dict[str, str]) -> list[dict[str, Any]]:
-    raw = item.get("payments")
-    if not isinstance(raw, list):
-        errors["payments"] = REQUIRED if raw is None else "A list."
-        return []
-    if len(raw) > MAX_PAYMENTS:
-        errors["payments"] = f"At most {MAX_PAYMENTS} payments."
-        return []
-    payments = []
-    for index, payment in enumerate(raw):
-        path = f"payments[{index}]."
-        if not isinstance(payment, dict):
-            errors[f"payments[{index}]"] = "Must be an object."
-            continue
-        read.unknown(payment, PAYMENT_FIELDS, path, errors)
-        payments.append(
-            {
-                "method": read.text(payment, "method", 30, errors, path),
-                "amount": read.decimal(payment, "amount", errors, path),
-            }
-        )
-    return payments
+    return [
+        {
+            "method": read.text(payment, "method", 30, errors, path),
+            "amount": read.decimal(payment, "amount", errors, path),
+        }
+        for path, payment in read.objects(item, "payments", PAYMENT_FIELDS, MAX_PAYMENTS, errors)
+    ]
 
 
 def _add_up(lines: list[dict], payments: list[dict], total: Decimal, errors: dict) -> None:
