@@ -79,6 +79,12 @@ def load(instance_path: str) -> dict[str, Any]:
         "DEVICE_SILENT_MINUTES": int(os.environ.get("DEVICE_SILENT_MINUTES", "15")),
         # An online device with a package pending for longer than this counts as behind.
         "DEVICE_BEHIND_MINUTES": int(os.environ.get("DEVICE_BEHIND_MINUTES", "60")),
+        # Failed sign-ins from one address, whatever the emails (password spraying). Above the
+        # per-email limit, so one person locked out of their account does not lock out everyone
+        # behind the same address.
+        "SIGN_IN_ADDRESS_LIMIT": os.environ.get(
+            "SIGN_IN_ADDRESS_LIMIT", "12 per minute; 50 per hour"
+        ),
         # A sale made this many days or more before HQ received it is an OLD_DATE anomaly.
         "ANOMALY_OLD_DAYS": int(os.environ.get("ANOMALY_OLD_DAYS", "30")),
         "CELERY": {

@@ -3,7 +3,17 @@
 from functools import wraps
 from urllib.parse import urlsplit
 
-from flask import Blueprint, flash, make_response, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_required, login_user, logout_user
 
 from portal.audit import services as audit
@@ -38,6 +48,16 @@ def load_user(user_id: str):
     methods=["POST"],
     deduct_when=sign_in_failed,
     error_message="Too many failed sign-ins for this email; wait 15 minutes and try again.",
+)
+@limiter.limit(
+    lambda: current_app.config["SIGN_IN_ADDRESS_LIMIT"],
+    key_func=get_remote_address,
+    methods=["POST"],
+    deduct_when=sign_in_failed,
+    error_message=(
+        "Too many failed sign-ins from your network address, whatever the email; "
+        "wait a few minutes and try again."
+    ),
 )
 def login():
     """Sign in with email and password."""
