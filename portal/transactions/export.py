@@ -13,9 +13,10 @@ from sqlalchemy.orm import joinedload
 
 from portal.anomalies.charts import StoreSummary
 from portal.anomalies.models import Anomaly
+from portal.channels.models import ChannelDatabase
 from portal.core.pagination import keyset_page_desc
 from portal.extensions import db
-from portal.transactions.models import PosTransaction
+from portal.transactions.models import PosTransaction, UploadSession
 
 BATCH = 1000
 # Bytes of CSV gathered before they go out: fewer, larger writes than one per row.
@@ -51,6 +52,20 @@ ANOMALY_HEADER = (
     "detected_at_utc",
     "cleared_at_utc",
     "review_status",
+)
+UPLOAD_SESSION_HEADER = (
+    "id",
+    "received_at_utc",
+    "finished_at_utc",
+    "channel_database",
+    "store",
+    "status",
+    "transactions",
+    "accepted",
+    "duplicates",
+    "rejected",
+    "conflicts",
+    "message",
 )
 STORE_HEADER = (
     "store",
@@ -175,6 +190,33 @@ def _anomaly_row(anomaly: Anomaly) -> list:
         stamp(anomaly.detected_at),
         stamp(anomaly.cleared_at),
         anomaly.review_status,
+    ]
+
+
+def upload_session_rows(stmt: sa.Select) -> Iterator[list]:
+    """CSV rows of the upload sessions `stmt` selects."""
+    stmt = stmt.options(
+        joinedload(UploadSession.channel_database).joinedload(ChannelDatabase.store)
+    )
+    keys = (UploadSession.received_at, UploadSession.id)
+    return in_batches(stmt, keys, _upload_session_row)
+
+
+def _upload_session_row(session: UploadSession) -> list:
+    database = session.channel_database
+    return [
+        session.id,
+        stamp(session.received_at),
+        stamp(session.finished_at),
+        database.name,
+        database.store.store_number,
+        session.status,
+        session.transactions,
+        session.accepted,
+        session.duplicates,
+        session.rejected,
+        session.conflicts,
+        text(session.message),
     ]
 
 

@@ -8,12 +8,13 @@ from sqlalchemy.orm import selectinload
 
 from portal.anomalies import reviews
 from portal.anomalies.models import SUBJECT_TRANSACTION, Anomaly
+from portal.channels.models import ChannelDatabase
 from portal.core.errors import NotFound
 from portal.core.search import escape_like
 from portal.extensions import db
 from portal.registers.models import Register
 from portal.stores.models import Store
-from portal.transactions.models import PosTransaction, TransactionConflict
+from portal.transactions.models import PosTransaction, TransactionConflict, UploadSession
 
 _COLUMNS = PosTransaction.__table__.columns
 
@@ -90,6 +91,22 @@ def transactions_query(filters: dict) -> sa.Select:
             )
         )
     return stmt.order_by(PosTransaction.created_at.desc(), PosTransaction.id.desc())
+
+
+def upload_sessions_query(filters: dict) -> sa.Select:
+    """Upload sessions matching the filters (store, status), for the page and the CSV alike."""
+    stmt = sa.select(UploadSession)
+    if "store" in filters:
+        stmt = stmt.where(
+            UploadSession.channel_database_id.in_(
+                sa.select(ChannelDatabase.id)
+                .join(Store, Store.id == ChannelDatabase.store_id)
+                .where(Store.store_number == filters["store"])
+            )
+        )
+    if "status" in filters:
+        stmt = stmt.where(UploadSession.status == filters["status"])
+    return stmt
 
 
 def _given(filters: dict, key: str) -> bool:

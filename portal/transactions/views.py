@@ -25,7 +25,6 @@ from portal.core.models import utcnow
 from portal.core.pagination import keyset_window_desc
 from portal.core.web import submit
 from portal.extensions import db
-from portal.stores.models import Store
 from portal.transactions import export
 from portal.transactions.forms import (
     ReviewForm,
@@ -33,7 +32,7 @@ from portal.transactions.forms import (
     UploadSessionFilterForm,
 )
 from portal.transactions.models import PosTransaction, TransactionConflict, UploadSession
-from portal.transactions.queries import transactions_query
+from portal.transactions.queries import transactions_query, upload_sessions_query
 
 bp = Blueprint("transactions", __name__)
 
@@ -182,22 +181,19 @@ def upload_sessions():
     """The batches devices uploaded, newest first, with their outcome counts."""
     form = UploadSessionFilterForm(request.args)
     form.validate()
-    filters = form.filters()
-    stmt = sa.select(UploadSession).options(
+    stmt = upload_sessions_query(form.filters())
+    if wants_csv():
+        name = export.filename("upload-sessions", utcnow().date())
+        rows = export.upload_session_rows(stmt)
+        return export.csv_response(name, export.UPLOAD_SESSION_HEADER, rows)
+    stmt = stmt.options(
         joinedload(UploadSession.channel_database).joinedload(ChannelDatabase.store)
     )
-    if "store" in filters:
-        stmt = stmt.where(
-            UploadSession.channel_database_id.in_(
-                sa.select(ChannelDatabase.id)
-                .join(Store, Store.id == ChannelDatabase.store_id)
-                .where(Store.store_number == filters["store"])
-            )
-        )
-    if "status" in filters:
-        stmt = stmt.where(UploadSession.status == filters["status"])
     page = cursor_page(stmt, (UploadSession.received_at, UploadSession.id), form.args())
-    return render_template("transactions/upload_sessions.html", form=form, page=page)
+    export_args = form.args() | {"format": "csv"}
+    return render_template(
+        "transactions/upload_sessions.html", form=form, page=page, export_args=export_args
+    )
 
 
 @bp.get("/upload-sessions/<int:session_id>")
