@@ -21,7 +21,7 @@ from portal.agent import sales, sync
 from portal.agent import upload as uploads
 from portal.agent.client import PortalClient
 from portal.agent.errors import EXIT_FAILED, AgentError, ApplyFailed, UsageError
-from portal.agent.local import DEFAULT_STATE, LocalState, now_iso
+from portal.agent.local import DEFAULT_STATE, KEPT, SET_ASIDE, LocalState, now_iso
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -89,7 +89,9 @@ def build_parser() -> argparse.ArgumentParser:
     upload = commands.add_parser("upload", help="send the sales HQ has not stored yet")
     upload.add_argument("--batch-size", type=int, default=uploads.BATCH_SIZE)
     upload.add_argument(
-        "--include-refused", action="store_true", help="send rejected and conflicting sales again"
+        "--include-refused",
+        action="store_true",
+        help="send the sales kept here (rejected, in conflict, set aside) again",
     )
     upload.set_defaults(command=run_upload)
 
@@ -202,16 +204,17 @@ def run_upload(args, state: LocalState) -> int:
     stored = counts["accepted"] + counts["duplicate"]
     print(
         f"Uploaded: {counts['accepted']} accepted, {counts['duplicate']} duplicate, "
-        f"{counts['rejected']} rejected, {counts['conflict']} conflict; "
+        f"{counts['rejected']} rejected, {counts['conflict']} conflict, "
+        f"{counts[SET_ASIDE]} set aside; "
         f"{stored} stored at HQ, {state.pending_uploads()} still pending here."
     )
-    refused = counts["rejected"] + counts["conflict"]
-    if refused:
-        for sale in uploads.refused(state):
+    if counts["rejected"] + counts["conflict"] + counts[SET_ASIDE]:
+        for sale in uploads.kept(state):
             print(f"  {sale['receipt_number']} {sale['status']}: {sale['errors']}", file=sys.stderr)
         print(
-            "portal-agent: HQ refused some sales; they stay here (see 'status'), "
-            "send them again with 'upload --include-refused' once corrected.",
+            "portal-agent: HQ refused some sales or kept failing on them; they stay here (see "
+            "'status'), send them again with 'upload --include-refused' once HQ or the sale is "
+            "corrected.",
             file=sys.stderr,
         )
         return EXIT_FAILED
@@ -237,6 +240,7 @@ def local_report(state: LocalState) -> dict:
     """The agent's local state, as `status` shows it."""
     packages = state.packages()
     database = state.get("database") or {}
+    transactions = state.transaction_counts()
     return {
         "state": str(state.path),
         "url": state.get("url"),
@@ -253,9 +257,12 @@ def local_report(state: LocalState) -> dict:
             "last_applied": state.last_applied_package(),
         },
         "tables": {table: len(state.rows(table)) for table in state.tables()},
-        "transactions": state.transaction_counts(),
+        "transactions": transactions,
         "pending_uploads": state.pending_uploads(),
-        "refused": uploads.refused(state),
+        "kept": {
+            "count": sum(n for status, n in transactions.items() if status in KEPT),
+            "sales": uploads.kept(state),
+        },
     }
 
 
@@ -280,8 +287,16 @@ def _print_report(report: dict) -> None:
     print(f"Tables:     {len(report['tables'])}{': ' + tables if tables else ''}")
     counts = ", ".join(f"{n} {status}" for status, n in report["transactions"].items())
     print(f"Sales:      {counts or 'none'}; {report['pending_uploads']} waiting for HQ")
-    for sale in report["refused"]:
+    kept = report["kept"]
+    if kept["count"]:
+        print(
+            f"Kept here:  {kept['count']} sale(s) HQ refused or kept failing on; "
+            "send them again with 'upload --include-refused'"
+        )
+    for sale in kept["sales"]:
         print(f"  {sale['receipt_number']} {sale['status']}: {sale['errors']}")
+    if kept["count"] > len(kept["sales"]):
+        print(f"  ... and {kept['count'] - len(kept['sales'])} more")
 
 
 def _heartbeat_anyway(client: PortalClient, state: LocalState) -> None:

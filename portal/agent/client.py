@@ -26,6 +26,11 @@ def app_version() -> str:
 class TransientStatus(PortalUnreachable):
     """The portal answered with a status worth another try (busy, restarting)."""
 
+    def __init__(self, message: str, status: int, answer: str):
+        super().__init__(message)
+        self.status = status
+        self.answer = answer
+
 
 class PortalClient:
     """A device's connection to the portal's device API."""
@@ -140,7 +145,9 @@ class PortalClient:
             raise Unauthorized(f"The portal refused the credentials: {message}")
         if status in TRANSIENT:
             raise TransientStatus(
-                f"The portal at {self.url} kept failing ({status}: {message}); try again later."
+                f"The portal at {self.url} kept failing ({status}: {message}); try again later.",
+                status,
+                message,
             )
         raise Refused(status, message, fields)
 

@@ -53,10 +53,14 @@ CREATE TABLE IF NOT EXISTS agent_transaction (
 );
 """
 
-# Transaction statuses: pending until HQ stored it (accepted or duplicate); refused ones stay.
+# Transaction statuses: pending until HQ stored it (accepted or duplicate). Sales HQ refused
+# (rejected, conflict) and those set aside (HQ kept failing on them alone) are kept here for a
+# person, and sent again only when asked.
 PENDING = "pending"
 DONE = ("accepted", "duplicate")
 REFUSED = ("rejected", "conflict")
+SET_ASIDE = "set_aside"
+KEPT = (*REFUSED, SET_ASIDE)
 
 
 def now_iso() -> str:
@@ -206,7 +210,7 @@ class LocalState:
         return {status: count for status, count in cursor}
 
     def pending_uploads(self) -> int:
-        """Sales HQ has not stored yet (pending, or refused and kept)."""
+        """Sales HQ has not stored yet (pending, or kept here after a refusal or failure)."""
         return self.conn.execute(
             "SELECT COUNT(*) FROM agent_transaction WHERE uploaded_at IS NULL"
         ).fetchone()[0]

@@ -1,4 +1,4 @@
-"""Agent test helpers: package files written as HQ writes them, and the CLI run through main()."""
+"""Agent test helpers: package files written as HQ writes them, the CLI run through main(), HQ."""
 
 import json
 import zipfile
@@ -9,6 +9,8 @@ import pytest
 from portal.agent.cli import main
 from portal.agent.local import LocalState
 from portal.distribution.export import NULL
+from tests.agent.portal import build_waiting_runs, issue_code, seed_hq
+from tests.distribution.conftest import task_queue  # noqa: F401
 
 
 def csv_field(value) -> str:
@@ -65,3 +67,22 @@ def agent(tmp_path, capsys):
 
     run.state_file = state_file
     return run
+
+
+@pytest.fixture
+def hq(app_ctx, task_queue):  # noqa: F811
+    """HQ with the demo catalogue for HOUSTON and SEATTLE; activations queue on the test's own."""
+    seed_hq()
+
+
+@pytest.fixture
+def activated(agent, live_url, hq):
+    """`activated(name)` activates an agent for a database and builds its first full packages."""
+
+    def activate(name: str) -> None:
+        code = issue_code(name)
+        result = agent("--url", live_url, "activate", "--database", name, "--code", code)
+        assert result[0] == 0, result
+        build_waiting_runs()
+
+    return activate

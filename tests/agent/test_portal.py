@@ -28,35 +28,13 @@ from portal.transactions.models import (
     UploadSession,
 )
 from tests.agent.portal import (
-    build_waiting_runs,
     change_master_data,
     database_named,
     hq_scope,
     issue_code,
     keyed,
     run_every_schedule,
-    seed_hq,
 )
-from tests.distribution.conftest import task_queue  # noqa: F401
-
-
-@pytest.fixture
-def hq(app_ctx, task_queue):  # noqa: F811
-    """HQ with the demo catalogue for HOUSTON and SEATTLE; activations queue on the test's own."""
-    seed_hq()
-
-
-@pytest.fixture
-def activated(agent, live_url, hq):
-    """`activated(name)` activates an agent for a database and builds its first full packages."""
-
-    def activate(name: str) -> None:
-        code = issue_code(name)
-        result = agent("--url", live_url, "activate", "--database", name, "--code", code)
-        assert result[0] == 0, result
-        build_waiting_runs()
-
-    return activate
 
 
 def agent_tables(state_file: Path) -> dict[str, dict[tuple, dict]]:
@@ -370,11 +348,12 @@ def test_refused_sales_stay_here_and_are_shown(agent, activated):
     assert "SEATTLE-1-000001 conflict" in err and "SEATTLE-1-000003 rejected" in err
     report = json.loads(agent("status", "--json")[1])
     assert report["pending_uploads"] == 2
-    assert [(s["receipt_number"], s["status"]) for s in report["refused"]] == [
+    assert report["kept"]["count"] == 2
+    assert [(s["receipt_number"], s["status"]) for s in report["kept"]["sales"]] == [
         ("SEATTLE-1-000001", "conflict"),
         ("SEATTLE-1-000003", "rejected"),
     ]
-    assert "total" in report["refused"][1]["errors"]
+    assert "total" in report["kept"]["sales"][1]["errors"]
     assert status_of("SEATTLE-1").pending_uploads == 2
     assert stored_sales("SEATTLE-1")[0] == 2
     # A plain upload leaves them alone; asked to, it sends them again.
