@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from portal.auth.roles import Permission, can
-from tests.conftest import ROLES
+from tests.conftest import PASSWORD, ROLES
 from tests.core.routes import DEVICE_ACTIVATION, is_api, make_objects, url_for_rule, walk
 from tests.core.routes import WRITE_METHODS as WRITES
 
@@ -25,6 +25,7 @@ GUARDS = {
     "api-docs.openapi_json": (PUBLIC, PUBLIC),
     "auth.login": (PUBLIC, PUBLIC),
     "auth.logout": (PUBLIC, PUBLIC),  # ends whatever session there is, and needs no rights
+    "auth.account": (SIGNED_IN, SIGNED_IN),
     "auth.token": (SIGNED_IN, SIGNED_IN),
     "auth.user": (Permission.MANAGE_USERS, Permission.MANAGE_USERS),
     "audit.": (Permission.READ_AUDIT, Permission.READ_AUDIT),
@@ -43,6 +44,9 @@ GUARDS = {
     DEVICE_ACTIVATION: (PUBLIC, PUBLIC),
 }
 SETUP = (Permission.READ_SETUP, Permission.CHANGE_SETUP)
+# Routes that sign the walker out (the user they name is the walker): answering with the sign-in
+# page is their job.
+SIGN_OUTS = {"auth.account_sign_out_everywhere", "auth.user_sign_out_everywhere"}
 
 
 def required(endpoint: str, method: str, form: bool = False):
@@ -55,8 +59,10 @@ def required(endpoint: str, method: str, form: bool = False):
     return write if form or method in WRITES else read
 
 
-def check(response, role: str | None, needed, api: bool, method: str) -> str | None:
-    """What is wrong with the response, or None."""
+def check(
+    response, role: str | None, needed, api: bool, method: str, signs_out: bool = False
+) -> str | None:
+    """What is wrong with the response, or None; `signs_out` if it may send to sign-in."""
     status = response.status_code
     if needed == DEVICE:
         return None if status == 401 else f"device endpoint answered {status}, not 401"
@@ -69,7 +75,7 @@ def check(response, role: str | None, needed, api: bool, method: str) -> str | N
         return None
     if needed != SIGNED_IN and not can(role, needed):
         return None if status == 403 else f"{role} lacks {needed} but got {status}, not 403"
-    if status in (401, 403) or to_login:
+    if status in (401, 403) or (to_login and not signs_out):
         return f"{role} may do this but got {status}"
     if method == "GET" and status >= 400:
         return f"{role} read answered {status}: are the URL parameters real objects?"
@@ -92,9 +98,13 @@ def test_every_route_answers_every_role_as_the_guard_table_says(
         url = url_for_rule(rule, objects)
         body = ({"json": {}} if api else {"data": {}}) if method in WRITES else {}
         response = client.open(url, method=method, headers=headers if api else {}, **body)
-        problem = check(response, role, needed, api, method)
+        signs_out = method == "POST" and rule.endpoint in SIGN_OUTS
+        problem = check(response, role, needed, api, method, signs_out)
         # A streamed download keeps its request context until its body is closed.
         response.close()
+        if signs_out and role and urlsplit(response.location or "").path == "/login":
+            # The walker's sign-in ended, as asked: sign in again for the rest of the walk.
+            client.post("/login", data={"email": email, "password": PASSWORD})
         if problem:
             problems.append(f"{method} {url} ({rule.endpoint}): {problem}")
         walked.add((rule.endpoint, api))
