@@ -2,6 +2,7 @@
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +64,9 @@ def load(instance_path: str) -> dict[str, Any]:
         "SESSION_COOKIE_SECURE": production,
         "REMEMBER_COOKIE_SECURE": production,
         "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        # "Keep me signed in" lasts this long, and so does any sign-in on the server's side.
+        "REMEMBER_COOKIE_DURATION": timedelta(days=30),
         "API_TITLE": "HQ Portal API",
         "API_VERSION": "v1",
         "OPENAPI_VERSION": "3.0.3",

@@ -27,9 +27,16 @@ class User(UserMixin, Timestamped, db.Model):
 
     tokens: Mapped[list[ApiToken]] = relationship(back_populates="user")
 
+    # The browser sign-in this object was loaded for or signed in with; not a column.
+    sign_in_token = None
+
     @property
     def is_active(self) -> bool:  # Flask-Login refuses sessions of deactivated users.
         return self.active
+
+    def get_sign_in_id(self) -> str | None:
+        """What Flask-Login keeps in the session and remember cookies: the browser's sign-in."""
+        return self.sign_in_token
 
 
 class ApiToken(db.Model):
@@ -47,3 +54,18 @@ class ApiToken(db.Model):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     user: Mapped[User] = relationship(back_populates="tokens")
+
+
+class SignIn(db.Model):
+    """One browser signed in as a user; its session and remember cookies carry its secret.
+
+    Signing out deletes the row, so a cookie copied before stops working too.
+    """
+
+    __tablename__ = "sign_in"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("user_account.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -1,14 +1,15 @@
-"""Rules for users, passwords and API tokens."""
+"""Rules for users, passwords, browser sign-ins and API tokens."""
 
 import hashlib
 import secrets
 
 import sqlalchemy as sa
 from email_validator import EmailNotValidError, validate_email
+from flask import current_app
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from portal.audit import services as audit
-from portal.auth.models import ApiToken, User
+from portal.auth.models import ApiToken, SignIn, User
 from portal.auth.roles import Role
 from portal.core.errors import Conflict, NotFound, ValidationFailed
 from portal.core.models import utcnow
@@ -89,6 +90,7 @@ def update_user(user: User, data: dict, acting: User | None = None) -> User:
     if acting is not None and acting.id == user.id:
         _refuse_self_lockout(user, data)
     before = _snapshot(user)
+    was_active = user.active
     if "name" in data:
         user.name = (data["name"] or "").strip()[:100]
     if "role" in data:
@@ -102,6 +104,11 @@ def update_user(user: User, data: dict, acting: User | None = None) -> User:
     if data.get("password"):
         after["password"] = "changed"
     audit.record("update", "user", user.email, before, after)
+    if data.get("password") or (was_active and not user.active):
+        # Whoever held a session under the old password, or the account, is out; someone
+        # changing their own password stays signed in in the browser they did it from.
+        keep = acting.sign_in_token if acting is not None and acting.id == user.id else None
+        sign_out_everywhere(user, keep=keep)
     return user
 
 
@@ -112,6 +119,56 @@ def authenticate(email: str, password: str) -> User | None:
         return None
     user.last_login_at = utcnow()
     return user
+
+
+def start_sign_in(user: User) -> str:
+    """Record a browser signing in as `user`; returns the secret its cookies carry."""
+    now = utcnow()
+    # Sign-ins of browsers that closed without signing out go once they expire.
+    db.session.execute(sa.delete(SignIn).where(SignIn.user_id == user.id, SignIn.expires_at <= now))
+    secret = secrets.token_urlsafe(32)
+    lifetime = current_app.config["REMEMBER_COOKIE_DURATION"]
+    db.session.add(
+        SignIn(user_id=user.id, token_hash=_hash(secret), created_at=now, expires_at=now + lifetime)
+    )
+    db.session.flush()
+    user.sign_in_token = secret
+    return secret
+
+
+def user_for_sign_in(secret: str) -> User | None:
+    """The active user of a browser's unexpired sign-in, or None."""
+    stmt = (
+        sa.select(User)
+        .join(SignIn, SignIn.user_id == User.id)
+        .where(SignIn.token_hash == _hash(secret), SignIn.expires_at > utcnow(), User.active)
+    )
+    user = db.session.scalar(stmt)
+    if user is not None:
+        user.sign_in_token = secret
+    return user
+
+
+def end_sign_in(secret: str | None) -> None:
+    """Sign one browser out: its session and remember cookies stop working, copies too."""
+    if secret:
+        db.session.execute(sa.delete(SignIn).where(SignIn.token_hash == _hash(secret)))
+
+
+def sign_out_everywhere(user: User, keep: str | None = None) -> int:
+    """End every browser sign-in of a user but `keep`'s; returns how many ended."""
+    stmt = sa.delete(SignIn).where(SignIn.user_id == user.id)
+    if keep:
+        stmt = stmt.where(SignIn.token_hash != _hash(keep))
+    ended = db.session.execute(stmt).rowcount
+    audit.record("sign_out_everywhere", "user", user.email, after={"sign_ins_ended": ended})
+    return ended
+
+
+def sign_in_count(user: User) -> int:
+    """How many browsers are signed in as a user now."""
+    stmt = sa.select(sa.func.count()).where(SignIn.user_id == user.id, SignIn.expires_at > utcnow())
+    return db.session.scalar(stmt) or 0
 
 
 def tokens_of(user: User) -> list[ApiToken]:
@@ -167,7 +224,8 @@ def user_for_token(secret: str) -> User | None:
 
 
 def _hash(secret: str) -> str:
-    # Tokens carry 256 random bits, so a fast hash is enough; a KDF only guards weak passwords.
+    # Tokens and sign-ins carry 256 random bits, so a fast hash is enough; a KDF only guards
+    # weak passwords.
     return hashlib.sha256(secret.encode()).hexdigest()
 
 

@@ -19,7 +19,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 from portal.audit import services as audit
 from portal.auth import services
 from portal.auth.forms import ConfirmForm, LoginForm, TokenForm, UserCreateForm, UserEditForm
-from portal.auth.models import ApiToken
+from portal.auth.models import ApiToken, User
 from portal.auth.roles import Permission
 from portal.core.auth import permission_required
 from portal.core.security import FAILED_SIGN_IN_LIMIT, sign_in_failed, sign_in_key
@@ -31,14 +31,14 @@ bp = Blueprint("auth", __name__)
 login_manager.login_view = "auth.login"
 login_manager.login_message = "Please sign in to continue."
 login_manager.login_message_category = "info"
+# Cookies carry the browser's sign-in, not the user's id, so a sign-in can be ended for good.
+login_manager.id_attribute = "get_sign_in_id"
 
 
 @login_manager.user_loader
-def load_user(user_id: str):
-    """The signed-in user of a browser session."""
-    from portal.auth.models import User
-
-    return db.session.get(User, int(user_id))
+def load_user(sign_in_id: str):
+    """The signed-in user of a browser, while its sign-in lasts."""
+    return services.user_for_sign_in(sign_in_id)
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -69,6 +69,7 @@ def login():
         if user is None:
             flash("Wrong email or password, or the account is deactivated.", "danger")
         else:
+            services.start_sign_in(user)
             db.session.commit()
             login_user(user, remember=form.remember.data)
             return redirect(_safe_next(request.args.get("next")))
@@ -77,7 +78,10 @@ def login():
 
 @bp.post("/logout")
 def logout():
-    """Sign out."""
+    """Sign this browser out; its cookies stop working, copies of them too."""
+    if current_user.is_authenticated:
+        services.end_sign_in(current_user.sign_in_token)
+        db.session.commit()
     logout_user()
     flash("You are signed out.", "info")
     return redirect(url_for("auth.login"))
@@ -108,6 +112,21 @@ def signed_in(view):
         return view(*args, **kwargs)
 
     return wrapper
+
+
+@bp.get("/account/")
+@signed_in
+def account():
+    """The signed-in user's own account: who they are, and signing out everywhere."""
+    me = _me()
+    return render_template("auth/account.html", user=me, sign_ins=services.sign_in_count(me))
+
+
+@bp.route("/account/sign-out-everywhere", methods=["GET", "POST"])
+@signed_in
+def account_sign_out_everywhere():
+    """Sign the signed-in user out of every browser, this one too, after a confirmation."""
+    return _sign_out_everywhere(_me(), url_for("auth.account"))
 
 
 @bp.get("/users/")
@@ -143,6 +162,14 @@ def user_edit(user_id: int):
         flash(f"User {user.email} saved.", "success")
         return redirect(url_for("auth.users"))
     return _user_page(form, user)
+
+
+@bp.route("/users/<int:user_id>/sign-out-everywhere", methods=["GET", "POST"])
+@permission_required(Permission.MANAGE_USERS)
+def user_sign_out_everywhere(user_id: int):
+    """Sign a user out of every browser, after a confirmation."""
+    user = services.get_user_by_id(user_id)
+    return _sign_out_everywhere(user, url_for("auth.user_edit", user_id=user_id))
 
 
 @bp.route("/users/<int:user_id>/tokens/<int:token_id>/revoke", methods=["GET", "POST"])
@@ -189,8 +216,25 @@ def _user_page(form, user):
         form=form,
         user=user,
         tokens=tokens,
+        sign_ins=services.sign_in_count(user) if user else 0,
         min_password=services.MIN_PASSWORD_LENGTH,
     )
+
+
+def _sign_out_everywhere(user: User, back: str):
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        services.sign_out_everywhere(user)
+        db.session.commit()
+        if user.id == current_user.id:
+            logout_user()
+            flash("You are signed out everywhere, in this browser too.", "info")
+            return redirect(url_for("auth.login"))
+        flash(f"{user.email} is signed out everywhere.", "success")
+        return redirect(back)
+    sign_ins = services.sign_in_count(user)
+    page = "auth/sign_out_everywhere.html"
+    return render_template(page, user=user, sign_ins=sign_ins, form=form, back=back)
 
 
 def _revoke(token: ApiToken, back: str):
