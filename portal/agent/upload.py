@@ -6,11 +6,12 @@ was lost replays HQ's first answer; a sale is marked done only from HQ's answer 
 and HQ answers duplicate. Rejected and conflicting sales stay here, shown, for a person to see.
 
 A batch HQ refuses as a whole (a 4xx other than "still in progress") or keeps failing on (a 5xx
-past the retries) is split in halves, down to single sales, so that what HQ can take is stored
-and only the culprits stay behind. A sale HQ keeps failing on alone is set aside, with HQ's last
-answer, once HQ has answered another batch of the same upload: then the fault is the sale's,
-not HQ's. While HQ answers none, nothing is set aside: the upload stops with the error, and the
-next one sends those sales after the others. Sales kept here go again only when asked.
+other than 503 "busy", past the retries) is split in halves, down to single sales, so that what
+HQ can take is stored and only the culprits stay behind. A sale HQ keeps failing on alone is set
+aside, with HQ's last answer, once HQ has answered another batch of the same upload: then the
+fault is the sale's, not HQ's. While HQ answers none, nothing is set aside: the upload stops
+with the error, and the next one sends those sales after the others. Sales kept here go again
+only when asked.
 """
 
 import hashlib
@@ -24,6 +25,8 @@ from portal.agent.errors import AgentError, PortalUnreachable, Refused, UsageErr
 from portal.agent.local import DONE, KEPT, PENDING, REFUSED, SET_ASIDE, LocalState, now_iso
 
 BATCH_SIZE = 500
+# HQ saying it is busy, whatever the batch: the upload stops and the next one tries again.
+BUSY = frozenset({429, 503})
 # Sales failing alone, with no batch of the upload answered yet, after which it stops: by then HQ
 # more likely fails on every sale than on these few.
 SUSPECTS_BEFORE_STOP = 3
@@ -99,7 +102,7 @@ def _send(
     try:
         answer = _post(client, _body([row["payload"] for row in rows]))
     except (Refused, TransientStatus) as error:
-        if _in_progress(error):
+        if _in_progress(error) or error.status in BUSY:
             raise
         _probe(client, run, error)
         if len(rows) > 1:

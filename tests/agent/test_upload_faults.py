@@ -220,22 +220,32 @@ def test_a_split_batch_retried_after_a_lost_answer_is_replayed_not_stored_twice(
     assert len(sessions) == 1
 
 
-@pytest.mark.parametrize("everything", [True, False], ids=["hq-down", "uploads-broken"])
-def test_hq_failing_on_every_sale_sets_nothing_aside(agent, register, proxy, everything):
+@pytest.mark.parametrize(
+    ("failing", "status", "requests"),
+    [
+        # Down: the batch, then a probe that fails too.
+        ("/device/", 500, 1),
+        # Failing on every upload only: 8 sales, 4, 2, 1, 1, 2, 1 tried, then it stops.
+        ("/device/transactions", 500, 7),
+        # Busy: the batch, as before.
+        ("/device/transactions", 503, 1),
+    ],
+    ids=["hq-down", "uploads-broken", "uploads-busy"],
+)
+def test_hq_failing_on_every_sale_sets_nothing_aside(
+    agent, register, proxy, failing, status, requests
+):
     faulty, url = proxy
     register(8)
-    failing = "/device/" if everything else "/device/transactions"
-    faulty.fail(lambda path, body: failing in path, 500)
+    faulty.fail(lambda path, body: failing in path, status)
 
     code, _, err = agent("--url", url, "--retries", "1", "upload", "--batch-size", "8")
 
     assert code == 3
-    assert "kept failing (500: Failed on purpose with 500.)" in err
+    assert f"kept failing ({status}: Failed on purpose with {status}.)" in err
     assert set(local_statuses(agent.state_file).values()) == {"pending"}
-    posts = faulty.uploads()
-    # Down: the batch and a probe, as before. Failing on uploads only: a few sales tried alone.
-    # Each request is tried twice (--retries 1): 8 sales, 4, 2, 1, 1, 2, 1, then it stops.
-    assert len(posts) == (2 if everything else 2 * 7)
+    # Each request is tried twice (--retries 1).
+    assert len(faulty.uploads()) == 2 * requests
 
     faulty.rules.clear()
     register(1)
