@@ -104,6 +104,9 @@ def seed(
         if _missing(OfflineProfile, name=profile["name"]):
             offline_profiles.create_profile(profile)
             done.append(f"offline profile {profile['name']}")
+    # A store names its currency and sales tax group, so they come first.
+    done.append(catalogue.seed_currencies())
+    done.append(f"{_seed_tax()} sales tax row(s) added")
     for number, name, currency, tax_group, time_zone, register_count in DEMO_STORES:
         if _missing(Store, store_number=number):
             stores.create_store(
@@ -129,7 +132,6 @@ def seed(
                     }
                 )
                 done.append(f"register {register_number}")
-    done.append(f"{_seed_tax()} sales tax row(s) added")
     store_numbers = [number for number, *_ in DEMO_STORES]
     register_numbers = [f"{n}-{i}" for n, *_, count in DEMO_STORES for i in range(1, count + 1)]
     done += catalogue.seed_catalogue(store_numbers, register_numbers, products, checkpoint)

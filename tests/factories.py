@@ -1,10 +1,12 @@
 """factory_boy factories that build setup data through the services, so every rule holds."""
 
 import factory
+import sqlalchemy as sa
 
 from portal.channels import services as channels
 from portal.core.models import utcnow
 from portal.extensions import db
+from portal.masterdata.references import STORE_REFERENCES
 from portal.offline_profiles import services as offline_profiles
 from portal.registers import services as registers
 from portal.stores import services as stores
@@ -63,7 +65,17 @@ class StoreFactory(_ServiceFactory):
 
     @staticmethod
     def service(data):
+        for field, reference in STORE_REFERENCES.items():
+            if data.get(field):
+                ensure_master_data(reference.model, data[field])
         return stores.create_store(data)
+
+
+def ensure_master_data(model, code: str) -> None:
+    """Add a master data row a store may name, unless it is there: stores name live rows only."""
+    if db.session.scalar(sa.select(model.id).filter_by(code=code)) is None:
+        db.session.add(model(code=code, name=f"{code} (test)"))
+        db.session.flush()
 
 
 class RegisterFactory(_ServiceFactory):

@@ -8,6 +8,7 @@ from portal.core.errors import Conflict, NotFound, ValidationFailed
 from portal.core.search import search
 from portal.core.validation import normalise_name
 from portal.extensions import db
+from portal.masterdata.references import unknown
 
 DESCRIPTION_MAX = 255
 
@@ -27,7 +28,8 @@ def resolve_group(name: str | None, field: str = "channel_data_group") -> Channe
     group = db.session.scalar(sa.select(ChannelDataGroup).filter_by(name=name))
     if group is None:
         raise ValidationFailed(
-            f"Channel data group '{name}' does not exist.", {field: "Unknown channel data group."}
+            f"Channel data group '{name}' does not exist.",
+            {field: unknown("channel data group", "channel data groups", name)},
         )
     return group
 

@@ -227,11 +227,10 @@ class Batch:
             if not wanted:
                 continue
             found = self._live(reference, list(wanted))
-            noun = reference.target.replace("_", " ")
             for item, positions in wanted.items():
                 if item not in found:
                     for position in positions:
-                        self.error(position, reference.field, f"No {noun} '{item}'.")
+                        self.error(position, reference.field, reference.message(item))
                         refused.add(position)
         return refused
 

@@ -35,13 +35,24 @@ def seed_catalogue(
     products: int,
     checkpoint: Checkpoint | None = None,
 ) -> list[str]:
-    """Add whatever demo master data is missing, for these stores and registers; says what."""
+    """Add whatever demo master data is missing, for these stores and registers; says what.
+
+    The stores exist already, so the currencies and tax groups they name do too.
+    """
     done = seed_reference_data(stores, registers)
     done.append(assign_assortments(stores))
     done += seed_people(stores)
     done.append(seed_products(products, stores, checkpoint))
     done.append(seed_discounts(products))
     return done
+
+
+def seed_currencies() -> str:
+    """Add the missing demo currencies and exchange rates: stores name their currency."""
+    added = _add_missing("currency", _rows(("code", "name"), CURRENCIES))
+    rates = ("from_currency", "to_currency", "rate", "valid_from")
+    added += _add_missing("exchange_rate", _rows(rates, RATES))
+    return f"{added} currency row(s) added"
 
 
 def assign_assortments(store_numbers: Sequence[str]) -> str:
@@ -68,13 +79,6 @@ def seed_reference_data(stores: Sequence[str], registers: Sequence[str]) -> list
 
 def _reference_tables(stores: Sequence[str], registers: Sequence[str]) -> Iterator[tuple]:
     layout = {"rows": 5, "columns": 6, "buttons": LAYOUT_BUTTONS}
-    yield (
-        "currency",
-        [
-            ("currency", _rows(("code", "name"), CURRENCIES)),
-            ("exchange_rate", _rows(("from_currency", "to_currency", "rate", "valid_from"), RATES)),
-        ],
-    )
     yield (
         "product reference",
         [

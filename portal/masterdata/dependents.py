@@ -14,6 +14,7 @@ import sqlalchemy as sa
 
 from portal.extensions import db
 from portal.masterdata.entities import ENTITIES, Entity
+from portal.masterdata.references import STORE_REFERENCES
 from portal.stores.models import Store
 
 
@@ -47,15 +48,6 @@ class Use:
         return counted
 
 
-# Store fields that name master data rows, by the entity they name.
-STORE_USES = {
-    "currency": "currency",
-    "sales_tax_group": "tax_group",
-    "price_group": "price_group",
-    "assortment": "assortment",
-}
-
-
 def uses_of(entity: Entity) -> list[Use]:
     """Every column that names rows of the entity."""
     found = [
@@ -64,8 +56,11 @@ def uses_of(entity: Entity) -> list[Use]:
         for reference in other.references
         if reference.target == entity.name
     ]
-    if entity.name in STORE_USES:
-        found.append(Use("stores", Store, STORE_USES[entity.name], "code"))
+    found += [
+        Use("stores", Store, field, "code")
+        for field, reference in STORE_REFERENCES.items()
+        if reference.model is entity.model
+    ]
     return found
 
 

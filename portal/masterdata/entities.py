@@ -18,6 +18,7 @@ from portal.core.errors import NotFound
 from portal.distribution.catalogue import STANDARD_JOBS, UPLOAD, StandardJob
 from portal.distribution.tables import BOOKKEEPING, TABLES, DistributedTable
 from portal.masterdata.fields import Field, field_from_column
+from portal.masterdata.references import unknown
 from portal.registers.models import Register
 from portal.stores.models import Store
 
@@ -33,6 +34,12 @@ class Reference:
     def model(self) -> type:
         """The model the reference points into."""
         return SETUP_TARGETS.get(self.target) or TABLES[self.target].model
+
+    def message(self, value: Any) -> str:
+        """The field message for a value that names no live row of the target."""
+        noun = self.target.replace("_", " ")
+        entity = ENTITIES.get(self.target)
+        return unknown(noun, entity.title.lower() if entity else f"{noun}s", value)
 
 
 # Setup tables a master data row may name: they are not master data themselves.

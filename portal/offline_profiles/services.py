@@ -10,6 +10,7 @@ from portal.core.search import search
 from portal.core.validation import FieldErrors, check_range, normalise_name
 from portal.distribution.catalogue import DIRECTIONS, KNOWN_TABLES, STANDARD_JOBS
 from portal.extensions import db
+from portal.masterdata.references import unknown
 from portal.masterdata.versioning import transaction_version
 from portal.offline_profiles.models import OfflineProfile, OfflineScope
 
@@ -41,7 +42,8 @@ def resolve_profile(name: str | None, field: str = "offline_profile") -> Offline
     profile = db.session.scalar(sa.select(OfflineProfile).filter_by(name=name))
     if profile is None:
         raise ValidationFailed(
-            f"Offline profile '{name}' does not exist.", {field: "Unknown offline profile."}
+            f"Offline profile '{name}' does not exist.",
+            {field: unknown("offline profile", "offline profiles", name)},
         )
     return profile
 

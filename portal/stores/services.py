@@ -14,6 +14,7 @@ from portal.core.validation import (
     normalise_number,
 )
 from portal.extensions import db
+from portal.masterdata.references import STORE_REFERENCES, check_codes, unknown
 from portal.offline_profiles import services as offline_profiles
 from portal.stores.models import Store
 
@@ -43,8 +44,10 @@ def resolve_store(store_number: str | None, field: str = "store") -> Store:
     number = (store_number or "").strip().upper()
     store = db.session.scalar(sa.select(Store).filter_by(store_number=number)) if number else None
     if store is None:
-        message = f"Store '{number}' does not exist." if number else "A store is required."
-        raise ValidationFailed(message, {field: "Unknown store." if number else "Required."})
+        if not number:
+            raise ValidationFailed("A store is required.", {field: "Required."})
+        message = unknown("store", "stores", number)
+        raise ValidationFailed(f"Store '{number}' does not exist.", {field: message})
     return store
 
 
@@ -139,7 +142,21 @@ def _apply(store: Store, values: dict) -> None:
     if "offline_profile" in values:
         with errors.check():
             store.offline_profile = offline_profiles.resolve_profile(values["offline_profile"])
+    with errors.check():
+        # A value already refused for its form is not looked up as well.
+        named = [key for key in STORE_REFERENCES if key in values and key not in errors.fields]
+        _check_master_data(store, named)
     errors.raise_if_any()
+
+
+def _check_master_data(store: Store, fields: list[str]) -> None:
+    """Refuse a currency, tax group, price group or assortment that names no live row."""
+    named = {field: getattr(store, field) for field in fields}
+    if problems := check_codes(named, STORE_REFERENCES):
+        missing = ", ".join(f"'{value}'" for field, value in named.items() if field in problems)
+        raise ValidationFailed(
+            f"The store names master data that does not exist: {missing}.", problems
+        )
 
 
 def _group_name(store: Store) -> str | None:

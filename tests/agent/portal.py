@@ -37,6 +37,20 @@ def seed_hq(products: int = 30) -> None:
     schedules.ensure_standard_jobs()
     channels.create_group("Stores", "Store and offline databases")
     offline_profiles.create_profile({"name": "Standard offline"})
+    masterdata.bulk_upsert("tax_code", [{"code": c, "name": n} for c, n, _ in DEMO_TAX_CODES])
+    masterdata.bulk_upsert(
+        "tax_rate",
+        [{"tax_code": c, "rate": r, "valid_from": "2024-01-01"} for c, _, r in DEMO_TAX_CODES],
+    )
+    masterdata.bulk_upsert(
+        "sales_tax_group", [{"code": c, "name": c, "tax_codes": t} for c, t in TAX_GROUPS]
+    )
+    every_code = [code for code, _, _ in DEMO_TAX_CODES]
+    masterdata.bulk_upsert(
+        "item_tax_group", [{"code": "STANDARD", "name": "Standard", "tax_codes": every_code}]
+    )
+    # Stores name their currency and sales tax group: those come first.
+    catalogue.seed_currencies()
     for number, tax_group, zone in STORES:
         stores.create_store(
             {
@@ -54,18 +68,6 @@ def seed_hq(products: int = 30) -> None:
         registers.create_register(
             {"register_number": number, "store": store, "support_offline": number.endswith("-1")}
         )
-    masterdata.bulk_upsert("tax_code", [{"code": c, "name": n} for c, n, _ in DEMO_TAX_CODES])
-    masterdata.bulk_upsert(
-        "tax_rate",
-        [{"tax_code": c, "rate": r, "valid_from": "2024-01-01"} for c, _, r in DEMO_TAX_CODES],
-    )
-    masterdata.bulk_upsert(
-        "sales_tax_group", [{"code": c, "name": c, "tax_codes": t} for c, t in TAX_GROUPS]
-    )
-    every_code = [code for code, _, _ in DEMO_TAX_CODES]
-    masterdata.bulk_upsert(
-        "item_tax_group", [{"code": "STANDARD", "name": "Standard", "tax_codes": every_code}]
-    )
     numbers = [number for number, _, _ in STORES]
     catalogue.seed_reference_data(numbers, REGISTERS)
     catalogue.assign_assortments(numbers)

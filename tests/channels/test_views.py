@@ -287,7 +287,10 @@ def test_moving_to_an_unknown_group_is_refused(client, login, houston):
         f"/channel-databases/{database.id}/edit", data={"channel_data_group": "Gone"}
     )
     assert response.status_code == 200
-    assert "Unknown channel data group." in response.text
+    assert (
+        "No channel data group &#39;Gone&#39;. Choose one of the channel data groups."
+        in response.text
+    )
     db.session.expire_all()
     assert database.channel_data_group.name == "Stores"
 

@@ -106,7 +106,7 @@ def test_bad_rows_are_reported_by_line_number_and_nothing_is_saved():
 
     assert caught.value.fields == {
         "line 3.base_price": "Not a decimal.",
-        "line 4.category": "No product category 'TEA'.",
+        "line 4.category": "No product category 'TEA'. Choose one of the product categories.",
         "line 6.row": "Expected 4 cells, found 2.",
         "line 7.product_number": "Same key as line 2.",
         "line 8.product_number": "Required.",

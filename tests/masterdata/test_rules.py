@@ -92,7 +92,7 @@ def test_tax_rate_rules_range_period_and_existing_tax_code():
     ]
     assert refusal("tax_rate", rows) == {
         "rows.0.rate": "At most 100.",
-        "rows.1.tax_code": "No tax code 'NOPE'.",
+        "rows.1.tax_code": "No tax code 'NOPE'. Choose one of the tax codes.",
         "rows.2.valid_to": "Not before the valid from date.",
     }
     services.bulk_upsert(
@@ -108,15 +108,17 @@ def test_trade_agreement_needs_a_live_product_price_group_and_currency():
     db.session.commit()
     rows = [price("GONE"), price("P1", price_group="VIP", currency="EUR")]
     assert refusal("trade_agreement", rows) == {
-        "rows.0.product_number": "No product 'GONE'.",
-        "rows.1.price_group": "No price group 'VIP'.",
-        "rows.1.currency": "No currency 'EUR'.",
+        "rows.0.product_number": "No product 'GONE'. Choose one of the products.",
+        "rows.1.price_group": "No price group 'VIP'. Choose one of the price groups.",
+        "rows.1.currency": "No currency 'EUR'. Choose one of the currencies.",
     }
 
 
 def test_list_fields_take_text_or_json_lists_and_each_code_must_exist():
     rows = [{"code": "TX", "name": "Texas", "tax_codes": "TX-STATE, TX-HOU"}]
-    assert refusal("sales_tax_group", rows) == {"rows.0.tax_codes": "No tax code 'TX-HOU'."}
+    assert refusal("sales_tax_group", rows) == {
+        "rows.0.tax_codes": "No tax code 'TX-HOU'. Choose one of the tax codes."
+    }
     services.bulk_upsert(
         "sales_tax_group", [{"code": "TX", "name": "Texas", "tax_codes": ["TX-STATE"]}]
     )
@@ -163,7 +165,7 @@ def test_a_category_may_name_a_parent_sent_in_the_same_request():
     ]
     assert services.bulk_upsert("product_category", rows).inserted == 2
     assert refusal("product_category", [{"code": "X", "name": "X", "parent_code": "NONE"}]) == {
-        "rows.0.parent_code": "No product category 'NONE'."
+        "rows.0.parent_code": "No product category 'NONE'. Choose one of the product categories."
     }
 
 
@@ -184,8 +186,8 @@ def test_booleans_whole_numbers_and_unknown_fields():
 def test_worker_stores_name_a_real_store_and_a_live_worker():
     rows = [{"staff_id": "000160", "store_number": "NOWHERE"}]
     assert refusal("worker_store", rows) == {
-        "rows.0.staff_id": "No worker '000160'.",
-        "rows.0.store_number": "No store 'NOWHERE'.",
+        "rows.0.staff_id": "No worker '000160'. Choose one of the workers.",
+        "rows.0.store_number": "No store 'NOWHERE'. Choose one of the stores.",
     }
 
 

@@ -111,7 +111,7 @@ def test_a_request_with_bad_rows_saves_nothing_and_reports_every_error():
 
     assert caught.value.fields == {
         "rows.1.unit_price": "Not a decimal.",
-        "rows.3.product_number": "No product 'NOPE'.",
+        "rows.3.product_number": "No product 'NOPE'. Choose one of the products.",
         "rows.4.valid_to": "Not before the valid from date.",
         "rows.5.price_group": "Required.",
         "rows.5.valid_from": "Required.",

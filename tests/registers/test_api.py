@@ -112,7 +112,9 @@ def test_create_names_the_unknown_store(client, hq):
     )
 
     assert response.status_code == 422
-    assert response.json["error"]["fields"] == {"store": "Unknown store."}
+    assert response.json["error"]["fields"] == {
+        "store": "No store 'NOWHERE'. Choose one of the stores."
+    }
     assert stored("X-1") is None
 
 

@@ -136,7 +136,7 @@ def test_register_number_unique_and_normalised():
 def test_register_needs_existing_store():
     with pytest.raises(ValidationFailed) as error:
         registers.create_register({"register_number": "R-1", "store": "NOWHERE"})
-    assert error.value.fields == {"store": "Unknown store."}
+    assert error.value.fields == {"store": "No store 'NOWHERE'. Choose one of the stores."}
 
 
 def test_register_with_offline_database_cannot_be_deleted():
