@@ -16,6 +16,7 @@ from portal.transactions.models import PosTransaction
 # The rules HQ runs on every transaction it takes in.
 SEQUENCE_GAP = "sequence_gap"
 CONFLICT = "conflict"
+REUSED_TRANSACTION_ID = "reused_transaction_id"
 RECEIPT_REUSED = "receipt_reused"
 PRICE_MISMATCH = "price_mismatch"
 TAX_MISMATCH = "tax_mismatch"
@@ -29,6 +30,7 @@ OLD_DATE = "old_date"
 ANOMALY_KINDS = (
     SEQUENCE_GAP,
     CONFLICT,
+    REUSED_TRANSACTION_ID,
     RECEIPT_REUSED,
     PRICE_MISMATCH,
     TAX_MISMATCH,

@@ -3,9 +3,11 @@
 `check` looks at the sales a batch stored and the conflicts it kept and adds one Anomaly per
 finding (see portal.anomalies.models for the kinds). Its cost follows the batch, not its lines:
 a handful of queries per batch (registers and profiles, neighbouring sequences, open gaps,
-reused receipts, prices, tax rates, conflicts' sales) and one INSERT of every anomaly found.
+reused receipts and ids, prices, tax rates, conflicts' sales) and one INSERT of every anomaly
+found.
 
-Sequence gaps are in `gaps`, expected prices and taxes in `pricing` (with their limits).
+Sequence gaps are in `gaps`, expected prices and taxes in `pricing` (with their limits), ids
+other registers used in `reused_ids`.
 `lock_stores` must run before the batch locks any stored sale (see `gaps` on concurrency).
 """
 
@@ -18,7 +20,7 @@ from flask import current_app
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import aliased
 
-from portal.anomalies import gaps
+from portal.anomalies import gaps, reused_ids
 from portal.anomalies.findings import Arrival, KeptConflict, finding
 from portal.anomalies.models import (
     CONFLICT,
@@ -72,6 +74,7 @@ def check(arrivals: list[Arrival], conflicts: list[KeptConflict], now: datetime)
         settings = _settings({a.register_id for a in arrivals})
         rows += gaps.find(arrivals, now)
         rows += _reused_receipts(arrivals, now)
+        rows += reused_ids.find(arrivals, now)
         rows += price_and_tax_findings(
             arrivals, {r: setting.price_group for r, setting in settings.items()}, now
         )

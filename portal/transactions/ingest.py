@@ -3,18 +3,25 @@
 A batch becomes an upload session. Each of its transactions ends as one of:
 
 - accepted: stored now;
-- duplicate: its id is stored already with the same content (canonical hash): nothing is stored;
-- conflict: its id is stored already with other content: the new content is kept aside as a
-  transaction conflict for an auditor (once per distinct content); the stored sale never changes;
+- duplicate: its register's sale with its id is stored already with the same content (canonical
+  hash): nothing is stored;
+- conflict: its register's sale with its id is stored already with other content: the new content
+  is kept aside as a transaction conflict for an auditor (once per distinct content); the stored
+  sale never changes;
 - rejected: it fails a check of `validation`, or names a register the device may not upload
   for (an offline database uploads for its own register, a store's channel database for the
   store's registers). Nothing of it is stored; the response says why, field by field.
+
+A sale is identified by its register and its id, and a device only uploads for registers it
+owns, so it never reads, matches, flags or changes a sale of another register. An id another
+register used before makes a sale of its own, accepted like any new one (the device learns
+nothing of the other); the anomaly rules flag it for auditors.
 
 One transaction's outcome never affects its neighbours'. A batch holds at most 500 transactions.
 The anomaly rules (portal.anomalies.rules) run on the accepted sales and the kept conflicts in
 the same database transaction, so a stored sale never lacks its anomalies.
 
-Exactly once under concurrency: transaction ids are unique in the database and the rows go in
+Exactly once under concurrency: (id, register) is unique in the database and the rows go in
 with INSERT ... ON CONFLICT DO NOTHING, in id order, so two connections sending the same batch
 at once store each sale once; the second waits for the first to commit and then finds its rows.
 An Idempotency-Key claims the pair (database, key) the same way; the first response is kept on
@@ -165,17 +172,18 @@ def _store(
             sales.append((index, sale, registers[sale.register]))
         transaction_id = sale.transaction_id if sale else validation.reported_id(item)
         results.append({"transaction_id": transaction_id, "status": REJECTED, "errors": errors})
-    first: dict[str, tuple[Sale, tuple[int, int]]] = {}
+    first: dict[conflicts.SaleKey, tuple[Sale, tuple[int, int]]] = {}
     for _, sale, register in sales:
-        first.setdefault(sale.transaction_id, (sale, register))
-    inserted = _insert_sales(session_id, [first[tid] for tid in sorted(first)], now)
+        first.setdefault((register[0], sale.transaction_id), (sale, register))
+    inserted = _insert_sales(session_id, [first[key] for key in sorted(first)], now)
     stored = conflicts.stored_hashes(first.keys() - inserted.keys())
-    stored.update((tid, (pk, first[tid][0].content_sha256)) for tid, pk in inserted.items())
+    stored.update((key, (pk, first[key][0].content_sha256)) for key, pk in inserted.items())
     fresh, other_content, arrivals, stores = set(inserted), [], [], set()
     for index, sale, (register_id, store_id) in sales:
-        pk, content_sha256 = stored[sale.transaction_id]
-        if sale.transaction_id in fresh:
-            fresh.discard(sale.transaction_id)  # later copies in the batch compare with it
+        key = (register_id, sale.transaction_id)
+        pk, content_sha256 = stored[key]
+        if key in fresh:
+            fresh.discard(key)  # later copies in the batch compare with it
             results[index]["status"] = ACCEPTED
             arrivals.append(Arrival(pk, sale, register_id, store_id))
         elif content_sha256 == sale.content_sha256:
@@ -212,8 +220,10 @@ def _not_yours(database: ChannelDatabase, number: str) -> str:
     return f"Register {number} is not a register of store {database.store.store_number}."
 
 
-def _insert_sales(session_id: int, sales: list[tuple[Sale, tuple[int, int]]], now) -> dict:
-    """Insert the sales not stored yet, with their lines and payments; their ids by UUID."""
+def _insert_sales(
+    session_id: int, sales: list[tuple[Sale, tuple[int, int]]], now
+) -> dict[conflicts.SaleKey, int]:
+    """Insert the sales not stored yet, with their lines and payments; their row ids by key."""
     if not sales:
         return {}
     table = PosTransaction.__table__
@@ -237,10 +247,15 @@ def _insert_sales(session_id: int, sales: list[tuple[Sale, tuple[int, int]]], no
         }
         for sale, (register_id, store_id) in sales
     ]
-    inserted = dict(bulk.insert_new(table, rows, ["transaction_id"], ["transaction_id", "id"]))
+    inserted = {
+        (register_id, tid): pk
+        for register_id, tid, pk in bulk.insert_new(
+            table, rows, ["transaction_id", "register_id"], ["register_id", "transaction_id", "id"]
+        )
+    }
     lines, payments = [], []
-    for sale, _ in sales:
-        pk = inserted.get(sale.transaction_id)
+    for sale, (register_id, _) in sales:
+        pk = inserted.get((register_id, sale.transaction_id))
         if pk is None:
             continue
         for number, line in enumerate(sale.lines, 1):

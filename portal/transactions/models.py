@@ -75,13 +75,19 @@ class PosTransaction(db.Model):
 
     __tablename__ = "pos_transaction"
     __table_args__ = (
+        # A sale is its register's: the same id from another register is another sale, so no
+        # device ever meets a sale of a register it does not upload for. Leading with the id,
+        # this index also finds every register's sale under one id.
+        sa.UniqueConstraint(
+            "transaction_id", "register_id", name="uq_pos_transaction_transaction_register"
+        ),
         sa.Index("ix_pos_transaction_register_sequence", "register_id", "sequence"),
         # A receipt number used twice in a store is an anomaly, checked on every upload.
         sa.Index("ix_pos_transaction_store_receipt", "store_id", "receipt_number"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    transaction_id: Mapped[str] = mapped_column(sa.String(36), unique=True)
+    transaction_id: Mapped[str] = mapped_column(sa.String(36))
     register_id: Mapped[int] = mapped_column(sa.ForeignKey("register.id"))
     store_id: Mapped[int] = mapped_column(sa.ForeignKey("store.id"), index=True)
     upload_session_id: Mapped[int] = mapped_column(sa.ForeignKey("upload_session.id"), index=True)
