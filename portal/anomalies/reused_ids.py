@@ -3,8 +3,8 @@
 A sale is identified by its register and its id, so a sale under an id another register used
 before is stored as a sale of its own and accepted like any other: the device that sent it
 learns nothing of the other register's sale, which is neither read for it, nor flagged, nor
-changed. This rule flags the later sale only (REUSED_TRANSACTION_ID) and names the earlier ones
-by their row ids, which auditors open at HQ.
+changed. This rule flags the later sale only (REUSED_TRANSACTION_ID), with detail "other_sales":
+the earlier ones' row ids, which auditors open at HQ (`/api/v1/transactions/<id>`).
 
 Concurrency: two batches of different stores hold no lock in common, so on PostgreSQL each takes
 an advisory lock per id it stored, in one order, until commit: the second of two batches storing
@@ -58,7 +58,7 @@ def find(arrivals: list[Arrival], now: datetime) -> list[dict]:
                     REUSED_TRANSACTION_ID,
                     arrival,
                     "This transaction id was already used by another register.",
-                    {"other_transactions": earlier[:SHOWN]},
+                    {"other_sales": earlier[:SHOWN]},
                     now,
                 )
             )

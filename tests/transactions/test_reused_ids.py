@@ -130,7 +130,7 @@ def test_another_stores_id_becomes_its_own_sale_and_houstons_stays_as_it_was(
     assert (anomaly.pos_transaction_id, anomaly.register_id) == (seattle.id, seattle.register_id)
     assert anomaly.store_id == seattle.store_id
     assert anomaly.message == "This transaction id was already used by another register."
-    assert anomaly.detail == {"other_transactions": [houston.id]}
+    assert anomaly.detail == {"other_sales": [houston.id]}
 
 
 def test_seattle_sending_its_sale_again_meets_only_its_own(client, register_device, seattle_device):
@@ -193,7 +193,7 @@ def test_a_register_of_the_same_store_reusing_an_id_gets_its_own_sale(client, st
     houston_2 = sale_of("HOUSTON-2", first["transaction_id"])
     (anomaly,) = reused_anomalies()
     assert anomaly.pos_transaction_id == houston_2.id
-    assert anomaly.detail == {"other_transactions": [houston_1.id]}
+    assert anomaly.detail == {"other_sales": [houston_1.id]}
     (kept,) = db.session.scalars(sa.select(TransactionConflict))
     assert kept.pos_transaction_id == houston_1.id
 
