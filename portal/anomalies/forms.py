@@ -1,9 +1,10 @@
 """Forms of the anomaly pages: the list's filters and the auditor-workspace period."""
 
-from wtforms import DateField, SelectChoice, SelectField, StringField
+from wtforms import SelectChoice, SelectField, StringField
 from wtforms.validators import Length, Optional
 
 from portal.anomalies.models import ANOMALY_KINDS, REVIEW_STATUSES
+from portal.core.forms import DayField
 from portal.transactions.forms import ANY, FilterForm, choices
 
 
@@ -35,5 +36,5 @@ class AnomalyFilterForm(FilterForm):
 class PeriodForm(FilterForm):
     """The days a store summary covers, both inclusive."""
 
-    date_from = DateField("From", validators=[Optional()])
-    date_to = DateField("To", validators=[Optional()])
+    date_from = DayField("From", validators=[Optional()])
+    date_to = DayField("To", validators=[Optional()])

@@ -1,5 +1,6 @@
 """The JSON API's plumbing: one error shape, list arguments, and the blueprint class."""
 
+import json
 from http import HTTPStatus
 
 import marshmallow as ma
@@ -8,8 +9,8 @@ from flask_smorest import Api, Blueprint
 from webargs.flaskparser import FlaskParser
 from werkzeug.exceptions import HTTPException
 
-from portal.core.errors import ValidationFailed, error_body
-from portal.core.nul import ESCAPED_NUL, NUL_MESSAGE, NUL_REFUSED, holds_nul
+from portal.core.errors import error_body
+from portal.core.storable import refuse_unstorable
 from portal.core.web import render_error
 
 API_PREFIX = "/api/v1"
@@ -95,20 +96,39 @@ class PortalApi(Api):
         return error_body(code, message, fields), error.code, headers
 
 
-class NulRefusingParser(FlaskParser):
-    """webargs' parser, refusing JSON text with a NUL character, which no column can store."""
+class StorableParser(FlaskParser):
+    """webargs' parser, refusing values no column can store, by field, for every route.
+
+    The JSON body is checked before the schema reads it (every string and key: the schema's
+    own messages echo them); what the schema made of the body or the query (times, decimals,
+    whole numbers) is checked after.
+    """
+
+    def _raw_load_json(self, req):
+        try:
+            return super()._raw_load_json(req)
+        except json.JSONDecodeError:
+            raise
+        except (RecursionError, ValueError) as error:
+            # Nested too deeply, a number with more digits than Python reads: a body that is
+            # not JSON it can use, answered 400 like any other, not a crash of the parser.
+            raise json.JSONDecodeError(str(error) or "Nested too deeply", "", 0) from None
 
     def load_json(self, req, schema):
         data = super().load_json(req, schema)
-        if ESCAPED_NUL in req.get_data(cache=True) and holds_nul(data):
-            raise ValidationFailed(NUL_REFUSED, {"json": NUL_MESSAGE})
+        refuse_unstorable(data)
+        return data
+
+    def parse(self, *args, **kwargs):
+        data = super().parse(*args, **kwargs)
+        refuse_unstorable(data)
         return data
 
 
 class ApiBlueprint(Blueprint):
-    """A flask-smorest blueprint whose arguments go through `NulRefusingParser`."""
+    """A flask-smorest blueprint whose arguments go through `StorableParser`."""
 
-    ARGUMENTS_PARSER = NulRefusingParser()
+    ARGUMENTS_PARSER = StorableParser()
 
 
 def api_blueprint(name: str, import_name: str, url_prefix: str, description: str) -> Blueprint:

@@ -8,7 +8,10 @@ from typing import Any
 import sqlalchemy as sa
 
 from portal.core.errors import ValidationFailed
+from portal.core.storable import Unstorable, check_int, check_time, problems
 from portal.extensions import db
+
+_BAD_CURSOR = ("The cursor is not valid.", {"cursor": "Not a cursor this list gave."})
 
 
 def encode_cursor(value: Any) -> str:
@@ -17,13 +20,28 @@ def encode_cursor(value: Any) -> str:
 
 
 def decode_cursor(cursor: str) -> Any:
-    """The key value a cursor resumes after, or a field error for a forged or stale one."""
+    """The key value a cursor resumes after, or a field error for a forged or stale one.
+
+    Only what `encode_cursor` writes comes back: text, a whole number, or a list of them, each
+    storable; anything else (`null`, a huge number, a lone surrogate) is not a cursor.
+    """
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         (value,) = json.loads(base64.urlsafe_b64decode(padded.encode()))
-    except (ValueError, TypeError, UnicodeDecodeError):
-        raise ValidationFailed("The cursor is not valid.", {"cursor": "Not a cursor."}) from None
+    except (ValueError, TypeError, UnicodeError, RecursionError):
+        raise ValidationFailed(*_BAD_CURSOR) from None
+    if not _cursor_value(value):
+        raise ValidationFailed(*_BAD_CURSOR)
     return value
+
+
+def _cursor_value(value: Any, nested: bool = False) -> bool:
+    if isinstance(value, list) and not nested:
+        return all(_cursor_value(item, nested=True) for item in value)
+    if isinstance(value, dict) and nested:
+        return set(value) == {"at"} and isinstance(value["at"], str) and not problems(value)
+    storable = isinstance(value, str | int) and not isinstance(value, bool)
+    return storable and not problems(value)
 
 
 def keyset_page(
@@ -31,7 +49,7 @@ def keyset_page(
 ) -> tuple[list[Any], str | None]:
     """One page of `stmt` ordered by the unique column `key`, and the cursor of the next one."""
     if cursor:
-        stmt = stmt.where(key > decode_cursor(cursor))
+        stmt = stmt.where(key > _key_value(decode_cursor(cursor), key))
     rows = list(db.session.scalars(stmt.order_by(None).order_by(key).limit(limit + 1)))
     if len(rows) <= limit:
         return rows, None
@@ -39,7 +57,19 @@ def keyset_page(
     return rows, encode_cursor(getattr(rows[-1], key.key))
 
 
-_BAD_CURSOR = ("The cursor is not valid.", {"cursor": "Not a cursor."})
+def _key_value(value: Any, key: sa.orm.InstrumentedAttribute) -> Any:
+    """The cursor's value if it has the type of the column the list is ordered by."""
+    column = key.expression.type
+    if isinstance(column, sa.Integer):
+        bits = 64 if isinstance(column, sa.BigInteger) else 32
+        if type(value) is int:
+            try:
+                return check_int(value, bits)
+            except Unstorable:
+                pass
+    elif isinstance(column, sa.String) and isinstance(value, str):
+        return value
+    raise ValidationFailed(*_BAD_CURSOR)
 
 
 def _to_json(value: Any) -> Any:
@@ -49,7 +79,7 @@ def _to_json(value: Any) -> Any:
 def _from_json(value: Any) -> Any:
     if isinstance(value, dict):
         try:
-            at = datetime.fromisoformat(value["at"])
+            at = check_time(datetime.fromisoformat(value["at"]))
         except (KeyError, TypeError, ValueError):
             raise ValidationFailed(*_BAD_CURSOR) from None
         if at.tzinfo is None:
@@ -86,7 +116,7 @@ def keyset_window_desc(
     first, second = keys
     # The comparisons are spelled out rather than row values so both databases use the index.
     if before:
-        at, row_id = _decode_pair(before)
+        at, row_id = _decode_pair(before, second)
         newer = sa.or_(first > at, sa.and_(first == at, second > row_id))
         ascending = stmt.where(newer).order_by(None).order_by(first, second).limit(limit + 1)
         rows = list(db.session.scalars(ascending))
@@ -96,7 +126,7 @@ def keyset_window_desc(
         more = len(rows) > limit
         return page, _pair_cursor(page[-1], keys), _pair_cursor(page[0], keys) if more else None
     if after:
-        at, row_id = _decode_pair(after)
+        at, row_id = _decode_pair(after, second)
         stmt = stmt.where(sa.or_(first < at, sa.and_(first == at, second < row_id)))
     stmt = stmt.order_by(None).order_by(first.desc(), second.desc()).limit(limit + 1)
     rows = list(db.session.scalars(stmt))
@@ -109,14 +139,14 @@ def keyset_window_desc(
     return page, older, newer
 
 
-def _decode_pair(cursor: str) -> tuple[datetime, int]:
+def _decode_pair(cursor: str, id_key: sa.orm.InstrumentedAttribute) -> tuple[datetime, int]:
     values = decode_cursor(cursor)
     if not isinstance(values, list) or len(values) != 2:
         raise ValidationFailed(*_BAD_CURSOR)
     at, row_id = (_from_json(v) for v in values)
-    if not isinstance(at, datetime) or type(row_id) is not int:
+    if not isinstance(at, datetime):
         raise ValidationFailed(*_BAD_CURSOR)
-    return at, row_id
+    return at, _key_value(row_id, id_key)
 
 
 def _pair_cursor(row: Any, keys) -> str:

@@ -1,12 +1,12 @@
 """Defences every request shares: security headers, the rate limit on failed sign-ins, and no
-NUL characters in query arguments and forms."""
+text in query arguments and forms that no column can store."""
 
 import os
 
 from flask import Flask, Response, request
 from flask_limiter.util import get_remote_address
 
-from portal.core.nul import refuse_nul_in_query_and_form
+from portal.core.storable import refuse_unstorable_in_query_and_form
 from portal.extensions import limiter
 
 FAILED_SIGN_IN_LIMIT = "10 per 15 minutes"
@@ -39,7 +39,7 @@ def init_app(app: Flask) -> None:
     # A Redis outage must not lock everyone out of the portal: count in memory meanwhile.
     app.config.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)
     limiter.init_app(app)
-    app.before_request(refuse_nul_in_query_and_form)
+    app.before_request(refuse_unstorable_in_query_and_form)
     app.after_request(add_security_headers)
 
 

@@ -5,7 +5,7 @@ from flask import current_app, flash, render_template, request
 from sqlalchemy.orm import lazyload
 from werkzeug.exceptions import HTTPException
 
-from portal.core.errors import DomainError
+from portal.core.errors import DomainError, ValidationFailed
 
 # `db` is imported inside the functions: portal.extensions imports this module (via core.api).
 
@@ -20,6 +20,8 @@ def render_error(error: HTTPException):
 # the OFFSET of the last page the pager linked) read a whole million-row table on each view: the
 # cost now follows how far someone pages, not how large the table is (bench/RESULTS.md).
 COUNT_AHEAD = 1_000
+# Past any list's end, and small enough that the page's OFFSET fits every database's integer.
+MAX_PAGE = 1_000_000
 
 
 def paginate(stmt):
@@ -30,7 +32,8 @@ def paginate(stmt):
     from portal.extensions import db
 
     per_page = current_app.config["PER_PAGE"]
-    number = request.args.get("page", 1, type=int)
+    # A page number out of range (0, -3, 10^20) shows the nearest page there is a number for.
+    number = min(max(request.args.get("page", 1, type=int), 1), MAX_PAGE)
     page = db.paginate(stmt, page=number, per_page=per_page, error_out=False, count=False)
     offset = (page.page - 1) * per_page
     if 0 < len(page.items) < per_page or (page.page == 1 and not page.items):
@@ -42,6 +45,17 @@ def paginate(stmt):
     page.total = min(counted, limit)
     page.capped = counted > limit
     return page
+
+
+def id_arg(name: str) -> int | None:
+    """An id from the query string, None when not given; refused if no row could have it."""
+    raw = request.args.get(name)
+    if not raw:
+        return None
+    number = request.args.get(name, type=int)
+    if number is None or not 0 < number < 2**31:
+        raise ValidationFailed(f"'{name}' is not an id.", {name: "A whole number from 1."})
+    return number
 
 
 def show_form_error(form, error) -> None:

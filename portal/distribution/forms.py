@@ -4,7 +4,6 @@ from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     Form,
-    IntegerField,
     SelectChoice,
     SelectField,
     SelectMultipleField,
@@ -13,6 +12,7 @@ from wtforms import (
 from wtforms.validators import InputRequired, Optional
 
 from portal.channels import services as channels
+from portal.core.forms import WholeNumberField
 from portal.core.validation import time_zone_choices
 from portal.distribution import services
 from portal.distribution.models import SESSION_STATUSES, DistributionSchedule
@@ -54,7 +54,7 @@ class ScheduleForm(FlaskForm):
         render_kw={"size": 6},
         description="Every active channel database of these groups receives the jobs.",
     )
-    interval_minutes = IntegerField(
+    interval_minutes = WholeNumberField(
         "Interval (minutes)",
         validators=[Optional()],
         render_kw={"min": 1},

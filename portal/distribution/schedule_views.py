@@ -13,7 +13,7 @@ from portal.channels import services as channels
 from portal.channels.models import ChannelDatabase
 from portal.core.auth import permission_required
 from portal.core.errors import DomainError
-from portal.core.web import attempt, paginate, submit
+from portal.core.web import attempt, id_arg, paginate, submit
 from portal.distribution import runs, services, sessions, tasks
 from portal.distribution.forms import (
     FullPackageForm,
@@ -184,11 +184,11 @@ def run_progress(run_id: int):
 def sessions_index():
     """Download sessions of every run, newest first, by status, store, job or database."""
     filters = SessionFilterForm(request.args)
-    database_id = request.args.get("database", type=int)
+    database_id = id_arg("database")
     database = db.session.get(ChannelDatabase, database_id) if database_id else None
     stmt = sessions.sessions_query(
         channel_database_id=database_id,
-        run_id=request.args.get("run", type=int),
+        run_id=id_arg("run"),
         **filters.filters(),
     )
     return render_template(

@@ -14,6 +14,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from portal.core.storable import Unstorable, check_int, problems
+
 TRUE = frozenset({"1", "true", "t", "yes", "y", "on", "x"})
 FALSE = frozenset({"0", "false", "f", "no", "n", "off"})
 _INTEGER = re.compile(r"^[+-]?\d+$")
@@ -39,6 +41,7 @@ class Field:
     low: Any = None
     high: Any = None
     pattern: tuple[str, str] | None = None
+    bits: int = 64
 
     @property
     def label(self) -> str:
@@ -50,6 +53,9 @@ class Field:
         if raw is None or (isinstance(raw, str) and not raw.strip()):
             return self._blank()
         value = getattr(self, f"_{self.kind}")(raw)
+        # Text from a form, a CSV cell or JSON inside it may hold what no column can store.
+        if found := problems(value):
+            raise Invalid(next(iter(found.values())))
         if self.low is not None and value < self.low:
             raise Invalid(f"At least {_plain(self.low)}.")
         if self.high is not None and value > self.high:
@@ -79,11 +85,17 @@ class Field:
     def _int(self, raw: Any) -> int:
         if isinstance(raw, bool):
             raise Invalid("Not a whole number.")
-        if isinstance(raw, int):
-            return raw
         if isinstance(raw, str) and _INTEGER.match(raw.strip()):
-            return int(raw.strip())
-        raise Invalid("Not a whole number.")
+            try:
+                raw = int(raw.strip())
+            except ValueError:  # more digits than Python converts
+                raise Invalid("Not a whole number.") from None
+        if not isinstance(raw, int):
+            raise Invalid("Not a whole number.")
+        try:
+            return check_int(raw, self.bits)
+        except Unstorable as error:
+            raise Invalid(str(error)) from None
 
     def _bool(self, raw: Any) -> bool:
         if isinstance(raw, bool):
@@ -164,6 +176,7 @@ def field_from_column(column: sa.Column, **limits: Any) -> Field:
         kind = "bool"
     elif isinstance(column_type, sa.Integer):
         kind = "int"
+        options = {"bits": 64 if isinstance(column_type, sa.BigInteger) else 32}
     elif isinstance(column_type, sa.Numeric):
         kind = "decimal"
         options = {"digits": column_type.precision, "places": column_type.scale}

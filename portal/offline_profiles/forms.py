@@ -3,11 +3,9 @@
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
-    DecimalField,
     FieldList,
     Form,
     FormField,
-    IntegerField,
     SelectChoice,
     SelectField,
     SelectMultipleField,
@@ -16,6 +14,7 @@ from wtforms import (
 from wtforms.validators import Optional
 
 from portal.core.errors import DomainError
+from portal.core.forms import AmountField, WholeNumberField
 from portal.distribution.catalogue import DIRECTIONS, DOWNLOAD, STANDARD_JOBS
 from portal.offline_profiles.services import (
     FLAGS,
@@ -28,9 +27,9 @@ from portal.offline_profiles.services import (
 SETTINGS = ("name", *LIMITS, *FLAGS, *THRESHOLDS)
 
 
-def _number(label: str, field: str, help_text: str) -> IntegerField:
+def _number(label: str, field: str, help_text: str) -> WholeNumberField:
     low, high = LIMITS[field]
-    return IntegerField(
+    return WholeNumberField(
         label,
         validators=[Optional()],
         render_kw={"min": low, "max": high},
@@ -78,14 +77,14 @@ class ProfileForm(FlaskForm):
         "How often the register checks that the server can be reached.",
     )
 
-    max_offline_minutes = IntegerField(
+    max_offline_minutes = WholeNumberField(
         "Longest offline time before sales are flagged (minutes)",
         validators=[Optional()],
         render_kw={"min": MAX_OFFLINE_MINUTES[0], "max": MAX_OFFLINE_MINUTES[1]},
         description="Auditors see an anomaly on each sale a register makes after it has been "
         "offline this long. Empty: no threshold.",
     )
-    max_offline_total = DecimalField(
+    max_offline_total = AmountField(
         "Largest offline sale before it is flagged",
         validators=[Optional()],
         places=2,

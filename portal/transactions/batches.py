@@ -5,6 +5,7 @@ from decimal import Decimal
 from typing import Any
 
 from portal.core.errors import DomainError, ValidationFailed
+from portal.core.storable import text_problem
 
 MAX_TRANSACTIONS = 500
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
@@ -21,7 +22,9 @@ class MalformedJson(DomainError):
 def parse(body: bytes) -> Any:
     """The JSON body with every non-integer number read as an exact Decimal, never a float."""
     try:
-        return json.loads(body, parse_float=Decimal, parse_constant=_no_constant)
+        return json.loads(
+            body, parse_float=_number, parse_int=_number_or_int, parse_constant=_no_constant
+        )
     except (ValueError, RecursionError) as error:
         raise MalformedJson(f"The body is not valid JSON: {error}") from None
 
@@ -51,12 +54,31 @@ def checked_key(key: str | None) -> str | None:
     if key is None:
         return None
     key = key.strip()
-    if not key or len(key) > MAX_KEY_LENGTH:
+    if not key or len(key) > MAX_KEY_LENGTH or text_problem(key):
         message = f"1 to {MAX_KEY_LENGTH} characters."
         raise ValidationFailed(
             "The Idempotency-Key header is not valid.", {"Idempotency-Key": message}
         )
     return key
+
+
+def _number(text: str) -> Decimal:
+    """A JSON number as an exact Decimal; one beyond any exponent reads as infinite.
+
+    The readers refuse an infinite number as that field's error, so the sale is rejected and
+    its neighbours still go in.
+    """
+    try:
+        return Decimal(text)
+    except ArithmeticError:
+        return Decimal("-Infinity" if text.startswith("-") else "Infinity")
+
+
+def _number_or_int(text: str) -> int | Decimal:
+    try:
+        return int(text)
+    except ValueError:  # more digits than Python converts
+        return Decimal("-Infinity" if text.startswith("-") else "Infinity")
 
 
 def _no_constant(name: str):

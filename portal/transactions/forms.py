@@ -2,8 +2,6 @@
 
 from flask_wtf import FlaskForm
 from wtforms import (
-    DateField,
-    DecimalField,
     SelectChoice,
     SelectField,
     StringField,
@@ -13,6 +11,7 @@ from wtforms.validators import AnyOf, Length, Optional
 
 from portal.anomalies.models import ANOMALY_KINDS, REVIEW_ACTIONS, REVIEW_STATUSES
 from portal.anomalies.reviews import MAX_COMMENT
+from portal.core.forms import AmountField, DayField
 from portal.transactions.models import TRANSACTION_KINDS, UPLOAD_STATUSES
 
 ANY = SelectChoice("", "Any")
@@ -57,12 +56,12 @@ class TransactionFilterForm(FilterForm):
     q = StringField("Receipt or transaction id", validators=[Optional(), Length(max=40)])
     store = StringField("Store", validators=[Optional(), Length(max=30)])
     register = StringField("Register", validators=[Optional(), Length(max=30)])
-    date_from = DateField("From", validators=[Optional()])
-    date_to = DateField("To", validators=[Optional()])
+    date_from = DayField("From", validators=[Optional()])
+    date_to = DayField("To", validators=[Optional()])
     offline = SelectField("Offline", choices=OFFLINE_CHOICES, default="")
     staff = StringField("Staff", validators=[Optional(), Length(max=30)])
-    min_total = DecimalField("Total from", places=None, validators=[Optional()])
-    max_total = DecimalField("Total up to", places=None, validators=[Optional()])
+    min_total = AmountField("Total from", places=None, validators=[Optional()])
+    max_total = AmountField("Total up to", places=None, validators=[Optional()])
     review_status = SelectField("Review status", choices=choices(REVIEW_STATUSES), default="")
     anomaly = SelectField("Anomaly", choices=choices(ANOMALY_KINDS), default="")
     kind = SelectField("Kind", choices=choices(TRANSACTION_KINDS), default="")

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from portal.core.nul import NUL, NUL_MESSAGE
+from portal.core.storable import Unstorable, check_time, printable, text_problem
 
 MAX_SEQUENCE = 2**63 - 1
 PLACES = Decimal("0.0001")
@@ -29,7 +29,7 @@ _PLAIN_DECIMAL = re.compile(r"-?[0-9]{1,14}(\.[0-9]{1,4})?")
 def unknown(item: dict, known: frozenset[str], path: str, errors: dict[str, str]) -> None:
     """Name every field the shape does not know: nothing sent is silently ignored."""
     for name in item.keys() - known:
-        errors[f"{path}{name}"] = UNKNOWN
+        errors[f"{path}{printable(name)}"] = UNKNOWN
 
 
 def transaction_id(item: dict, errors: dict[str, str]) -> str:
@@ -57,7 +57,7 @@ def text(
     allow_empty: bool = False,
     default: str | None = None,
 ) -> str:
-    """Text without NUL, stripped, within its length; upper-cased when asked."""
+    """Text a column can store (no NUL, no lone surrogate), stripped, within its length."""
     raw = item.get(name)
     if raw is None:
         if default is not None:
@@ -72,8 +72,8 @@ def text(
         errors[path + name] = REQUIRED
     elif len(value) > max_length:
         errors[path + name] = f"At most {max_length} characters."
-    elif NUL in value:
-        errors[path + name] = NUL_MESSAGE
+    elif problem := text_problem(value):
+        errors[path + name] = problem
     return value.upper() if upper else value
 
 
@@ -90,7 +90,7 @@ def sequence(item: dict, errors: dict[str, str]) -> int:
 
 
 def timestamp(item: dict, name: str, errors: dict[str, str]) -> datetime:
-    """An ISO 8601 time that carries its UTC offset in whole minutes."""
+    """An ISO 8601 time that carries its UTC offset in whole minutes and can be stored in UTC."""
     raw = item.get(name)
     epoch = datetime(1970, 1, 1, tzinfo=UTC)
     if raw is None:
@@ -109,7 +109,10 @@ def timestamp(item: dict, name: str, errors: dict[str, str]) -> datetime:
     elif offset.total_seconds() % 60:
         errors[name] = "The UTC offset must be whole minutes."
     else:
-        return value
+        try:
+            return check_time(value)
+        except Unstorable as error:
+            errors[name] = str(error)
     return epoch
 
 

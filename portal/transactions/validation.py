@@ -34,6 +34,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from portal.core.storable import printable
 from portal.transactions import readers as read
 from portal.transactions.models import KIND_SALE, TRANSACTION_KINDS
 from portal.transactions.readers import REQUIRED, ZERO
@@ -145,7 +146,8 @@ def reported_id(item: Any) -> str | None:
     try:
         return str(uuid.UUID(raw))
     except ValueError:
-        return raw[:100]
+        # Echoed in the response the upload session keeps: only storable text.
+        return printable(raw[:100])
 
 
 def _offline_since(

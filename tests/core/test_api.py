@@ -124,7 +124,7 @@ def test_a_nul_character_in_json_text_is_422_and_stores_nothing(client, token_fo
     )
 
     fields = assert_error_shape(response, 422, "validation_failed")
-    assert fields == {"json": "Must not contain the NUL character (U+0000)."}
+    assert fields == {"name": "Must not contain the NUL character (U+0000)."}
     assert store_count() == 0
 
 
