@@ -8,6 +8,7 @@ from flask.cli import AppGroup
 
 from portal import demo
 from portal.audit import services as audit
+from portal.auth import roles
 from portal.auth import services as auth
 from portal.core.errors import DomainError, NotFound
 from portal.device_api import credentials
@@ -115,6 +116,24 @@ def import_csv(entity: str, file, dry_run: bool) -> None:
         f"{outcome.deleted} deleted"
         + (f" (change version {outcome.version})." if outcome.version else "; nothing saved.")
     )
+
+
+@portal_cli.command("roles-table")
+@click.option(
+    "--readme",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Rewrite the table under this README's '## Roles' heading instead of printing it",
+)
+def roles_table(readme: str | None) -> None:
+    """Print the role table (Markdown) from the permissions in the code, or rewrite a README's."""
+    if readme is None:
+        click.echo(roles.roles_table(), nl=False)
+        return
+    with open(readme, encoding="utf-8") as file:
+        text = file.read()
+    with open(readme, "w", encoding="utf-8") as file:
+        file.write(roles.with_roles_table(text))
+    click.echo(f"Rewrote the role table in {readme}.")
 
 
 @portal_cli.command("run-schedule")

@@ -72,6 +72,26 @@ def load(instance_path: str) -> dict[str, Any]:
         "OPENAPI_VERSION": "3.0.3",
         "OPENAPI_URL_PREFIX": "/api/v1",
         "OPENAPI_JSON_PATH": "openapi.json",
+        # Every operation takes a user's token unless it names another scheme: the device API
+        # takes a device's token, and activation none.
+        "API_SPEC_OPTIONS": {
+            "components": {
+                "securitySchemes": {
+                    "userToken": {
+                        "type": "http",
+                        "scheme": "bearer",
+                        "description": "A user's API token; it acts with the user's role.",
+                    },
+                    "deviceToken": {
+                        "type": "http",
+                        "scheme": "bearer",
+                        "description": "The device token a channel database's device got by "
+                        "activating.",
+                    },
+                }
+            },
+            "security": [{"userToken": []}],
+        },
         "PER_PAGE": 25,
         # Package files that every target has applied are removed after this many days.
         "PACKAGE_RETENTION_DAYS": int(os.environ.get("PACKAGE_RETENTION_DAYS", "7")),

@@ -1,7 +1,6 @@
 """JSON API of channel databases and channel data groups."""
 
 from flask.views import MethodView
-from flask_smorest import abort
 from sqlalchemy.orm import selectinload
 
 from portal.auth.roles import Permission
@@ -15,29 +14,29 @@ from portal.channels.schemas import (
     ChannelDataGroupUpdateSchema,
     DatabaseListArgsSchema,
 )
-from portal.core.api import ErrorSchema, ListArgsSchema, api_blueprint, errors
+from portal.core.api import ListArgsSchema, api_blueprint, errors
 from portal.core.auth import api_permission_required
 from portal.core.pagination import keyset_page
 from portal.device_api import credentials
 from portal.device_api.schemas import ActivationCodeRequestSchema, ActivationCodeSchema
 from portal.extensions import db
 
+# No POST or DELETE: a store's channel database comes and goes with its store, and a register's
+# offline database with its Support offline flag, so the router answers 405 with the methods
+# there are.
 databases_blp = api_blueprint(
     "channel_databases_api",
     __name__,
     "/channel-databases",
-    "Channel databases: each store's channel database and each register's offline database.",
+    "Channel databases: each store's channel database and each register's offline database. "
+    "They are not created or deleted here: create or delete the store, or turn the register's "
+    "Support offline on or off.",
 )
 groups_blp = api_blueprint(
     "channel_data_groups_api",
     __name__,
     "/channel-data-groups",
     "Channel data groups: the sets of channel databases that receive the same distributions.",
-)
-
-NOT_MADE_HERE = (
-    "Channel databases are not created or deleted here: a store's channel database comes and "
-    "goes with its store, and a register's offline database with its Support offline flag."
 )
 
 
@@ -58,13 +57,6 @@ class ChannelDatabases(MethodView):
             stmt, ChannelDatabase.id, args.get("cursor"), args["limit"]
         )
         return {"items": items, "next": next_cursor}
-
-    @api_permission_required(Permission.CHANGE_SETUP)
-    @databases_blp.alt_response(405, schema=ErrorSchema, description=NOT_MADE_HERE)
-    @errors(databases_blp, 401, 403)
-    def post(self):
-        """Refused: create the store, or turn on Support offline for the register."""
-        abort(405, message=NOT_MADE_HERE, headers={"Allow": "GET, HEAD, OPTIONS"})
 
 
 @databases_blp.route("/<int:database_id>")
@@ -87,13 +79,6 @@ class ChannelDatabaseItem(MethodView):
         database = services.update_database(services.get_database(database_id), data)
         db.session.commit()
         return database
-
-    @api_permission_required(Permission.CHANGE_SETUP)
-    @databases_blp.alt_response(405, schema=ErrorSchema, description=NOT_MADE_HERE)
-    @errors(databases_blp, 401, 403)
-    def delete(self, database_id):
-        """Refused: delete the store, or turn off Support offline for the register."""
-        abort(405, message=NOT_MADE_HERE, headers={"Allow": "GET, HEAD, OPTIONS, PATCH"})
 
 
 @databases_blp.route("/<int:database_id>/activation-code")

@@ -11,7 +11,7 @@ from portal.channels.models import OFFLINE
 from portal.core.api import api_blueprint, errors
 from portal.core.pagination import keyset_page
 from portal.device_api import credentials, heartbeats, packages
-from portal.device_api.auth import current_database, device_required
+from portal.device_api.auth import DEVICE_TOKEN, current_database, device_required
 from portal.device_api.schemas import (
     ActivateSchema,
     ActivationSchema,
@@ -47,6 +47,7 @@ class Activation(MethodView):
         ACTIVATION_LIMIT,
         error_message="Too many activation attempts from this address; wait a minute.",
     )
+    @blp.doc(security=[])
     @blp.arguments(ActivateSchema)
     @blp.response(201, ActivationSchema)
     @errors(blp, 400, 401, 409, 422, 429)
@@ -70,6 +71,7 @@ class Config(MethodView):
     """The calling database's setup."""
 
     @device_required
+    @blp.doc(security=DEVICE_TOKEN)
     @blp.response(200, DeviceConfigSchema)
     @errors(blp, 401)
     def get(self):
@@ -90,6 +92,7 @@ class Packages(MethodView):
     """The calling database's packages."""
 
     @device_required
+    @blp.doc(security=DEVICE_TOKEN)
     @blp.arguments(PackageListArgsSchema, location="query")
     @blp.response(200, PackagePageSchema)
     @errors(blp, 401, 422)
@@ -107,6 +110,7 @@ class PackageContent(MethodView):
     """A package's file."""
 
     @device_required
+    @blp.doc(security=DEVICE_TOKEN)
     @blp.response(
         200,
         BINARY,
@@ -185,6 +189,7 @@ class PackageReport(MethodView):
     """How applying a package went."""
 
     @device_required
+    @blp.doc(security=DEVICE_TOKEN)
     @blp.arguments(PackageReportSchema)
     @blp.response(200, PackageItemSchema)
     @errors(blp, 400, 401, 404, 409, 422)
@@ -206,6 +211,7 @@ class Heartbeats(MethodView):
     """The device's heartbeat."""
 
     @device_required
+    @blp.doc(security=DEVICE_TOKEN)
     @blp.arguments(HeartbeatSchema)
     @blp.response(200, HeartbeatReceiptSchema)
     @errors(blp, 400, 401, 422)

@@ -10,6 +10,9 @@ from portal.device_api import credentials
 from portal.device_api.credentials import WrongCredentials
 from portal.extensions import db
 
+# The OpenAPI security requirement of the operations `device_required` guards.
+DEVICE_TOKEN = [{"deviceToken": []}]
+
 
 def device_required(view):
     """Guard a device endpoint; the calling database is then `current_database()`."""

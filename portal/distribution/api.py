@@ -53,7 +53,7 @@ class Schedules(MethodView):
         )
         return {"items": items, "next": next_cursor}
 
-    @api_permission_required(Permission.RUN_DISTRIBUTION)
+    @api_permission_required(Permission.CHANGE_SCHEDULES)
     @schedules_blp.arguments(DistributionScheduleSchema)
     @schedules_blp.response(201, DistributionScheduleSchema)
     @errors(schedules_blp, 400, 401, 403, 409)
@@ -75,7 +75,7 @@ class ScheduleItem(MethodView):
         """Show a schedule."""
         return services.get_schedule(code)
 
-    @api_permission_required(Permission.RUN_DISTRIBUTION)
+    @api_permission_required(Permission.CHANGE_SCHEDULES)
     @schedules_blp.arguments(DistributionScheduleUpdateSchema(partial=True))
     @schedules_blp.response(200, DistributionScheduleSchema)
     @errors(schedules_blp, 400, 401, 403, 404)
@@ -89,7 +89,7 @@ class ScheduleItem(MethodView):
         db.session.commit()
         return schedule
 
-    @api_permission_required(Permission.RUN_DISTRIBUTION)
+    @api_permission_required(Permission.CHANGE_SCHEDULES)
     @schedules_blp.response(204)
     @errors(schedules_blp, 401, 403, 404, 409)
     def delete(self, code):
@@ -103,12 +103,14 @@ class ScheduleRuns(MethodView):
     """Running a distribution schedule."""
 
     @api_permission_required(Permission.RUN_DISTRIBUTION)
-    @schedules_blp.arguments(RunRequestSchema)
+    @schedules_blp.arguments(RunRequestSchema, required=False)
     @schedules_blp.response(202, RunSchema)
     @errors(schedules_blp, 400, 401, 403, 404, 409)
     def post(self, data, code):
         """Run a schedule now, as "Run now" does; `channel_database` forces one full package.
 
+        Without a body the run is incremental for every target, as "Run now" without full data
+        sync.
         The run is accepted and waits for a worker; follow it at the `Location` given. When the
         task queue is unreachable it stays `waiting` (its message says so) and starts once the
         queue is back.

@@ -49,7 +49,7 @@ def index():
 
 
 @bp.route("/schedules/new", methods=["GET", "POST"])
-@permission_required(Permission.RUN_DISTRIBUTION)
+@permission_required(Permission.CHANGE_SCHEDULES)
 def create():
     """Create a distribution schedule."""
     form = NewScheduleForm()
@@ -75,7 +75,7 @@ def detail(code: str):
 
 
 @bp.route("/schedules/<code>/edit", methods=["GET", "POST"])
-@permission_required(Permission.RUN_DISTRIBUTION)
+@permission_required(Permission.CHANGE_SCHEDULES)
 def edit(code: str):
     """Change a schedule's jobs, groups, recurrence and flags; its code stays."""
     schedule = services.get_schedule(code)
@@ -87,7 +87,7 @@ def edit(code: str):
 
 
 @bp.route("/schedules/<code>/delete", methods=["GET", "POST"])
-@permission_required(Permission.RUN_DISTRIBUTION)
+@permission_required(Permission.CHANGE_SCHEDULES)
 def delete(code: str):
     """Confirm, then delete a schedule that has never run."""
     schedule = services.get_schedule(code)
@@ -200,7 +200,7 @@ def sessions_index():
 
 
 @bp.post("/sessions/<int:session_id>/retry")
-@permission_required(Permission.RUN_DISTRIBUTION)
+@permission_required(Permission.RETRY_BUILDS)
 def retry(session_id: int):
     """Build a failed session's package again."""
     session = sessions.get_session(session_id)
@@ -223,7 +223,7 @@ def retry(session_id: int):
 
 
 @bp.post("/runs/<int:run_id>/retry")
-@permission_required(Permission.RUN_DISTRIBUTION)
+@permission_required(Permission.RETRY_BUILDS)
 def retry_run(run_id: int):
     """Build every package of a run that could not be built again."""
     run = runs.get_run(run_id)

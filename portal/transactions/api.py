@@ -4,7 +4,7 @@ from flask import jsonify, request
 from flask.views import MethodView
 
 from portal.core.api import api_blueprint, errors
-from portal.device_api.auth import current_database, device_required
+from portal.device_api.auth import DEVICE_TOKEN, current_database, device_required
 from portal.extensions import db
 from portal.transactions import batches, ingest
 from portal.transactions.schemas import UploadResultSchema, UploadSchema
@@ -32,6 +32,7 @@ class TransactionUpload(MethodView):
 
     @device_required
     @blp.doc(
+        security=DEVICE_TOKEN,
         parameters=[IDEMPOTENCY_KEY],
         requestBody={"required": True, "content": {"application/json": {"schema": UploadSchema}}},
     )

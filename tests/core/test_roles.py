@@ -4,11 +4,12 @@ A route added without a guard fails here: anonymous callers must be sent to sign
 refused with 401 (API), and a role without the permission that GUARDS names gets 403.
 """
 
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 
-from portal.auth.roles import Permission, can
+from portal.auth.roles import Permission, can, roles_table, with_roles_table
 from tests.conftest import PASSWORD, ROLES
 from tests.core.routes import DEVICE_ACTIVATION, is_api, make_objects, url_for_rule, walk
 from tests.core.routes import WRITE_METHODS as WRITES
@@ -31,9 +32,15 @@ GUARDS = {
     "audit.": (Permission.READ_AUDIT, Permission.READ_AUDIT),
     "masterdata.": (Permission.READ_SETUP, Permission.CHANGE_MASTERDATA),
     "masterdata_api.": (Permission.READ_SETUP, Permission.CHANGE_MASTERDATA),
-    "distribution.": (Permission.READ_SETUP, Permission.RUN_DISTRIBUTION),
-    "schedules.": (Permission.READ_SETUP, Permission.RUN_DISTRIBUTION),
-    "distribution_schedules_api.": (Permission.READ_SETUP, Permission.RUN_DISTRIBUTION),
+    "distribution.": (Permission.READ_SETUP, Permission.CHANGE_SCHEDULES),
+    # HQ staff run schedules; creating, changing and deleting them and retrying builds is the
+    # schedulers'.
+    "schedules.": (Permission.READ_SETUP, Permission.CHANGE_SCHEDULES),
+    "schedules.run_now": (Permission.READ_SETUP, Permission.RUN_DISTRIBUTION),
+    "schedules.full_package": (Permission.READ_SETUP, Permission.RUN_DISTRIBUTION),
+    "schedules.retry": (Permission.READ_SETUP, Permission.RETRY_BUILDS),
+    "distribution_schedules_api.": (Permission.READ_SETUP, Permission.CHANGE_SCHEDULES),
+    "distribution_schedules_api.ScheduleRuns": (Permission.READ_SETUP, Permission.RUN_DISTRIBUTION),
     "runs_api.": (Permission.READ_SETUP, Permission.READ_SETUP),
     "device_api.": (DEVICE, DEVICE),
     "device_transactions_api.": (DEVICE, DEVICE),
@@ -124,7 +131,9 @@ def test_every_route_answers_every_role_as_the_guard_table_says(
         ("auth.user_token_revoke", "POST", Permission.MANAGE_USERS),
         ("auth.token_revoke", "POST", SIGNED_IN),
         ("audit.entry", "GET", Permission.READ_AUDIT),
-        ("distribution.schedule_run", "POST", Permission.RUN_DISTRIBUTION),
+        ("schedules.run_now", "POST", Permission.RUN_DISTRIBUTION),
+        ("schedules.edit", "POST", Permission.CHANGE_SCHEDULES),
+        ("schedules.retry_run", "POST", Permission.RETRY_BUILDS),
         ("something_new.page", "DELETE", Permission.CHANGE_SETUP),
     ],
 )
@@ -143,3 +152,57 @@ def test_route_that_answers_anonymous_callers_is_reported(app, client):
         assert response.status_code == 200
         problem = check(response, None, Permission.READ_SETUP, api=False, method="GET")
     assert problem and "not sign-in" in problem
+
+
+def test_hq_runs_schedules_but_leaves_changing_them_and_retrying_builds_to_schedulers(
+    app, client, login, token_for
+):
+    objects = make_objects(app, login("hq"))
+    code, group = objects["schedule"]["code"], objects["group"]["name"]
+    headers = token_for("hq")
+    schedule = {"code": "NEW", "name": "New", "jobs": ["1080"], "groups": [group]}
+
+    refused = {
+        "page create": client.post("/distribution/schedules/new", data=schedule),
+        "page edit": client.post(f"/distribution/schedules/{code}/edit", data=schedule),
+        "page delete": client.post(f"/distribution/schedules/{code}/delete"),
+        "session retry": client.post(f"/distribution/sessions/{objects['session']['id']}/retry"),
+        "run retry": client.post(f"/distribution/runs/{objects['run']['id']}/retry"),
+        "API create": client.post("/api/v1/distribution-schedules", json=schedule, headers=headers),
+        "API edit": client.patch(
+            f"/api/v1/distribution-schedules/{code}", json={"name": "Changed"}, headers=headers
+        ),
+        "API delete": client.delete(f"/api/v1/distribution-schedules/{code}", headers=headers),
+    }
+    page = client.get(f"/distribution/schedules/{code}").text
+    ran = client.post(f"/api/v1/distribution-schedules/{code}/runs", json={}, headers=headers)
+
+    assert {name: r.status_code for name, r in refused.items()} == dict.fromkeys(refused, 403)
+    assert "Run now" in page
+    assert f"/schedules/{code}/edit" not in page and f"/schedules/{code}/delete" not in page
+    assert ran.status_code == 202
+
+
+def test_readme_role_table_is_the_one_the_permissions_give():
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    assert with_roles_table(readme) == readme, (
+        "README.md's role table differs from GRANTS in portal/auth/roles.py; rewrite it with "
+        "`flask --app app portal roles-table --readme README.md`"
+    )
+
+
+def test_roles_table_command_prints_and_rewrites_the_table(app, tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text("# P\n\n## Roles\n\n| role | may |\n|---|---|\n| hq | all |\n\nAfter.\n")
+
+    printed = app.test_cli_runner().invoke(args=["portal", "roles-table"])
+    rewritten = app.test_cli_runner().invoke(
+        args=["portal", "roles-table", "--readme", str(readme)]
+    )
+
+    assert printed.exit_code == 0 and printed.output == roles_table()
+    assert "| create, edit and delete distribution schedules | yes | no | yes | no |" in (
+        printed.output
+    )
+    assert rewritten.exit_code == 0
+    assert readme.read_text() == f"# P\n\n## Roles\n\n{roles_table()}\nAfter.\n"

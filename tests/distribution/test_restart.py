@@ -296,7 +296,7 @@ def test_a_build_lost_every_time_fails_after_the_limit_and_its_retry_ends_the_ru
     broker, queue = redis_queue
     celery = app.extensions["celery"]
     limit, stalled_minutes = app.config["MAX_BUILD_ATTEMPTS"], app.config["STALLED_BUILD_MINUTES"]
-    login("hq")
+    login("scheduler")
     # Seattle's package kills the worker that builds it, every time.
     held = gate("SEATTLE")
     log = tmp_path / "worker.log"

@@ -118,7 +118,7 @@ def test_invalid_schedule_is_refused_and_nothing_is_saved(client, login, change,
 
 def test_editing_a_recurrence_sets_the_next_run_one_interval_ahead(client, login):
     GroupFactory(name="Parking")
-    email = login("hq")
+    email = login("scheduler")
 
     response = client.post(
         "/distribution/schedules/1080/edit",

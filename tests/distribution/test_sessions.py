@@ -141,7 +141,7 @@ def test_auditor_may_not_retry(client, login, failed_run):
 
 
 def test_run_page_lists_its_sessions_with_filters_and_retry_buttons(client, login, failed_run):
-    login("hq")
+    login("scheduler")
 
     page = text(client.get(f"/distribution/runs/{failed_run.id}"))
     houston = text(client.get(f"/distribution/runs/{failed_run.id}?store=houston"))
