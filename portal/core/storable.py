@@ -16,7 +16,7 @@ from typing import Any
 
 from flask import request
 
-from portal.core.errors import ValidationFailed
+from portal.core.errors import NotFound, ValidationFailed
 
 NUL = "\x00"
 NUL_MESSAGE = "Must not contain the NUL character (U+0000)."
@@ -140,7 +140,13 @@ def refuse_unstorable(value: Any, prefix: str = "") -> None:
 
 
 def refuse_unstorable_in_query_and_form() -> None:
-    """Refuse query arguments and form fields that cannot be stored, naming them."""
+    """Refuse query arguments and form fields that cannot be stored, naming them.
+
+    A part of the URL path that cannot be stored names no row: 404.
+    """
+    for name, value in (request.view_args or {}).items():
+        if isinstance(value, str) and text_problem(value):
+            raise NotFound(f"There is no {name.replace('_', ' ')} '{printable(value)}'.")
     sources = [request.args]
     if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
         sources.append(request.form)

@@ -607,3 +607,22 @@ def test_times_a_day_inside_the_calendar_still_pass(client, portal):
     late = made(sequence=11, created_at="9999-12-30T12:00:00+01:00")
     result = _upload(client, portal["device"], late).json["results"][0]
     assert result["status"] == "accepted", result
+
+
+@pytest.mark.parametrize("method", ["GET", "PATCH", "DELETE"])
+def test_a_nul_in_a_url_part_names_no_row_404(client, portal, method):
+    before = counts()
+
+    response = client.open(
+        "/api/v1/registers/HOUSTON-1%00", method=method, json={}, headers=portal["admin"]
+    )
+
+    assert response.status_code == 404, response.text
+    assert response.json["error"]["code"] == "not_found"
+    assert counts() == before
+
+
+def test_a_nul_in_a_page_url_part_is_404(client, login, portal):
+    login("admin")
+
+    assert client.get("/stores/HOUSTON%00").status_code == 404
