@@ -8,6 +8,7 @@ from playwright.sync_api import Locator, Page, expect
 from portal.channels.models import CHANNEL, OFFLINE
 from portal.distribution.catalogue import STANDARD_JOBS
 from portal.extensions import db
+from portal.masterdata import services as masterdata
 from portal.offline_profiles import services as offline_profiles
 from portal.registers import services as registers
 from portal.stores import services as stores
@@ -25,6 +26,11 @@ TAX_TABLES = ("tax_code", "tax_rate", "sales_tax_group", "item_tax_group")
 
 
 def test_hq_sets_up_a_store_with_an_offline_register(page, signed_in, shot, app):
+    with app.app_context():
+        # The master data the new store names: a store may only name rows that exist.
+        masterdata.bulk_upsert("currency", [{"code": "USD", "name": "US dollar"}])
+        masterdata.bulk_upsert("sales_tax_group", [{"code": "TX", "name": "Texas"}])
+        db.session.commit()
     signed_in("hq")
     shot(page, "01-signed-in")
 
