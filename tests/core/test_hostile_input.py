@@ -8,6 +8,7 @@ own, field by field, and its neighbours still go in.
 
 import base64
 import json
+import re
 import uuid
 from typing import Any
 from urllib.parse import quote
@@ -339,6 +340,69 @@ def test_no_hostile_query_string_on_a_page_answers_5xx(client, login, portal, pa
         assert response.status_code < 500, (path, query)
 
     answers_without_5xx()
+
+
+# Each page with a form, and where it posts when that is another URL.
+FORMS = [
+    "/stores/new",
+    "/stores/HOUSTON/edit",
+    "/registers/new",
+    "/registers/HOUSTON-1/edit",
+    "/channel-data-groups/new",
+    "/channel-data-groups/Stores/edit",
+    "/offline-profiles/new",
+    "/offline-profiles/Standard%20offline/edit",
+    "/distribution/schedules/new",
+    "/distribution/schedules/1080/edit",
+    "/masterdata/product/new",
+    "/masterdata/currency/new",
+    "/transactions/{pos_transaction_id} -> /transactions/{pos_transaction_id}/review",
+    "/users/new",
+    "/tokens/new",
+]
+# A form cannot carry a lone surrogate (its bytes are read as U+FFFD); a NUL it can.
+form_text = st.one_of(
+    st.text(st.characters(exclude_categories=("Cs",)), max_size=12),
+    st.sampled_from([t for t in ODD_TEXT + EXTREME_TIMES if t.isascii() or t.isprintable()]),
+)
+
+
+def _form_answers(client, url: str, names: list[str]):
+    """A property of one form: no hostile post answers 5xx or stores when refused."""
+
+    @given(data=st.fixed_dictionaries({}, optional={name: form_text for name in names}))
+    @settings(
+        max_examples=5,
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+        phases=NO_SHRINKING,
+    )
+    def answers(data):
+        before = counts()
+        response = client.post(url, data=data)
+        assert response.status_code < 500, data
+        if 400 <= response.status_code < 500:
+            assert counts() == before, data
+
+    return answers
+
+
+def test_no_hostile_form_on_a_page_answers_5xx_or_stores_when_refused(client, login, demo_portal):
+    login("admin")
+    failures = []
+    for form in FORMS:
+        shown, _, url = form.format(**demo_portal["ids"]).partition(" -> ")
+        url = url or shown
+        page = client.get(shown)
+        assert page.status_code == 200, shown
+        names = sorted(set(re.findall(r'name="([^"]+)"', page.text)) - {"csrf_token"})
+
+        try:
+            _form_answers(client, url, names)()
+        except Exception as error:  # every form is tried; all failures are reported
+            db.session.rollback()
+            failures.append(f"{form}: {error!r}"[:2000])
+    assert not failures, "\n".join(failures)
 
 
 # --- The examples of the report, each by name --------------------------------------------------
