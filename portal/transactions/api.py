@@ -20,7 +20,13 @@ IDEMPOTENCY_KEY = {
     "in": "header",
     "name": "Idempotency-Key",
     "required": False,
-    "schema": {"type": "string", "maxLength": batches.MAX_KEY_LENGTH},
+    # Read trimmed of surrounding spaces: a key of spaces only is refused.
+    "schema": {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": batches.MAX_KEY_LENGTH,
+        "pattern": r"\S",
+    },
     "description": "Names the batch: a retry with the same key and body gets the first "
     "response again (header Idempotent-Replayed: true); the same key with another body gets 409.",
 }

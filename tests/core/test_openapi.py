@@ -184,3 +184,11 @@ def test_every_operation_names_the_token_it_takes(spec):
             assert required == [{"deviceToken": []}], f"{method} {path}"
         else:
             assert required == [{"userToken": []}], f"{method} {path}"
+
+
+def test_an_idempotency_key_of_spaces_only_is_documented_as_refused(spec):
+    upload = spec["paths"][f"{DEVICE_PREFIX}transactions"]["post"]
+    (key,) = [p["schema"] for p in upload["parameters"] if p["name"] == "Idempotency-Key"]
+
+    assert key["minLength"] == 1 and re.search(key["pattern"], " ") is None
+    assert re.search(key["pattern"], " batch-1 ")
