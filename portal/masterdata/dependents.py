@@ -81,3 +81,21 @@ def in_use(entity: Entity, rows: list[Any]) -> dict[int, str]:
         row_id: f"Still used by {', '.join(parts)}; delete or change those first."
         for row_id, parts in reasons.items()
     }
+
+
+def setup_in_use(target: str, value: str) -> str | None:
+    """Why a store or register (`target`) named `value` may not be deleted, or None.
+
+    Master data rows name stores and registers by number (a worker's stores, store settings,
+    register hardware); deleting one they name would leave them naming nothing.
+    """
+    parts = []
+    for entity in ENTITIES.values():
+        for reference in entity.references:
+            if reference.target == target:
+                use = Use(entity.title.lower(), entity.model, reference.field, reference.column)
+                if count := use.counts([value], set()).get(value):
+                    parts.append(f"{use.noun}: {count}")
+    if not parts:
+        return None
+    return f"Still named by {', '.join(parts)}; delete or change those first."

@@ -8,6 +8,7 @@ from portal.core.errors import Conflict, NotFound, ValidationFailed
 from portal.core.search import search
 from portal.core.validation import FieldErrors, normalise_number
 from portal.extensions import db
+from portal.masterdata.dependents import setup_in_use
 from portal.masterdata.versioning import transaction_version
 from portal.offline_profiles import services as offline_profiles
 from portal.registers.models import Register
@@ -108,12 +109,14 @@ def set_support_offline(register: Register, enabled: bool) -> Register:
 
 
 def delete_register(register: Register) -> None:
-    """Delete a register that never had an offline database (its history must be kept)."""
+    """Delete a register that never had an offline database and that no master data names."""
     if register.offline_database is not None:
         raise Conflict(
             f"Register '{register.register_number}' has an offline database with history; "
             "deactivate the register instead of deleting it."
         )
+    if reason := setup_in_use("register", register.register_number):
+        raise Conflict(f"Register '{register.register_number}' is not deleted. {reason}")
     _record("delete", register, audit.snapshot(register), deleted=True)
     db.session.delete(register)
     db.session.flush()

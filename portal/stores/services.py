@@ -14,6 +14,7 @@ from portal.core.validation import (
     normalise_number,
 )
 from portal.extensions import db
+from portal.masterdata.dependents import setup_in_use
 from portal.masterdata.references import STORE_REFERENCES, check_codes, unknown
 from portal.offline_profiles import services as offline_profiles
 from portal.stores.models import Store
@@ -91,12 +92,14 @@ def update_store(store: Store, data: dict) -> Store:
 
 
 def delete_store(store: Store) -> None:
-    """Delete a store that has no registers, together with its channel database."""
+    """Delete a store without registers that no master data names, and its channel database."""
     if store.registers:
         raise Conflict(
             f"Store '{store.store_number}' still has {len(store.registers)} register(s); "
             "delete or move them first."
         )
+    if reason := setup_in_use("store", store.store_number):
+        raise Conflict(f"Store '{store.store_number}' is not deleted. {reason}")
     database = store.channel_database
     if database is not None and _has_distribution_history(database):
         raise Conflict(

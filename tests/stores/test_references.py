@@ -12,7 +12,7 @@ from portal.masterdata import services as masterdata
 from portal.masterdata.tax import SalesTaxGroup
 from portal.stores import services as stores
 from portal.stores.models import Store
-from tests.factories import StoreFactory
+from tests.factories import RegisterFactory, StoreFactory
 
 pytestmark = pytest.mark.usefixtures("app_ctx")
 
@@ -120,3 +120,46 @@ def test_codes_of_live_rows_are_taken_and_blanks_name_nothing(client, token_for)
 
     assert created.status_code == 201, created.json
     assert (cleared.json["price_group"], cleared.json["assortment"]) == (None, None)
+
+
+def test_a_store_named_by_master_data_is_not_deleted(client, login, token_for):
+    StoreFactory(store_number="AUSTIN")
+    masterdata.bulk_upsert("worker", [{"staff_id": "000160", "name": "Ana"}])
+    masterdata.bulk_upsert("worker_store", [{"staff_id": "000160", "store_number": "AUSTIN"}])
+    masterdata.bulk_upsert("store_settings", [{"store_number": "AUSTIN"}])
+    db.session.commit()
+    login("hq")
+
+    api = client.delete("/api/v1/stores/AUSTIN", headers=token_for("hq"))
+    page = client.post("/stores/AUSTIN/delete", follow_redirects=True)
+
+    reason = (
+        "Store 'AUSTIN' is not deleted. Still named by worker stores: 1, store settings: 1; "
+        "delete or change those first."
+    )
+    assert (api.status_code, api.json["error"]["message"]) == (409, reason)
+    assert reason in html.unescape(page.get_data(as_text=True))
+    assert austin() is not None
+
+    masterdata.bulk_delete("worker_store", [{"staff_id": "000160", "store_number": "AUSTIN"}])
+    masterdata.bulk_delete("store_settings", ["AUSTIN"])
+    db.session.commit()
+    assert client.delete("/api/v1/stores/AUSTIN", headers=token_for("hq")).status_code == 204
+
+
+def test_a_register_named_by_its_hardware_is_not_deleted(client, token_for):
+    RegisterFactory(
+        register_number="AUSTIN-1", store=StoreFactory(store_number="AUSTIN").store_number
+    )
+    masterdata.bulk_upsert(
+        "register_hardware", [{"register_number": "AUSTIN-1", "store_number": "AUSTIN"}]
+    )
+    db.session.commit()
+
+    response = client.delete("/api/v1/registers/AUSTIN-1", headers=token_for("hq"))
+
+    assert response.status_code == 409
+    assert response.json["error"]["message"] == (
+        "Register 'AUSTIN-1' is not deleted. Still named by register hardware: 1; "
+        "delete or change those first."
+    )
