@@ -178,8 +178,8 @@ def _run_agent(path: str, seed: int, outcome: Outcome) -> Outcome:
         with connect() as client:
             counts = uploads.upload(client, state, _quiet, BATCH)
             sync.heartbeat(client, state)
-        if counts["rejected"] or counts["conflict"]:
-            outcome.errors.append(f"{path}: HQ refused sales: {counts}")
+        if counts["rejected"] or counts["conflict"] or counts["set_aside"]:
+            outcome.errors.append(f"{path}: HQ refused or failed on sales: {counts}")
     except AgentError as error:
         outcome.errors.append(f"{path}: {error.message}")
     except Exception as error:  # anything else an agent would die of counts as well
