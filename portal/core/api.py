@@ -9,7 +9,7 @@ from flask_smorest import Api, Blueprint
 from webargs.flaskparser import FlaskParser
 from werkzeug.exceptions import HTTPException
 
-from portal.core.bodies import RequiredBodies
+from portal.core.arguments import StrictArguments
 from portal.core.errors import error_body
 from portal.core.storable import refuse_unstorable
 from portal.core.web import render_error
@@ -126,7 +126,7 @@ class StorableParser(FlaskParser):
         return data
 
 
-class ApiBlueprint(RequiredBodies, Blueprint):
+class ApiBlueprint(StrictArguments, Blueprint):
     """A flask-smorest blueprint whose arguments go through `StorableParser`."""
 
     ARGUMENTS_PARSER = StorableParser()

@@ -1,7 +1,8 @@
-"""Request bodies the OpenAPI document calls required are required."""
+"""Arguments as the OpenAPI document states them, nothing more lenient."""
 
 import functools
 
+import marshmallow as ma
 from flask import request
 from flask_smorest import Blueprint
 
@@ -10,15 +11,19 @@ from portal.core.errors import ValidationFailed
 BODY_REQUIRED = "A JSON body is required."
 
 
-class RequiredBodies(Blueprint):
-    """flask-smorest's `arguments`, refusing a request without the JSON body it documents.
+class StrictArguments(Blueprint):
+    """flask-smorest's `arguments`, holding requests to the document.
 
-    webargs reads a missing body as `{}`, which a PATCH's partial schema takes as "change
-    nothing" and answers 200: the document would promise a body the server never asked for.
+    A body the document calls required must be there: webargs reads a missing body as `{}`,
+    which a PATCH's partial schema would take as "change nothing" and answer 200. A query
+    parameter the operation does not define is refused by name, so a misspelt filter
+    (`?stor=HOUSTON`) never passes for no filter at all.
     """
 
     def arguments(self, schema, *, location="json", required=True, **kwargs):
         """Document and parse the arguments; a required JSON body must be there."""
+        if location == "query":
+            kwargs.setdefault("unknown", ma.RAISE)
         decorator = super().arguments(schema, location=location, required=required, **kwargs)
         if location != "json" or not required:
             return decorator

@@ -1,4 +1,5 @@
-"""A request body the OpenAPI document calls required is required; an optional one is not."""
+"""Requests are held to the OpenAPI document: a body it calls required is required, an optional
+one is not, and a query parameter an operation does not define is refused."""
 
 import sqlalchemy as sa
 
@@ -53,3 +54,17 @@ def test_a_run_without_a_body_is_an_incremental_run_for_every_target(app, client
     with app.app_context():
         run = db.session.scalar(sa.select(DistributionRun))
         assert run.id == response.json["id"] and not run.full_sync
+
+
+def test_a_query_parameter_the_list_does_not_take_is_refused_by_name(app, client, token_for):
+    with app.app_context():
+        RegisterFactory()
+        db.session.commit()
+    headers = token_for("auditor")
+
+    misspelt = client.get("/api/v1/registers?stor=HOUSTON&limit=5", headers=headers)
+    listed = client.get("/api/v1/registers?limit=5", headers=headers)
+
+    assert misspelt.status_code == 422
+    assert misspelt.json["error"]["fields"] == {"stor": "Unknown field."}
+    assert listed.status_code == 200 and len(listed.json["items"]) == 1
