@@ -132,9 +132,9 @@ def _scalar_problem(value: Any) -> str | None:
     return None
 
 
-def refuse_unstorable(value: Any, prefix: str = "") -> None:
+def refuse_unstorable(value: Any) -> None:
     """Raise ValidationFailed naming every part of a parsed value that cannot be stored."""
-    found = problems(value, prefix)
+    found = problems(value)
     if found:
         raise refusal(found)
 
