@@ -690,3 +690,24 @@ def test_a_nul_in_a_page_url_part_is_404(client, login, portal):
     login("admin")
 
     assert client.get("/stores/HOUSTON%00").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("entity", "row"),
+    [
+        ("currency", {"code": "XTS", "name": "Test", "decimals": 2**40}),
+        ("currency", {"code": "XTS", "name": "Test", "decimals": "9" * 5000}),
+        ("screen_layout", {"code": "L1", "name": "Till", "layout": '{"a": "\\ud800"}'}),
+        ("screen_layout", {"code": "L1", "name": "Till", "layout": '{"a": "\\u0000"}'}),
+    ],
+    ids=["int-beyond-32-bits", "digits", "surrogate-in-json-text", "nul-in-json-text"],
+)
+def test_master_data_refuses_values_its_columns_cannot_store(client, portal, entity, row):
+    before = counts()
+
+    response = client.post(
+        f"/api/v1/masterdata/{entity}", json={"rows": [row]}, headers=portal["admin"]
+    )
+
+    assert response.status_code == 422, response.text
+    assert counts() == before
