@@ -711,3 +711,17 @@ def test_master_data_refuses_values_its_columns_cannot_store(client, portal, ent
 
     assert response.status_code == 422, response.text
     assert counts() == before
+
+
+def test_an_idempotency_key_no_column_can_store_is_422(client, portal):
+    before = counts()
+
+    response = client.post(
+        UPLOAD,
+        json={"transactions": [made(sequence=12)]},
+        headers=portal["device"] | {"Idempotency-Key": "key\x00"},
+    )
+
+    assert response.status_code == 422, response.text
+    assert set(response.json["error"]["fields"]) == {"Idempotency-Key"}
+    assert counts() == before
