@@ -40,3 +40,12 @@ class StrictArguments(Blueprint):
             return wrapper
 
         return decorate
+
+
+class StrictBoolean(ma.fields.Boolean):
+    """A JSON `true` or `false`, as the document's `boolean` says; not 0, 1 or "yes"."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, bool):
+            raise self.make_error("invalid")
+        return value

@@ -5,6 +5,7 @@ from sqlalchemy.orm import selectinload
 
 from portal.channels.schemas import Reference
 from portal.core.api import ListArgsSchema, page_schema
+from portal.core.arguments import StrictBoolean
 from portal.distribution import runs, sessions
 from portal.distribution.models import (
     FULL,
@@ -52,10 +53,10 @@ class DistributionScheduleSchema(ma.Schema):
             "example": "America/Chicago",
         },
     )
-    full_sync = ma.fields.Boolean(
+    full_sync = StrictBoolean(
         metadata={"description": "Every run sends full packages instead of incremental ones"}
     )
-    enabled = ma.fields.Boolean(metadata={"description": "A disabled schedule does not run"})
+    enabled = StrictBoolean(metadata={"description": "A disabled schedule does not run"})
     next_run_at = ma.fields.DateTime(
         dump_only=True,
         allow_none=True,
@@ -73,7 +74,7 @@ class DistributionScheduleUpdateSchema(DistributionScheduleSchema):
 class RunRequestSchema(ma.Schema):
     """What to run: incremental or full packages, for every target or one channel database."""
 
-    full = ma.fields.Boolean(
+    full = StrictBoolean(
         load_default=False, metadata={"description": "Full data sync for every target"}
     )
     channel_database = ma.fields.Integer(

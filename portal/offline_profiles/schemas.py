@@ -3,6 +3,7 @@
 import marshmallow as ma
 
 from portal.core.api import DecimalString, page_schema
+from portal.core.arguments import StrictBoolean
 from portal.distribution.catalogue import DIRECTIONS
 from portal.offline_profiles.services import LIMITS, MAX_OFFLINE_MINUTES, MAX_OFFLINE_TOTAL
 
@@ -33,9 +34,9 @@ class OfflineProfileSchema(ma.Schema):
     name = ma.fields.String(required=True, metadata={"example": "Standard offline"})
     offline_timeout_s = _limited("offline_timeout_s", "Seconds before switching offline")
     reconnect_interval_min = _limited("reconnect_interval_min", "Minutes between reconnections")
-    pause_sync = ma.fields.Boolean()
-    allow_manual_switch_before_sign_in = ma.fields.Boolean()
-    advanced_offline_switching = ma.fields.Boolean()
+    pause_sync = StrictBoolean()
+    allow_manual_switch_before_sign_in = StrictBoolean()
+    advanced_offline_switching = StrictBoolean()
     health_check_interval_min = _limited("health_check_interval_min", "Minutes between checks")
     max_offline_minutes = ma.fields.Integer(
         strict=True,

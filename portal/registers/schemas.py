@@ -4,6 +4,7 @@ import marshmallow as ma
 
 from portal.channels.schemas import Reference
 from portal.core.api import ListArgsSchema, page_schema
+from portal.core.arguments import StrictBoolean
 
 
 class OfflineDatabaseSchema(ma.Schema):
@@ -22,7 +23,7 @@ class RegisterSchema(ma.Schema):
     store = Reference(
         "store_number", required=True, allow_none=False, metadata={"description": "Store number"}
     )
-    support_offline = ma.fields.Boolean(
+    support_offline = StrictBoolean(
         metadata={"description": "On creates or reactivates its offline database; off deactivates"}
     )
     offline_profile = Reference(
@@ -31,7 +32,7 @@ class RegisterSchema(ma.Schema):
     effective_offline_profile = Reference(
         dump_only=True, metadata={"description": "Its own offline profile, else its store's"}
     )
-    active = ma.fields.Boolean()
+    active = StrictBoolean()
     offline_database = ma.fields.Nested(OfflineDatabaseSchema, dump_only=True, allow_none=True)
 
 

@@ -68,3 +68,24 @@ def test_a_query_parameter_the_list_does_not_take_is_refused_by_name(app, client
     assert misspelt.status_code == 422
     assert misspelt.json["error"]["fields"] == {"stor": "Unknown field."}
     assert listed.status_code == 200 and len(listed.json["items"]) == 1
+
+
+def test_a_boolean_takes_true_or_false_not_a_number_or_a_word(app, client, token_for):
+    with app.app_context():
+        number = RegisterFactory(support_offline=False).register_number
+        db.session.commit()
+    headers = token_for("hq")
+
+    refused = [
+        client.patch(
+            f"/api/v1/registers/{number}", json={"support_offline": value}, headers=headers
+        )
+        for value in (1, 1.0, "true", "yes")
+    ]
+
+    for response in refused:
+        assert response.status_code == 422, response.text
+        assert response.json["error"]["fields"] == {"support_offline": "Not a valid boolean."}
+    with app.app_context():
+        register = db.session.scalar(sa.select(Register).filter_by(register_number=number))
+        assert not register.support_offline and register.offline_database is None
