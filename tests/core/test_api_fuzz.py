@@ -138,8 +138,10 @@ def invalid_data_refused(ctx, response, case):
     return schemathesis.checks.negative_data_rejection(ctx, response, case)
 
 
-REPLACED = {"positive_data_acceptance": valid_data_accepted}
-REPLACED["negative_data_rejection"] = invalid_data_refused
+REPLACED = {
+    "positive_data_acceptance": valid_data_accepted,
+    "negative_data_rejection": invalid_data_refused,
+}
 # Every check, the two above with the refusals explained; not the response time, which would
 # make the result depend on the machine.
 CHECKS = [
