@@ -1,5 +1,8 @@
 """Form fields of the pages that read a number or a day only when a column can store it."""
 
+from collections.abc import Callable
+from typing import Any
+
 from wtforms import DateField, DecimalField, IntegerField
 
 from portal.core.storable import Unstorable, check_day, check_decimal, check_int
@@ -8,7 +11,7 @@ from portal.core.storable import Unstorable, check_day, check_decimal, check_int
 class _Storable:
     """Mixin: after the field reads its text, refuse a value no column can store."""
 
-    check = staticmethod(lambda value: value)
+    check: Callable[[Any], Any]
 
     def process_formdata(self, valuelist):
         super().process_formdata(valuelist)
