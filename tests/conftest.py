@@ -14,6 +14,9 @@ from portal import config, create_app
 from portal.auth import services as auth
 from portal.config import database_url
 from portal.extensions import db, limiter
+from portal.masterdata.prices import Currency, PriceGroup
+from portal.masterdata.tax import SalesTaxGroup
+from tests.factories import ensure_master_data
 
 PASSWORD = "correct-horse-battery"
 ROLES = ("admin", "hq", "scheduler", "auditor")
@@ -176,3 +179,17 @@ def _push_request_context():
     the wrong reason. Tests that call services directly use `app_ctx`.
     """
     yield
+
+
+@pytest.fixture
+def store_master_data(app_ctx):
+    """USD and CAD, sales tax groups TX and WA, price group RETAIL, committed."""
+    for model, code in (
+        (Currency, "USD"),
+        (Currency, "CAD"),
+        (SalesTaxGroup, "TX"),
+        (SalesTaxGroup, "WA"),
+        (PriceGroup, "RETAIL"),
+    ):
+        ensure_master_data(model, code)
+    db.session.commit()

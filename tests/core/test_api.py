@@ -9,7 +9,7 @@ from portal.extensions import db
 from portal.stores.models import Store
 from tests.factories import StoreFactory
 
-pytestmark = pytest.mark.usefixtures("app_ctx")
+pytestmark = pytest.mark.usefixtures("app_ctx", "store_master_data")
 
 NEW_STORE = {
     "store_number": "HOUSTON",
