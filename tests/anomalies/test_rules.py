@@ -164,6 +164,12 @@ def price_list():
     db.session.commit()
 
 
+def earlier_today() -> timedelta:
+    """How long ago a sale made earlier today (UTC) was: an hour ago is yesterday at 0:30."""
+    now = utcnow()
+    return (now - now.replace(hour=0, minute=0, second=0, microsecond=0)) / 2
+
+
 def one_line(unit_price: str, tax: str, **line) -> dict:
     """Lines, payments and total of a sale of 2 units at this price with this tax."""
     total = str(2 * Decimal(unit_price) + Decimal(tax))
@@ -227,9 +233,9 @@ def test_tax_other_than_the_rate_of_that_day_gives_is_a_mismatch(client, registe
     send(
         client,
         register_device,
-        made(sequence=1, offline=False, **one_line("5.49", "2.20")),
-        made(sequence=2, offline=False, **one_line("5.49", "2.21")),  # rounding: fine
-        made(sequence=3, offline=False, **one_line("5.49", "1.10")),
+        made(sequence=1, offline=False, ago=earlier_today(), **one_line("5.49", "2.20")),
+        made(sequence=2, offline=False, ago=earlier_today(), **one_line("5.49", "2.21")),  # fine
+        made(sequence=3, offline=False, ago=earlier_today(), **one_line("5.49", "1.10")),
         # Yesterday the rate was 10 %.
         made(sequence=4, offline=False, ago=timedelta(days=1), **one_line("5.49", "1.10")),
     )
