@@ -12,8 +12,7 @@ from portal import config
 from portal.celery_app import celery_init_app
 from portal.core import security
 from portal.core.api import API_PREFIX
-from portal.core.errors import Conflict, DomainError
-from portal.core.web import render_error
+from portal.core.errors import Conflict, DomainError, render_error
 from portal.extensions import api, csrf, db, login_manager, migrate
 
 # An uploaded batch allocates hundreds of thousands of short-lived objects (decimals, dicts). At
@@ -73,7 +72,7 @@ def register_blueprints(app: Flask) -> None:
     from portal.auth import views as auth_views
     from portal.channels import api as channels_api
     from portal.channels import views as channels_views
-    from portal.core import views as core_views
+    from portal.dashboard import views as dashboard_views
     from portal.device_api import api as device_api
     from portal.device_api import views as device_views
     from portal.distribution import api as distribution_api
@@ -92,7 +91,7 @@ def register_blueprints(app: Flask) -> None:
     from portal.transactions import views as transactions_views
 
     for module in (
-        core_views,
+        dashboard_views,
         auth_views,
         audit_views,
         stores_views,

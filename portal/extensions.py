@@ -1,18 +1,9 @@
-"""Unbound Flask extensions, bound to the app in `create_app`."""
+"""The unbound Flask extensions every feature uses, defined in `portal.core.extensions`.
 
-from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
-from flask_login import LoginManager
-from flask_migrate import Migrate
-from flask_sqlalchemy import SQLAlchemy
-from flask_wtf import CSRFProtect
+They live in core so that core's own plumbing (pagination, form submits, the rate limit) can use
+them without importing anything above it; features may import them from here or from there.
+"""
 
-from portal.core.api import PortalApi
-from portal.core.models import Base
+from portal.core.extensions import api, csrf, db, limiter, login_manager, migrate
 
-db = SQLAlchemy(model_class=Base)
-migrate = Migrate()
-login_manager = LoginManager()
-csrf = CSRFProtect()
-api = PortalApi()
-limiter = Limiter(key_func=get_remote_address)
+__all__ = ["api", "csrf", "db", "limiter", "login_manager", "migrate"]

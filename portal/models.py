@@ -6,11 +6,7 @@ import portal.auth.models
 import portal.channels.models
 import portal.device_api.models
 import portal.distribution.models
-import portal.masterdata.configuration
-import portal.masterdata.people
-import portal.masterdata.prices
-import portal.masterdata.products
-import portal.masterdata.tax
+import portal.masterdata.registry  # every master data table's model, through its entry
 import portal.masterdata.versioning
 import portal.offline_profiles.models
 import portal.registers.models

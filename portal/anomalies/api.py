@@ -11,9 +11,9 @@ from portal.anomalies.schemas import (
     ReviewRequestSchema,
     ReviewSchema,
 )
+from portal.auth.guards import api_permission_required
 from portal.auth.roles import Permission
 from portal.core.api import api_blueprint, errors
-from portal.core.auth import api_permission_required
 from portal.core.pagination import keyset_page_desc
 from portal.extensions import db
 

@@ -7,6 +7,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 
 from portal.anomalies.models import ANOMALY_KINDS, REVIEW_OPEN, Anomaly
+from portal.core.sql import is_postgresql
 from portal.extensions import db
 from portal.stores.models import Store
 from portal.transactions.models import PosTransaction
@@ -116,7 +117,7 @@ def upload_delay_chart(now: datetime) -> dict:
 
 def _seconds_between(start, end):
     """SQL for the seconds from `start` to `end`: each database spells it its own way."""
-    if db.session.get_bind().dialect.name == "postgresql":
+    if is_postgresql():
         return sa.extract("epoch", end - start)
     return (sa.func.julianday(end) - sa.func.julianday(start)) * 86400
 

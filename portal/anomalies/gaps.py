@@ -30,7 +30,7 @@ from sqlalchemy.orm import aliased
 
 from portal.anomalies.findings import Arrival
 from portal.anomalies.models import SEQUENCE_GAP, Anomaly
-from portal.anomalies.pricing import among
+from portal.core.sql import among
 from portal.extensions import db
 from portal.transactions.models import PosTransaction
 

@@ -16,11 +16,11 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
 
 from portal.anomalies.findings import Arrival, finding, local_day
 from portal.anomalies.models import PRICE_MISMATCH, TAX_MISMATCH
 from portal.anomalies.watermarks import PRICES_JOB, PRODUCTS_JOB, TAX_JOB, Watermarks
+from portal.core.sql import among
 from portal.extensions import db
 from portal.masterdata.history import ProductPriceHistory, TaxRateHistory, TradeAgreementHistory
 
@@ -209,19 +209,6 @@ class TaxRates:
 def tax_codes(tax_code: str) -> list[str]:
     """The codes of a line's tax code field ("A+B" names two)."""
     return [code for code in tax_code.split("+") if code]
-
-
-def among(column: sa.ColumnElement, values: Iterable) -> sa.ColumnElement[bool]:
-    """`column IN values`, as one array parameter on PostgreSQL.
-
-    A batch names thousands of products: a placeholder for each costs more than the query, and
-    so does `= ANY(array)`, which the planner estimates element by element.
-    """
-    values = list(values)
-    if db.session.get_bind().dialect.name != "postgresql":
-        return column.in_(values)
-    array = sa.bindparam(None, values, type_=postgresql.ARRAY(column.type))
-    return column.in_(sa.select(sa.func.unnest(array)).scalar_subquery())
 
 
 def price_and_tax_findings(

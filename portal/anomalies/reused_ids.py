@@ -15,13 +15,11 @@ has one writer anyway.
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import ARRAY
 
 from portal.anomalies.findings import Arrival, finding
 from portal.anomalies.models import REUSED_TRANSACTION_ID
-from portal.anomalies.pricing import among
+from portal.core.sql import among, is_postgresql, unnested
 from portal.extensions import db
-from portal.transactions.bulk import on_postgresql
 from portal.transactions.models import PosTransaction
 
 # The first key of this rule's advisory locks (the two-key form), apart from any other lock's.
@@ -34,7 +32,7 @@ def find(arrivals: list[Arrival], now: datetime) -> list[dict]:
     if not arrivals:
         return []
     ids = {a.sale.transaction_id for a in arrivals}
-    if on_postgresql():
+    if is_postgresql():
         _lock(ids)
     t = PosTransaction
     users: dict[str, list[int]] = {}
@@ -72,9 +70,5 @@ def _lock(ids: set[str]) -> None:
     """
     keys = sorted({int(tid[:8], 16) - (1 << 31) for tid in ids})
     # No ORDER BY: the locks are taken as unnest yields the keys, in the array's order.
-    wanted = (
-        sa.func.unnest(sa.bindparam("keys", keys, type_=ARRAY(sa.Integer)))
-        .table_valued("key")
-        .render_derived()
-    )
+    wanted = unnested(key=(keys, sa.Integer))
     db.session.execute(sa.select(sa.func.pg_advisory_xact_lock(LOCK_SPACE, wanted.c.key)))

@@ -17,7 +17,6 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 from flask import current_app
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import aliased
 
 from portal.anomalies import gaps, reused_ids
@@ -35,11 +34,11 @@ from portal.anomalies.models import (
     Anomaly,
 )
 from portal.anomalies.pricing import price_and_tax_findings
+from portal.core.sql import is_postgresql, unnested
 from portal.extensions import db
 from portal.offline_profiles.models import OfflineProfile
 from portal.registers.models import Register
 from portal.stores.models import Store
-from portal.transactions.bulk import on_postgresql
 from portal.transactions.models import KIND_RETURN, KIND_VOID, PosTransaction
 
 FUTURE_MINUTES = 5
@@ -216,14 +215,10 @@ def _reused_receipts(arrivals: list[Arrival], now: datetime) -> list[dict]:
     stmt = sa.select(t.store_id, t.receipt_number, t.id, t.transaction_id).where(
         t.store_id.in_({a.store_id for a in arrivals})
     )
-    if on_postgresql():
+    if is_postgresql():
         # No index leads from a receipt number to its sales, so the store's sales are read; a
         # hash join keeps each of them one lookup, where `= ANY(array)` compares every receipt.
-        wanted = (
-            sa.func.unnest(sa.bindparam("receipts", receipts, type_=ARRAY(t.receipt_number.type)))
-            .table_valued("receipt")
-            .render_derived()
-        )
+        wanted = unnested(receipt=(receipts, t.receipt_number.type))
         stmt = stmt.join(wanted, t.receipt_number == wanted.c.receipt)
     else:
         stmt = stmt.where(t.receipt_number.in_(receipts))

@@ -9,15 +9,15 @@ from portal.anomalies import charts, reviews
 from portal.anomalies.forms import AnomalyFilterForm, PeriodForm
 from portal.anomalies.models import SUBJECT_ANOMALY, Anomaly
 from portal.anomalies.queries import anomalies_query
+from portal.auth.guards import permission_required
 from portal.auth.roles import Permission
-from portal.core.auth import permission_required
+from portal.core.downloads import csv_response, wants_csv
 from portal.core.errors import NotFound
 from portal.core.models import utcnow
-from portal.core.web import submit
+from portal.core.web import cursor_page, submit
 from portal.extensions import db
 from portal.transactions import export
 from portal.transactions.forms import ReviewForm
-from portal.transactions.views import cursor_page, wants_csv
 
 bp = Blueprint("anomalies", __name__)
 
@@ -31,7 +31,7 @@ def index():
     stmt = anomalies_query(form.filters())
     if wants_csv():
         name = export.filename("anomalies", utcnow().date())
-        return export.csv_response(name, export.ANOMALY_HEADER, export.anomaly_rows(stmt))
+        return csv_response(name, export.ANOMALY_HEADER, export.anomaly_rows(stmt))
     stmt = stmt.options(
         joinedload(Anomaly.store), joinedload(Anomaly.register), joinedload(Anomaly.pos_transaction)
     )
@@ -98,7 +98,7 @@ def stores():
     summaries = charts.store_summaries(period.get("date_from"), period.get("date_to"))
     if wants_csv():
         name = export.filename("store-summary", utcnow().date())
-        return export.csv_response(name, export.STORE_HEADER, export.store_rows(summaries))
+        return csv_response(name, export.STORE_HEADER, export.store_rows(summaries))
     return render_template(
         "anomalies/stores.html",
         form=form,

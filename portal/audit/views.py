@@ -5,8 +5,8 @@ from flask import Blueprint, abort, render_template, request
 
 from portal.audit.models import AuditEntry
 from portal.audit.services import entries_query
+from portal.auth.guards import permission_required
 from portal.auth.roles import Permission
-from portal.core.auth import permission_required
 from portal.core.web import paginate
 from portal.extensions import db
 

@@ -19,14 +19,15 @@ from flask_login import current_user, login_required, login_user, logout_user
 from portal.audit import services as audit
 from portal.auth import services
 from portal.auth.forms import ConfirmForm, LoginForm, TokenForm, UserCreateForm, UserEditForm
+from portal.auth.guards import inject_permissions, permission_required
 from portal.auth.models import ApiToken, User
 from portal.auth.roles import Permission
-from portal.core.auth import permission_required
 from portal.core.security import FAILED_SIGN_IN_LIMIT, sign_in_failed, sign_in_key
 from portal.core.web import paginate, submit
 from portal.extensions import db, limiter, login_manager
 
 bp = Blueprint("auth", __name__)
+bp.app_context_processor(inject_permissions)
 
 login_manager.login_view = "auth.login"
 login_manager.login_message = "Please sign in to continue."

@@ -3,6 +3,7 @@
 from flask.views import MethodView
 from sqlalchemy.orm import selectinload
 
+from portal.auth.guards import api_permission_required
 from portal.auth.roles import Permission
 from portal.channels import services
 from portal.channels.models import ChannelDatabase, ChannelDataGroup
@@ -15,7 +16,6 @@ from portal.channels.schemas import (
     DatabaseListArgsSchema,
 )
 from portal.core.api import ListArgsSchema, api_blueprint, errors
-from portal.core.auth import api_permission_required
 from portal.core.pagination import keyset_page
 from portal.device_api import credentials
 from portal.device_api.schemas import ActivationCodeRequestSchema, ActivationCodeSchema

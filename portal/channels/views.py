@@ -5,11 +5,11 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from sqlalchemy.orm import selectinload
 from wtforms import SelectChoice
 
+from portal.auth.guards import permission_required
 from portal.auth.roles import Permission
 from portal.channels import services
 from portal.channels.forms import DatabaseFilterForm, DatabaseForm, GroupForm
 from portal.channels.models import DATABASE_KINDS, ChannelDatabase, ChannelDataGroup
-from portal.core.auth import permission_required
 from portal.core.web import attempt, paginate, submit
 from portal.device_api import credentials, fleet
 from portal.device_api.forms import ActivationCodeForm

@@ -1,1 +1,2 @@
-"""Shared plumbing: database base, errors, pagination, authorisation."""
+"""Shared plumbing that imports no feature: the database and extensions, errors and the API's
+error shape, pagination, CSV downloads, SQL dialect helpers, request defences."""

@@ -10,9 +10,8 @@ from webargs.flaskparser import FlaskParser
 from werkzeug.exceptions import HTTPException
 
 from portal.core.arguments import StrictArguments
-from portal.core.errors import error_body
+from portal.core.errors import error_body, render_error
 from portal.core.storable import refuse_unstorable
-from portal.core.web import render_error
 
 API_PREFIX = "/api/v1"
 

@@ -1,6 +1,9 @@
-"""Domain errors raised by services and the one JSON error shape the API returns."""
+"""Domain errors raised by services, the one JSON error shape, and the HTML error page."""
 
 from typing import Any
+
+from flask import render_template
+from werkzeug.exceptions import HTTPException
 
 
 class DomainError(Exception):
@@ -24,6 +27,20 @@ class ValidationFailed(DomainError):
 
     status = 422
     code = "validation_failed"
+
+
+class Unauthorized(DomainError):
+    """No valid credentials came with an API request."""
+
+    status = 401
+    code = "unauthorized"
+
+
+class Forbidden(DomainError):
+    """The caller is known but its role lacks the permission."""
+
+    status = 403
+    code = "forbidden"
 
 
 class NotFound(DomainError):
@@ -65,3 +82,8 @@ def flat_fields(fields: dict[str, Any], prefix: str = "") -> dict[str, Any]:
         else:
             flat[path] = value
     return flat
+
+
+def render_error(error: HTTPException):
+    """An HTML error page in the portal's layout."""
+    return render_template("error.html", error=error), error.code

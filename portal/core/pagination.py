@@ -8,8 +8,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from portal.core.errors import ValidationFailed
+from portal.core.extensions import db
 from portal.core.storable import Unstorable, check_int, check_time, problems
-from portal.extensions import db
 
 _BAD_CURSOR = ("The cursor is not valid.", {"cursor": "Not a cursor this list gave."})
 

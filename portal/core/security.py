@@ -6,8 +6,8 @@ import os
 from flask import Flask, Response, request
 from flask_limiter.util import get_remote_address
 
+from portal.core.extensions import limiter
 from portal.core.storable import refuse_unstorable_in_query_and_form
-from portal.extensions import limiter
 
 FAILED_SIGN_IN_LIMIT = "10 per 15 minutes"
 

@@ -1,19 +1,15 @@
-"""Helpers shared by the HTML views: error pages, list pagination and committing changes."""
+"""Helpers shared by the HTML views: list pagination and committing changes."""
+
+from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
-from flask import current_app, flash, render_template, request
+from flask import current_app, flash, request
 from sqlalchemy.orm import lazyload
-from werkzeug.exceptions import HTTPException
 
 from portal.core.errors import DomainError, ValidationFailed
-
-# `db` is imported inside the functions: portal.extensions imports this module (via core.api).
-
-
-def render_error(error: HTTPException):
-    """An HTML error page in the portal's layout."""
-    return render_template("error.html", error=error), error.code
-
+from portal.core.extensions import db
+from portal.core.pagination import keyset_window_desc
 
 # A list counts its rows only this far past the start of the page shown; past that the pager says
 # "more than" and links that far, and each page further on counts further. Counting every row (and
@@ -29,8 +25,6 @@ def paginate(stmt):
 
     `total` counts the rows up to COUNT_AHEAD past the page's start; `capped` says there are more.
     """
-    from portal.extensions import db
-
     per_page = current_app.config["PER_PAGE"]
     # A page number out of range (0, -3, 10^20) shows the nearest page there is a number for.
     number = min(max(request.args.get("page", 1, type=int), 1), MAX_PAGE)
@@ -47,6 +41,31 @@ def paginate(stmt):
     return page
 
 
+@dataclass
+class CursorPage:
+    """A page of a newest-first listing and the query arguments of its neighbours."""
+
+    items: list[Any]
+    older: dict | None
+    newer: dict | None
+
+
+def cursor_page(stmt: sa.Select, keys, args: dict) -> CursorPage:
+    """The page of `stmt` that the `cursor` (older than) or `before` argument asks for."""
+    items, older, newer = keyset_window_desc(
+        stmt,
+        keys,
+        current_app.config["PER_PAGE"],
+        after=request.args.get("cursor") or None,
+        before=request.args.get("before") or None,
+    )
+    return CursorPage(
+        items,
+        None if older is None else args | {"cursor": older},
+        None if newer is None else args | {"before": newer},
+    )
+
+
 def id_arg(name: str) -> int | None:
     """An id from the query string, None when not given; refused if no row could have it."""
     raw = request.args.get(name)
@@ -60,8 +79,6 @@ def id_arg(name: str) -> int | None:
 
 def show_form_error(form, error) -> None:
     """Roll back a refused change and show the service's message on the form's fields."""
-    from portal.extensions import db
-
     db.session.rollback()
     for name, message in error.fields.items():
         field = getattr(form, name.split(".")[0], None)
@@ -72,8 +89,6 @@ def show_form_error(form, error) -> None:
 
 def submit(form, change):
     """The committed result of `change` for a valid posted form, or None (refusals on the form)."""
-    from portal.extensions import db
-
     if not form.validate_on_submit():
         return None
     try:
@@ -87,8 +102,6 @@ def submit(form, change):
 
 def attempt(change) -> bool:
     """Commit `change`, or roll it back and flash why it was refused; whether it was made."""
-    from portal.extensions import db
-
     try:
         change()
     except DomainError as error:

@@ -15,9 +15,9 @@ from flask import (
 )
 from sqlalchemy.orm import selectinload
 
+from portal.auth.guards import permission_required
 from portal.auth.roles import Permission
 from portal.channels import services as channels
-from portal.core.auth import permission_required
 from portal.core.models import utcnow
 from portal.core.web import paginate, submit
 from portal.device_api import credentials, fleet

@@ -4,9 +4,9 @@ from flask import url_for
 from flask.views import MethodView
 from sqlalchemy.orm import selectinload
 
+from portal.auth.guards import api_permission_required
 from portal.auth.roles import Permission
 from portal.core.api import ListArgsSchema, api_blueprint, errors
-from portal.core.auth import api_permission_required
 from portal.core.pagination import keyset_page
 from portal.distribution import runs, services, tasks
 from portal.distribution.models import DistributionRun, DistributionSchedule

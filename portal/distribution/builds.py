@@ -13,6 +13,7 @@ from sqlalchemy.orm import joinedload
 from portal.channels.models import ChannelDatabase
 from portal.core.models import utcnow
 from portal.distribution.export import TableExport
+from portal.distribution.manifest import manifest
 from portal.distribution.models import (
     FULL,
     INCREMENTAL,
@@ -209,6 +210,17 @@ def content_key_of(job_number: str, fields: dict) -> str:
     return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
 
 
+def table_exports(
+    connection: sa.Connection, tables, target: Target, base: int, upto: int, full: bool
+):
+    """Each table's CSV exports for a package of the version window, scoped to `target`."""
+    return (
+        (t, [TableExport(connection, stmt, i == 0) for i, stmt in enumerate(selects)])
+        for t in tables
+        for selects in [TABLES[t].selects(target, base, upto, full)]
+    )
+
+
 def _package_for(content_key: str, job_number: str, fields: dict, tables, target) -> DataPackage:
     kind = fields["kind"]
     full = kind == FULL
@@ -218,22 +230,9 @@ def _package_for(content_key: str, job_number: str, fields: dict, tables, target
         return existing
     store = Path(current_app.config["PACKAGE_STORE"])
     connection = db.session.connection()
-    manifest = {
-        "job": job_number,
-        "kind": kind,
-        "base_version": base,
-        "new_version": upto,
-        "tables": {
-            t: {"key": list(TABLES[t].key), "columns": [c.key for c in TABLES[t].columns]}
-            for t in tables
-        },
-    }
-    exports = (
-        (t, [TableExport(connection, stmt, i == 0) for i, stmt in enumerate(selects)])
-        for t in tables
-        for selects in [TABLES[t].selects(target, base, upto, full)]
-    )
-    written = write_package(store, content_key, manifest, exports)
+    contents = manifest(job_number, kind, base, upto, {t: TABLES[t] for t in tables})
+    exports = table_exports(connection, tables, target, base, upto, full)
+    written = write_package(store, content_key, contents, exports)
     if existing is not None:
         # Retention removed the file; the same content is needed again, so it is written anew.
         existing.path, existing.size, existing.sha256, existing.row_counts = written

@@ -13,6 +13,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from portal.core.sql import is_postgresql
+
 NULL = "\\N"
 COPY_OPTIONS = "FORMAT csv, HEADER, FORCE_QUOTE *, NULL '\\N'"
 # COPY hands over one row at a time; the compressor and the zip entry get pieces this large, as
@@ -31,7 +33,7 @@ class TableExport:
 
     def chunks(self) -> Iterator[bytes | bytearray]:
         """Stream the CSV, by COPY on PostgreSQL and through Python elsewhere."""
-        if self.connection.dialect.name == "postgresql":
+        if is_postgresql(self.connection):
             yield from self._copy()
         else:
             yield from self._python()

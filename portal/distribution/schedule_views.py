@@ -8,10 +8,10 @@ from flask import Blueprint, flash, jsonify, redirect, render_template, request,
 from kombu.exceptions import OperationalError
 from sqlalchemy.orm import selectinload
 
+from portal.auth.guards import permission_required
 from portal.auth.roles import Permission
 from portal.channels import services as channels
 from portal.channels.models import ChannelDatabase
-from portal.core.auth import permission_required
 from portal.core.errors import DomainError
 from portal.core.web import attempt, id_arg, paginate, submit
 from portal.distribution import runs, services, sessions, tasks

@@ -18,9 +18,9 @@ from portal.core.validation import (
     normalise_name,
     normalise_number,
 )
-from portal.distribution.catalogue import JOB_CATALOGUE, OFFLINE_SCOPES_JOB
 from portal.distribution.models import DistributionRun, DistributionSchedule, SchedulerJob
 from portal.extensions import db
+from portal.masterdata.jobs import JOB_CATALOGUE, OFFLINE_SCOPES_JOB
 
 CRON_FORMAT = "Not a cron expression: 5 fields, e.g. 0 2 * * *."
 CRON_MAX_LENGTH = 200

@@ -1,5 +1,8 @@
 """Which master data rows each distributable table sends to a target, and how a row is written.
 
+Master data declares its tables (portal.masterdata.registry); this module only attaches a scope
+to those a store does not receive whole, and adds the setup sent with every package.
+
 A table's scope is a filter on its own columns (e.g. the store's price group) and, for some, a
 membership in another table (a product is in scope while its store's assortment lists it). An
 incremental package carries rows changed in the version window that are in scope, rows whose
@@ -14,13 +17,12 @@ import sqlalchemy as sa
 
 from portal.distribution.export import text_column
 from portal.masterdata import configuration as conf
-from portal.masterdata import people, prices, products, tax
+from portal.masterdata import people, prices, products, registry, tax
+from portal.masterdata.jobs import JOB_CATALOGUE, UPLOAD
+from portal.masterdata.registry import BOOKKEEPING, MasterTable
 from portal.offline_profiles.models import OfflineProfile, OfflineScope
 from portal.registers.models import Register
 from portal.stores.models import Store
-
-# Columns that describe the HQ row's bookkeeping, not the data a target stores.
-BOOKKEEPING = frozenset({"id", "row_version", "deleted", "changed_at", "created_at", "updated_at"})
 
 
 @dataclass(frozen=True)
@@ -218,109 +220,69 @@ AT_STORE = Membership(
     lambda target: people.WorkerStore.store_number == target.store_number,
 )
 
-TABLES: dict[str, DistributedTable | SetupSnapshot] = {
-    table.name: table
-    for table in (
-        # 1000 Currency
-        DistributedTable("currency", prices.Currency, ("code",)),
-        DistributedTable(
-            "exchange_rate", prices.ExchangeRate, ("from_currency", "to_currency", "valid_from")
-        ),
-        # 1010 Customers
-        DistributedTable("customer", people.Customer, ("account_number",)),
-        DistributedTable("customer_address", people.CustomerAddress, ("account_number", "label")),
-        DistributedTable("customer_group", people.CustomerGroup, ("code",)),
-        # 1020 Prices and discounts
-        DistributedTable(
+
+@dataclass(frozen=True)
+class Scoping:
+    """The part of a master data table a target receives: a filter, a membership, or both."""
+
+    rows: Callable[[Target], list] = lambda target: []
+    membership: Membership | None = None
+    # The target settings the scope reads; a change of them forces a full package.
+    params: tuple[str, ...] = ()
+
+    def table(self, entry: MasterTable) -> DistributedTable:
+        """The registry's table `entry`, distributed with this scope."""
+        return DistributedTable(
+            entry.name, entry.model, entry.key, self.rows, self.membership, self.params
+        )
+
+
+# Master data tables not listed here go whole to every target.
+SCOPES: dict[str, Scoping] = {
+    "price_group": Scoping(
+        _when("price_group", lambda v: prices.PriceGroup.code == v), params=("price_group",)
+    ),
+    "trade_agreement": Scoping(
+        _when("price_group", lambda v: prices.TradeAgreement.price_group == v),
+        IN_ASSORTMENT,
+        ("price_group", "assortment"),
+    ),
+    "discount": Scoping(
+        _when(
             "price_group",
-            prices.PriceGroup,
-            ("code",),
-            _when("price_group", lambda v: prices.PriceGroup.code == v),
-            scope_params=("price_group",),
-        ),
-        DistributedTable(
-            "trade_agreement",
-            prices.TradeAgreement,
-            ("price_group", "product_number", "valid_from"),
-            _when("price_group", lambda v: prices.TradeAgreement.price_group == v),
-            IN_ASSORTMENT,
-            ("price_group", "assortment"),
-        ),
-        DistributedTable(
-            "discount",
-            prices.Discount,
-            ("code",),
-            _when(
-                "price_group",
-                lambda v: sa.or_(
-                    prices.Discount.price_group == v, prices.Discount.price_group.is_(None)
-                ),
+            lambda v: sa.or_(
+                prices.Discount.price_group == v, prices.Discount.price_group.is_(None)
             ),
-            scope_params=("price_group",),
         ),
-        # 1040 Products
-        DistributedTable(
-            "product",
-            products.Product,
-            ("product_number",),
-            membership=IN_ASSORTMENT,
-            scope_params=("assortment",),
-        ),
-        DistributedTable(
-            "product_variant",
-            products.ProductVariant,
-            ("variant_number",),
-            membership=IN_ASSORTMENT,
-            scope_params=("assortment",),
-        ),
-        DistributedTable(
-            "barcode",
-            products.Barcode,
-            ("barcode",),
-            membership=IN_ASSORTMENT,
-            scope_params=("assortment",),
-        ),
-        DistributedTable("product_category", products.ProductCategory, ("code",)),
-        DistributedTable("unit", products.Unit, ("code",)),
-        # 1060 Staff
-        DistributedTable(
-            "worker",
-            people.Worker,
-            ("staff_id",),
-            membership=AT_STORE,
-            scope_params=("store_number",),
-        ),
-        DistributedTable(
-            "worker_store",
-            people.WorkerStore,
-            ("staff_id", "store_number"),
-            _own_store(people.WorkerStore.store_number),
-            scope_params=("store_number",),
-        ),
-        DistributedTable("pos_permission_group", people.PosPermissionGroup, ("code",)),
-        # 1070 Channel configuration
-        DistributedTable(
-            "store_settings",
-            conf.StoreSettings,
-            ("store_number",),
-            _own_store(conf.StoreSettings.store_number),
-            scope_params=("store_number",),
-        ),
-        DistributedTable("payment_method", conf.PaymentMethod, ("code",)),
-        DistributedTable("receipt_profile", conf.ReceiptProfile, ("code",)),
-        DistributedTable("functionality_profile", conf.FunctionalityProfile, ("code",)),
-        # 1080 Sales tax
-        DistributedTable("tax_code", tax.TaxCode, ("code",)),
-        DistributedTable("tax_rate", tax.TaxRate, ("tax_code", "valid_from")),
-        DistributedTable(
-            "sales_tax_group",
-            tax.SalesTaxGroup,
-            ("code",),
-            lambda target: [tax.SalesTaxGroup.code == target.tax_group],
-            scope_params=("tax_group",),
-        ),
-        DistributedTable("item_tax_group", tax.ItemTaxGroup, ("code",)),
-        # 1090 Registers
+        params=("price_group",),
+    ),
+    "product": Scoping(membership=IN_ASSORTMENT, params=("assortment",)),
+    "product_variant": Scoping(membership=IN_ASSORTMENT, params=("assortment",)),
+    "barcode": Scoping(membership=IN_ASSORTMENT, params=("assortment",)),
+    "worker": Scoping(membership=AT_STORE, params=("store_number",)),
+    "worker_store": Scoping(_own_store(people.WorkerStore.store_number), params=("store_number",)),
+    "store_settings": Scoping(
+        _own_store(conf.StoreSettings.store_number), params=("store_number",)
+    ),
+    "sales_tax_group": Scoping(
+        lambda target: [tax.SalesTaxGroup.code == target.tax_group], params=("tax_group",)
+    ),
+    "register_hardware": Scoping(
+        _own_store(conf.RegisterHardware.store_number), params=("store_number",)
+    ),
+    "assortment": Scoping(
+        _when("assortment", lambda v: products.Assortment.code == v), params=("assortment",)
+    ),
+    "assortment_line": Scoping(
+        _when("assortment", lambda v: products.AssortmentLine.assortment_code == v),
+        params=("assortment",),
+    ),
+}
+
+# Setup sent whole with the jobs that name it (1090 Registers, 1200 Offline scopes).
+SNAPSHOTS: dict[str, SetupSnapshot] = {
+    snapshot.name: snapshot
+    for snapshot in (
         SetupSnapshot(
             "register",
             ("register_number",),
@@ -328,35 +290,19 @@ TABLES: dict[str, DistributedTable | SetupSnapshot] = {
             lambda target: [Store.store_number == target.store_number],
             scope_params=("store_number",),
         ),
-        DistributedTable(
-            "register_hardware",
-            conf.RegisterHardware,
-            ("register_number",),
-            _own_store(conf.RegisterHardware.store_number),
-            scope_params=("store_number",),
-        ),
-        DistributedTable("screen_layout", conf.ScreenLayout, ("code",)),
-        # 1110 Global configuration
-        DistributedTable("shared_parameter", conf.SharedParameter, ("key",)),
-        DistributedTable("feature_switch", conf.FeatureSwitch, ("name",)),
-        # 1150 Catalog
-        DistributedTable(
-            "assortment",
-            products.Assortment,
-            ("code",),
-            _when("assortment", lambda v: products.Assortment.code == v),
-            scope_params=("assortment",),
-        ),
-        DistributedTable(
-            "assortment_line",
-            products.AssortmentLine,
-            ("assortment_code", "product_number"),
-            _when("assortment", lambda v: products.AssortmentLine.assortment_code == v),
-            scope_params=("assortment",),
-        ),
-        DistributedTable("catalog", products.Catalog, ("code",)),
-        # 1200 Offline scopes
         SetupSnapshot("offline_profile", ("name",), _offline_profiles),
         SetupSnapshot("offline_scope", ("profile", "name"), _offline_scopes),
     )
+}
+
+
+def _table(name: str) -> DistributedTable | SetupSnapshot:
+    if name in SNAPSHOTS:
+        return SNAPSHOTS[name]
+    return SCOPES.get(name, Scoping()).table(registry.TABLES[name])
+
+
+# Every table a download job sends, in the jobs' order.
+TABLES: dict[str, DistributedTable | SetupSnapshot] = {
+    name: _table(name) for job in JOB_CATALOGUE if job.direction != UPLOAD for name in job.tables
 }

@@ -2,8 +2,8 @@
 
 from flask import Blueprint, render_template
 
+from portal.auth.guards import permission_required
 from portal.auth.roles import Permission
-from portal.core.auth import permission_required
 from portal.distribution import services
 
 bp = Blueprint("distribution", __name__, url_prefix="/scheduler-jobs")

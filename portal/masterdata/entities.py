@@ -2,7 +2,7 @@
 
 Fields come from the models' columns (type, length, nullability, default); the rules the columns
 cannot say (ranges, formats, references to other tables, date periods) are listed per table below.
-Every entity is a table of `portal.distribution.tables.TABLES`, named as it is there.
+Every entity is a table of the registry (`portal.masterdata.registry.TABLES`), named as it is there.
 """
 
 from collections.abc import Callable
@@ -15,10 +15,10 @@ from typing import Any
 import sqlalchemy as sa
 
 from portal.core.errors import NotFound
-from portal.distribution.catalogue import STANDARD_JOBS, UPLOAD, StandardJob
-from portal.distribution.tables import BOOKKEEPING, TABLES, DistributedTable
 from portal.masterdata.fields import Field, field_from_column
+from portal.masterdata.jobs import STANDARD_JOBS, UPLOAD, StandardJob
 from portal.masterdata.references import unknown
+from portal.masterdata.registry import TABLES
 from portal.registers.models import Register
 from portal.stores.models import Store
 
@@ -251,11 +251,9 @@ def _build() -> dict[str, Entity]:
     jobs = {table: job for job in STANDARD_JOBS if job.direction != UPLOAD for table in job.tables}
     entities = {}
     for name, table in TABLES.items():
-        if not isinstance(table, DistributedTable):
-            continue  # setup sent whole (offline profiles) is edited on its own pages
         # A table added to the registry without rules still gets its column checks.
         rules = RULES.get(name) or Rules(name.replace("_", " ").capitalize())
-        columns = [c for c in table.model.__table__.columns if c.key not in BOOKKEEPING]
+        columns = table.columns
         entities[name] = Entity(
             name=name,
             title=rules.title,

@@ -5,8 +5,8 @@ import io
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 
+from portal.auth.guards import permission_required
 from portal.auth.roles import Permission
-from portal.core.auth import permission_required
 from portal.core.errors import ValidationFailed
 from portal.core.web import attempt, paginate, submit
 from portal.extensions import db

@@ -15,7 +15,7 @@ from wtforms.validators import Optional
 
 from portal.core.errors import DomainError
 from portal.core.forms import AmountField, WholeNumberField
-from portal.distribution.catalogue import DIRECTIONS, DOWNLOAD, STANDARD_JOBS
+from portal.masterdata.jobs import DIRECTIONS, DOWNLOAD, STANDARD_JOBS
 from portal.offline_profiles.services import (
     FLAGS,
     LIMITS,

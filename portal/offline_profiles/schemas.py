@@ -4,7 +4,7 @@ import marshmallow as ma
 
 from portal.core.api import DecimalString, page_schema
 from portal.core.arguments import StrictBoolean
-from portal.distribution.catalogue import DIRECTIONS
+from portal.masterdata.jobs import DIRECTIONS
 from portal.offline_profiles.services import LIMITS, MAX_OFFLINE_MINUTES, MAX_OFFLINE_TOTAL
 
 

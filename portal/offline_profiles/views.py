@@ -4,8 +4,8 @@ import sqlalchemy as sa
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from sqlalchemy.orm import selectinload
 
+from portal.auth.guards import permission_required
 from portal.auth.roles import Permission
-from portal.core.auth import permission_required
 from portal.core.errors import DomainError
 from portal.core.web import attempt, paginate, show_form_error, submit
 from portal.extensions import db

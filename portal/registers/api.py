@@ -3,9 +3,9 @@
 from flask.views import MethodView
 from sqlalchemy.orm import selectinload
 
+from portal.auth.guards import api_permission_required
 from portal.auth.roles import Permission
 from portal.core.api import api_blueprint, errors
-from portal.core.auth import api_permission_required
 from portal.core.pagination import keyset_page
 from portal.extensions import db
 from portal.registers import services

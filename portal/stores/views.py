@@ -4,8 +4,8 @@ import sqlalchemy as sa
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from sqlalchemy.orm import selectinload
 
+from portal.auth.guards import permission_required
 from portal.auth.roles import Permission
-from portal.core.auth import permission_required
 from portal.core.web import attempt, paginate, submit
 from portal.extensions import db
 from portal.registers import services as registers

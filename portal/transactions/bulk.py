@@ -11,17 +11,13 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
+from portal.core.sql import is_postgresql, unnested
 from portal.extensions import db
-
-
-def on_postgresql() -> bool:
-    """Whether the session's database is PostgreSQL."""
-    return db.session.get_bind().dialect.name == "postgresql"
 
 
 def insert(table: sa.Table):
     """An INSERT offering ON CONFLICT, in the dialect of the session's database."""
-    return (postgresql.insert if on_postgresql() else sqlite.insert)(table)
+    return (postgresql.insert if is_postgresql() else sqlite.insert)(table)
 
 
 def insert_new(
@@ -34,16 +30,9 @@ def insert_new(
     if not rows:
         return []
     columns = list(rows[0])
-    if on_postgresql():
-        arrays = [
-            sa.bindparam(
-                f"{name}_values",
-                [row[name] for row in rows],
-                type_=postgresql.ARRAY(table.c[name].type),
-            )
-            for name in columns
-        ]
-        values = sa.select(sa.func.unnest(*arrays).table_valued(*columns).render_derived())
+    if is_postgresql():
+        arrays = {name: ([row[name] for row in rows], table.c[name].type) for name in columns}
+        values = sa.select(unnested(**arrays))
         stmt, params = postgresql.insert(table).from_select(columns, values), None
     else:
         stmt, params = sqlite.insert(table), rows
@@ -58,7 +47,7 @@ def copy_rows(table: sa.Table, rows: list[dict]) -> None:
     """
     if not rows:
         return
-    if not on_postgresql():
+    if not is_postgresql():
         db.session.execute(sa.insert(table), rows)
         return
     columns = list(rows[0])

@@ -1,14 +1,10 @@
 """CSV exports of the auditor's lists, streamed: rows are read in keyset batches, never all."""
 
-import csv
-import io
-import itertools
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 
 import sqlalchemy as sa
-from flask import Response, stream_with_context
 from sqlalchemy.orm import joinedload
 
 from portal.anomalies.charts import StoreSummary
@@ -19,8 +15,6 @@ from portal.extensions import db
 from portal.transactions.models import PosTransaction, UploadSession
 
 BATCH = 1000
-# Bytes of CSV gathered before they go out: fewer, larger writes than one per row.
-CHUNK = 64 * 1024
 CENT = Decimal("0.01")
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -103,30 +97,6 @@ def local_time(sale: PosTransaction) -> datetime:
     """When the register made the sale, on its own clock and in its own offset."""
     offset = timedelta(minutes=sale.utc_offset_minutes)
     return sale.created_at.astimezone(timezone(offset))
-
-
-def csv_response(filename: str, header: Iterable[str], rows: Iterator[Iterable]) -> Response:
-    """A streamed CSV download: the header row, then each row as the generator yields it."""
-
-    def generate():
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        for row in itertools.chain([header], rows):
-            writer.writerow(row)
-            if buffer.tell() > CHUNK:
-                yield _drain(buffer)
-        yield _drain(buffer)
-
-    response = Response(stream_with_context(generate()), mimetype="text/csv")
-    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
-
-
-def _drain(buffer: io.StringIO) -> str:
-    text = buffer.getvalue()
-    buffer.seek(0)
-    buffer.truncate()
-    return text
 
 
 def in_batches(stmt: sa.Select, keys, convert: Callable) -> Iterator[list]:

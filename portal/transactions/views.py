@@ -1,12 +1,8 @@
 """The auditor's pages of received transactions and the upload sessions that brought them."""
 
-from dataclasses import dataclass
-from typing import Any
-
 import sqlalchemy as sa
 from flask import (
     Blueprint,
-    current_app,
     flash,
     redirect,
     render_template,
@@ -17,13 +13,13 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from portal.anomalies import reviews
 from portal.anomalies.models import SUBJECT_TRANSACTION, Anomaly
+from portal.auth.guards import permission_required
 from portal.auth.roles import Permission
 from portal.channels.models import ChannelDatabase
-from portal.core.auth import permission_required
+from portal.core.downloads import csv_response, wants_csv
 from portal.core.errors import NotFound
 from portal.core.models import utcnow
-from portal.core.pagination import keyset_window_desc
-from portal.core.web import submit
+from portal.core.web import cursor_page, submit
 from portal.extensions import db
 from portal.transactions import export
 from portal.transactions.forms import (
@@ -35,36 +31,6 @@ from portal.transactions.models import PosTransaction, TransactionConflict, Uplo
 from portal.transactions.queries import transactions_query, upload_sessions_query
 
 bp = Blueprint("transactions", __name__)
-
-
-@dataclass
-class CursorPage:
-    """A page of a newest-first listing and the query arguments of its neighbours."""
-
-    items: list[Any]
-    older: dict | None
-    newer: dict | None
-
-
-def cursor_page(stmt: sa.Select, keys, args: dict) -> CursorPage:
-    """The page of `stmt` that the `cursor` (older than) or `before` argument asks for."""
-    items, older, newer = keyset_window_desc(
-        stmt,
-        keys,
-        current_app.config["PER_PAGE"],
-        after=request.args.get("cursor") or None,
-        before=request.args.get("before") or None,
-    )
-    return CursorPage(
-        items,
-        None if older is None else args | {"cursor": older},
-        None if newer is None else args | {"before": newer},
-    )
-
-
-def wants_csv() -> bool:
-    """Whether the list was asked for as a CSV download."""
-    return request.args.get("format") == "csv"
 
 
 @bp.get("/transactions/")
@@ -98,7 +64,7 @@ def export_csv():
 
 def _export(stmt: sa.Select):
     name = export.filename("transactions", utcnow().date())
-    return export.csv_response(name, export.TRANSACTION_HEADER, export.transaction_rows(stmt))
+    return csv_response(name, export.TRANSACTION_HEADER, export.transaction_rows(stmt))
 
 
 def _anomaly_kinds(ids: list[int]) -> dict[int, dict[str, int]]:
@@ -185,7 +151,7 @@ def upload_sessions():
     if wants_csv():
         name = export.filename("upload-sessions", utcnow().date())
         rows = export.upload_session_rows(stmt)
-        return export.csv_response(name, export.UPLOAD_SESSION_HEADER, rows)
+        return csv_response(name, export.UPLOAD_SESSION_HEADER, rows)
     stmt = stmt.options(
         joinedload(UploadSession.channel_database).joinedload(ChannelDatabase.store)
     )

@@ -11,7 +11,8 @@ from portal.demo import DEMO_SCHEDULES, DEMO_TAX_CODES
 from portal.device_api import credentials
 from portal.distribution import runs, sessions
 from portal.distribution import services as schedules
-from portal.distribution.export import TableExport
+from portal.distribution.builds import table_exports
+from portal.distribution.manifest import manifest
 from portal.distribution.models import RUN_WAITING, DistributionRun, DistributionSchedule
 from portal.distribution.package_files import read_package, write_package
 from portal.distribution.tables import TABLES
@@ -124,22 +125,9 @@ def hq_scope(database_name: str, folder: Path) -> dict[str, dict[tuple, dict]]:
     tables = sorted({table for job in jobs for table in tables_for(database, job)})
     connection = db.session.connection()
     upto = committed_version(connection)
-    manifest = {
-        "job": "expected",
-        "kind": "full",
-        "base_version": 0,
-        "new_version": upto,
-        "tables": {
-            t: {"key": list(TABLES[t].key), "columns": [c.key for c in TABLES[t].columns]}
-            for t in tables
-        },
-    }
-    exports = (
-        (t, [TableExport(connection, stmt, i == 0) for i, stmt in enumerate(selects)])
-        for t in tables
-        for selects in [TABLES[t].selects(target, 0, upto, True)]
-    )
-    relative, *_ = write_package(folder, uuid.uuid4().hex, manifest, exports)
+    contents = manifest("expected", "full", 0, upto, {t: TABLES[t] for t in tables})
+    exports = table_exports(connection, tables, target, 0, upto, True)
+    relative, *_ = write_package(folder, uuid.uuid4().hex, contents, exports)
     _, lines = read_package(folder / relative)
     return {t: keyed(TABLES[t].key, [line["row"] for line in lines[t]]) for t in tables}
 

@@ -6,9 +6,9 @@ import pytest
 from playwright.sync_api import Locator, Page, expect
 
 from portal.channels.models import CHANNEL, OFFLINE
-from portal.distribution.catalogue import STANDARD_JOBS
 from portal.extensions import db
 from portal.masterdata import services as masterdata
+from portal.masterdata.jobs import STANDARD_JOBS
 from portal.offline_profiles import services as offline_profiles
 from portal.registers import services as registers
 from portal.stores import services as stores

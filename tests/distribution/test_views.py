@@ -6,9 +6,9 @@ import pytest
 import sqlalchemy as sa
 
 from portal.distribution import services as distribution
-from portal.distribution.catalogue import JOB_CATALOGUE
 from portal.distribution.models import SchedulerJob
 from portal.extensions import db
+from portal.masterdata.jobs import JOB_CATALOGUE
 
 pytestmark = pytest.mark.usefixtures("app_ctx")
 

@@ -3,8 +3,8 @@
 import pytest
 import sqlalchemy as sa
 
-from portal.distribution.catalogue import STANDARD_JOBS
 from portal.extensions import db
+from portal.masterdata.jobs import STANDARD_JOBS
 from portal.offline_profiles.models import OfflineProfile
 from tests.factories import ProfileFactory, RegisterFactory
 

@@ -3,8 +3,8 @@
 import pytest
 
 from portal.core.errors import Conflict, ValidationFailed
-from portal.distribution.catalogue import STANDARD_JOBS
 from portal.extensions import db
+from portal.masterdata.jobs import STANDARD_JOBS
 from portal.offline_profiles import services as profiles
 from tests.factories import ProfileFactory, RegisterFactory
 

@@ -1,4 +1,5 @@
-"""Who is calling: people in browser sessions, integrations with Bearer tokens."""
+"""Who is calling and what they may do: guards for pages (browser sessions) and the API (Bearer
+tokens), and the `can` templates use."""
 
 from functools import wraps
 
@@ -8,22 +9,8 @@ from flask_login import current_user, login_required
 from portal.audit import services as audit
 from portal.auth import services as auth
 from portal.auth.roles import Permission, can
-from portal.core.errors import DomainError
+from portal.core.errors import Forbidden, Unauthorized
 from portal.extensions import db
-
-
-class Unauthorized(DomainError):
-    """No valid credentials came with an API request."""
-
-    status = 401
-    code = "unauthorized"
-
-
-class Forbidden(DomainError):
-    """The caller is known but its role lacks the permission."""
-
-    status = 403
-    code = "forbidden"
 
 
 def permission_required(permission: Permission):
@@ -71,3 +58,12 @@ def _bearer_user():
     # Record last use now: read-only requests never reach a commit of their own.
     db.session.commit()
     return user
+
+
+def inject_permissions():
+    """Let templates ask `can('change_setup')` to show only what the user may do."""
+
+    def can_do(permission: str) -> bool:
+        return current_user.is_authenticated and can(current_user.role, Permission(permission))
+
+    return {"can": can_do}

@@ -1,0 +1,46 @@
+"""What differs between the databases the portal runs on, said once: which one it is, and a
+list of values passed as one PostgreSQL array parameter instead of a placeholder per value."""
+
+from collections.abc import Iterable
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+
+from portal.core.extensions import db
+
+
+def is_postgresql(bind: sa.Connection | sa.Engine | None = None) -> bool:
+    """Whether the database of `bind`, by default the session's, is PostgreSQL."""
+    return (bind if bind is not None else db.session.get_bind()).dialect.name == "postgresql"
+
+
+def array_param(name: str | None, values: Iterable, item_type) -> sa.BindParameter:
+    """`values` bound as one PostgreSQL array of `item_type` (a column type)."""
+    return sa.bindparam(name, list(values), type_=postgresql.ARRAY(item_type))
+
+
+def unnested(**columns: tuple[Iterable, object]) -> sa.TableValuedAlias:
+    """A derived table of the lists side by side, `name=(values, column type)`, each one array.
+
+    On PostgreSQL, rows of thousands of values joined to or inserted from this cost one parameter
+    per column, where a placeholder per value costs more than the query.
+    """
+    arrays = [
+        array_param(f"{name}_values", values, item_type)
+        for name, (values, item_type) in columns.items()
+    ]
+    return sa.func.unnest(*arrays).table_valued(*columns).render_derived()
+
+
+def among(column: sa.ColumnElement, values: Iterable) -> sa.ColumnElement[bool]:
+    """`column IN values`, as one array parameter on PostgreSQL.
+
+    A batch names thousands of products: a placeholder for each costs more than the query, and
+    so does `= ANY(array)`, which the planner estimates element by element.
+    """
+    values = list(values)
+    if not is_postgresql():
+        return column.in_(values)
+    return column.in_(
+        sa.select(sa.func.unnest(array_param(None, values, column.type))).scalar_subquery()
+    )

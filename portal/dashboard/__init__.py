@@ -1,0 +1,1 @@
+"""The dashboard HQ users land on after signing in: counts of the chain's setup."""
