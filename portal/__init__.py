@@ -71,8 +71,6 @@ def register_blueprints(app: Flask) -> None:
     from portal.anomalies import views as anomalies_views
     from portal.audit import views as audit_views
     from portal.auth import views as auth_views
-    from portal.channels import api as channels_api
-    from portal.channels import views as channels_views
     from portal.core import views as core_views
     from portal.device_api import api as device_api
     from portal.device_api import views as device_views
@@ -81,12 +79,14 @@ def register_blueprints(app: Flask) -> None:
     from portal.distribution import views as distribution_views
     from portal.masterdata import api as masterdata_api
     from portal.masterdata import views as masterdata_views
-    from portal.offline_profiles import api as offline_profiles_api
-    from portal.offline_profiles import views as offline_profiles_views
-    from portal.registers import api as registers_api
-    from portal.registers import views as registers_views
-    from portal.stores import api as stores_api
-    from portal.stores import views as stores_views
+    from portal.setup.channels import api as channels_api
+    from portal.setup.channels import views as channels_views
+    from portal.setup.offline_profiles import api as offline_profiles_api
+    from portal.setup.offline_profiles import views as offline_profiles_views
+    from portal.setup.registers import api as registers_api
+    from portal.setup.registers import views as registers_views
+    from portal.setup.stores import api as stores_api
+    from portal.setup.stores import views as stores_views
     from portal.transactions import api as transactions_api
     from portal.transactions import api_auditor as transactions_auditor_api
     from portal.transactions import views as transactions_views

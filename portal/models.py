@@ -3,7 +3,6 @@
 import portal.anomalies.models
 import portal.audit.models
 import portal.auth.models
-import portal.channels.models
 import portal.device_api.models
 import portal.distribution.models
 import portal.masterdata.configuration
@@ -12,7 +11,5 @@ import portal.masterdata.prices
 import portal.masterdata.products
 import portal.masterdata.tax
 import portal.masterdata.versioning
-import portal.offline_profiles.models
-import portal.registers.models
-import portal.stores.models
+import portal.setup.models
 import portal.transactions.models  # noqa: F401

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 from portal.anomalies.models import ANOMALY_KINDS, REVIEW_OPEN, Anomaly
 from portal.extensions import db
-from portal.stores.models import Store
+from portal.setup.models import Store
 from portal.transactions.models import PosTransaction
 from portal.transactions.queries import day_end, day_start
 

@@ -9,8 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.core.models import UTCDateTime, utcnow
 from portal.extensions import db
-from portal.registers.models import Register
-from portal.stores.models import Store
+from portal.setup.models import Register, Store
 from portal.transactions.models import PosTransaction
 
 # The rules HQ runs on every transaction it takes in.

@@ -4,8 +4,7 @@ import sqlalchemy as sa
 
 from portal.anomalies.models import Anomaly
 from portal.core.search import search
-from portal.registers.models import Register
-from portal.stores.models import Store
+from portal.setup.models import Register, Store
 
 
 def anomalies_query(filters: dict) -> sa.Select:

@@ -36,9 +36,7 @@ from portal.anomalies.models import (
 )
 from portal.anomalies.pricing import price_and_tax_findings
 from portal.extensions import db
-from portal.offline_profiles.models import OfflineProfile
-from portal.registers.models import Register
-from portal.stores.models import Store
+from portal.setup.models import OfflineProfile, Register, Store
 from portal.transactions.bulk import on_postgresql
 from portal.transactions.models import KIND_RETURN, KIND_VOID, PosTransaction
 

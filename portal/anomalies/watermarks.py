@@ -15,9 +15,9 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from portal.anomalies.findings import Arrival
-from portal.channels.models import CHANNEL, OFFLINE, ChannelDatabase
 from portal.distribution.models import SESSION_APPLIED, DownloadSession
 from portal.extensions import db
+from portal.setup.models import CHANNEL, OFFLINE, ChannelDatabase
 
 PRICES_JOB = "1020"
 PRODUCTS_JOB = "1040"

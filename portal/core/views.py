@@ -5,11 +5,9 @@ from flask import Blueprint, render_template
 from flask_login import current_user
 
 from portal.auth.roles import Permission, can
-from portal.channels.models import OFFLINE, ChannelDatabase, ChannelDataGroup
 from portal.core.auth import permission_required
 from portal.extensions import db
-from portal.registers.models import Register
-from portal.stores.models import Store
+from portal.setup.models import OFFLINE, ChannelDatabase, ChannelDataGroup, Register, Store
 
 bp = Blueprint("core", __name__)
 

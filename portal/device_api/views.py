@@ -16,7 +16,6 @@ from flask import (
 from sqlalchemy.orm import selectinload
 
 from portal.auth.roles import Permission
-from portal.channels import services as channels
 from portal.core.auth import permission_required
 from portal.core.models import utcnow
 from portal.core.web import paginate, submit
@@ -24,7 +23,8 @@ from portal.device_api import credentials, fleet
 from portal.device_api.chart import fleet_chart
 from portal.device_api.forms import ActivationCodeForm, RevokeTokenForm
 from portal.extensions import db
-from portal.stores.models import Store
+from portal.setup.channels import services as channels
+from portal.setup.models import Store
 
 bp = Blueprint("devices", __name__)
 

@@ -15,9 +15,7 @@ import sqlalchemy as sa
 from portal.distribution.export import text_column
 from portal.masterdata import configuration as conf
 from portal.masterdata import people, prices, products, tax
-from portal.offline_profiles.models import OfflineProfile, OfflineScope
-from portal.registers.models import Register
-from portal.stores.models import Store
+from portal.setup.models import OfflineProfile, OfflineScope, Register, Store
 
 # Columns that describe the HQ row's bookkeeping, not the data a target stores.
 BOOKKEEPING = frozenset({"id", "row_version", "deleted", "changed_at", "created_at", "updated_at"})

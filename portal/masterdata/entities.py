@@ -19,8 +19,7 @@ from portal.distribution.catalogue import STANDARD_JOBS, UPLOAD, StandardJob
 from portal.distribution.tables import BOOKKEEPING, TABLES, DistributedTable
 from portal.masterdata.fields import Field, field_from_column
 from portal.masterdata.references import unknown
-from portal.registers.models import Register
-from portal.stores.models import Store
+from portal.setup.models import Register, Store
 
 
 @dataclass(frozen=True)

@@ -13,9 +13,9 @@ from sqlalchemy.orm import joinedload
 
 from portal.anomalies.charts import StoreSummary
 from portal.anomalies.models import Anomaly
-from portal.channels.models import ChannelDatabase
 from portal.core.pagination import keyset_page_desc
 from portal.extensions import db
+from portal.setup.models import ChannelDatabase
 from portal.transactions.models import PosTransaction, UploadSession
 
 BATCH = 1000

@@ -36,12 +36,11 @@ import sqlalchemy as sa
 
 from portal.anomalies import rules
 from portal.anomalies.findings import Arrival
-from portal.channels.models import OFFLINE, ChannelDatabase
 from portal.core.errors import Conflict
 from portal.core.models import utcnow
 from portal.device_api.models import DeviceStatus
 from portal.extensions import db
-from portal.registers.models import Register
+from portal.setup.models import OFFLINE, ChannelDatabase, Register
 from portal.transactions import batches, bulk, conflicts, validation
 from portal.transactions.models import (
     UPLOAD_APPLIED,

@@ -8,11 +8,9 @@ from decimal import Decimal
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from portal.channels.models import ChannelDatabase
 from portal.core.models import UTCDateTime, utcnow
 from portal.extensions import db
-from portal.registers.models import Register
-from portal.stores.models import Store
+from portal.setup.models import ChannelDatabase, Register, Store
 
 UPLOAD_STARTED = "started"
 UPLOAD_AVAILABLE = "available"

@@ -8,12 +8,10 @@ from sqlalchemy.orm import selectinload
 
 from portal.anomalies import reviews
 from portal.anomalies.models import SUBJECT_TRANSACTION, Anomaly
-from portal.channels.models import ChannelDatabase
 from portal.core.errors import NotFound
 from portal.core.search import escape_like
 from portal.extensions import db
-from portal.registers.models import Register
-from portal.stores.models import Store
+from portal.setup.models import ChannelDatabase, Register, Store
 from portal.transactions.models import PosTransaction, TransactionConflict, UploadSession
 
 _COLUMNS = PosTransaction.__table__.columns

@@ -18,13 +18,13 @@ from sqlalchemy.orm import joinedload, selectinload
 from portal.anomalies import reviews
 from portal.anomalies.models import SUBJECT_TRANSACTION, Anomaly
 from portal.auth.roles import Permission
-from portal.channels.models import ChannelDatabase
 from portal.core.auth import permission_required
 from portal.core.errors import NotFound
 from portal.core.models import utcnow
 from portal.core.pagination import keyset_window_desc
 from portal.core.web import submit
 from portal.extensions import db
+from portal.setup.models import ChannelDatabase
 from portal.transactions import export
 from portal.transactions.forms import (
     ReviewForm,

@@ -20,7 +20,7 @@ from portal.device_api.models import DeviceStatus
 from portal.distribution.models import SESSION_APPLIED, SESSION_APPLY_FAILED, DownloadSession
 from portal.extensions import db
 from portal.masterdata.products import Product
-from portal.registers.models import Register
+from portal.setup.models import Register
 from portal.transactions.models import (
     PosTransaction,
     TransactionLine,

@@ -15,7 +15,7 @@ from portal.masterdata.prices import TradeAgreement
 from portal.masterdata.products import Product
 from portal.masterdata.tax import TaxRate
 from portal.masterdata.versioning import committed_version, tombstone
-from portal.stores import services as stores_services
+from portal.setup.stores import services as stores_services
 from tests.anomalies.test_rules import applied, found, one_line, sequence_of
 from tests.transactions.conftest import made, send
 

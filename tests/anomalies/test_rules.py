@@ -17,9 +17,9 @@ from portal.masterdata.prices import TradeAgreement
 from portal.masterdata.products import Product
 from portal.masterdata.tax import TaxRate
 from portal.masterdata.versioning import committed_version
-from portal.offline_profiles import services as profiles
-from portal.registers import services as registers
-from portal.stores import services as stores_services
+from portal.setup.offline_profiles import services as profiles
+from portal.setup.registers import services as registers
+from portal.setup.stores import services as stores_services
 from portal.transactions.models import PosTransaction
 from tests.factories import ProfileFactory
 from tests.transactions.conftest import (
