@@ -19,7 +19,7 @@ import sqlalchemy as sa
 
 from bench import fixtures
 from bench.database import portal_on_fresh_database
-from portal.anomalies.models import Anomaly
+from portal.auditor.models import Anomaly
 from portal.device_api import credentials
 from portal.extensions import db
 from portal.setup.models import Register

@@ -1,7 +1,7 @@
 """Imports every model module so that Alembic and `db.create_all` see the whole schema."""
 
-import portal.anomalies.models
 import portal.audit.models
+import portal.auditor.models
 import portal.auth.models
 import portal.device_api.models
 import portal.distribution.models

@@ -14,7 +14,7 @@ from portal.agent import upload as uploads
 from portal.agent.apply import apply_package
 from portal.agent.client import PortalClient
 from portal.agent.local import LocalState
-from portal.anomalies.models import Anomaly
+from portal.auditor.models import Anomaly
 from portal.device_api import credentials
 from portal.device_api.models import DeviceStatus
 from portal.distribution.models import SESSION_APPLIED, SESSION_APPLY_FAILED, DownloadSession

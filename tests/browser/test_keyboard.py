@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 from playwright.sync_api import Locator, Page, expect
 
-from portal.anomalies.models import Review
+from portal.auditor.models import Review
 from portal.auth import services as auth
 from portal.distribution.models import DistributionRun
 from portal.extensions import db

@@ -11,7 +11,7 @@ from decimal import Decimal
 import pytest
 import sqlalchemy as sa
 
-from portal.anomalies.models import CONFLICT, REUSED_TRANSACTION_ID, Anomaly
+from portal.auditor.models import CONFLICT, REUSED_TRANSACTION_ID, Anomaly
 from portal.extensions import db
 from portal.setup.stores import services as stores_services
 from portal.transactions.models import PosTransaction, TransactionConflict, UploadSession

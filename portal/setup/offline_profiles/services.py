@@ -21,7 +21,7 @@ LIMITS = {
     "health_check_interval_min": (1, 1440),
 }
 FLAGS = ("pause_sync", "allow_manual_switch_before_sign_in", "advanced_offline_switching")
-# The auditors' thresholds (see portal.anomalies.rules); empty means no threshold.
+# The auditors' thresholds (see portal.auditor.rules); empty means no threshold.
 MAX_OFFLINE_MINUTES = (1, 525_600)
 MAX_OFFLINE_TOTAL = (Decimal("0.01"), Decimal("1000000000"))
 THRESHOLDS = ("max_offline_minutes", "max_offline_total")

@@ -6,8 +6,8 @@ from decimal import Decimal
 import pytest
 import sqlalchemy as sa
 
-from portal.anomalies.models import PRICE_MISMATCH, TAX_MISMATCH
-from portal.anomalies.pricing import seen_versions
+from portal.auditor.models import PRICE_MISMATCH, TAX_MISMATCH
+from portal.auditor.pricing import seen_versions
 from portal.core.models import utcnow
 from portal.extensions import db
 from portal.masterdata.history import ProductPriceHistory
@@ -16,7 +16,7 @@ from portal.masterdata.products import Product
 from portal.masterdata.tax import TaxRate
 from portal.masterdata.versioning import committed_version, tombstone
 from portal.setup.stores import services as stores_services
-from tests.anomalies.test_rules import applied, found, one_line, sequence_of
+from tests.auditor.test_rules import applied, found, one_line, sequence_of
 from tests.transactions.conftest import made, send
 
 pytestmark = pytest.mark.usefixtures("app_ctx")

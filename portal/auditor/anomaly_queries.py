@@ -2,7 +2,7 @@
 
 import sqlalchemy as sa
 
-from portal.anomalies.models import Anomaly
+from portal.auditor.models import Anomaly
 from portal.core.search import search
 from portal.setup.models import Register, Store
 
@@ -11,9 +11,9 @@ def anomalies_query(filters: dict) -> sa.Select:
     """Select anomalies, newest first by (detected_at, id).
 
     `filters` keys, all optional; a missing key or a None / "" value does not filter:
-    - "kind": one of portal.anomalies.models.ANOMALY_KINDS;
+    - "kind": one of portal.auditor.models.ANOMALY_KINDS;
     - "store": store number (str); "register": register number (str);
-    - "review_status": one of portal.anomalies.models.REVIEW_STATUSES;
+    - "review_status": one of portal.auditor.models.REVIEW_STATUSES;
     - "cleared": bool, True for anomalies the data answered later (cleared_at set);
     - "q": text the message contains (case-insensitive).
     """

@@ -6,20 +6,20 @@ The device upload is `portal.transactions.api`; this is the HQ side of the same 
 from flask.views import MethodView
 from sqlalchemy.orm import selectinload
 
-from portal.anomalies import reviews
-from portal.anomalies.models import SUBJECT_TRANSACTION
-from portal.anomalies.schemas import ReviewRequestSchema, ReviewSchema
+from portal.auditor import reviews
+from portal.auditor import transaction_queries as queries
+from portal.auditor.anomaly_schemas import ReviewRequestSchema, ReviewSchema
+from portal.auditor.models import SUBJECT_TRANSACTION
+from portal.auditor.transaction_schemas import (
+    ReceivedTransactionDetailSchema,
+    ReceivedTransactionListArgsSchema,
+    ReceivedTransactionPageSchema,
+)
 from portal.auth.roles import Permission
 from portal.core.api import api_blueprint, errors
 from portal.core.auth import api_permission_required
 from portal.core.pagination import keyset_page_desc
 from portal.extensions import db
-from portal.transactions import queries
-from portal.transactions.auditor_schemas import (
-    ReceivedTransactionDetailSchema,
-    ReceivedTransactionListArgsSchema,
-    ReceivedTransactionPageSchema,
-)
 from portal.transactions.models import PosTransaction
 
 blp = api_blueprint(

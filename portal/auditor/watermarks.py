@@ -14,10 +14,10 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from portal.anomalies.findings import Arrival
 from portal.distribution.models import SESSION_APPLIED, DownloadSession
 from portal.extensions import db
 from portal.setup.models import CHANNEL, OFFLINE, ChannelDatabase
+from portal.transactions.signals import Arrival
 
 PRICES_JOB = "1020"
 PRODUCTS_JOB = "1040"

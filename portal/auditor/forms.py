@@ -9,8 +9,8 @@ from wtforms import (
 )
 from wtforms.validators import AnyOf, Length, Optional
 
-from portal.anomalies.models import ANOMALY_KINDS, REVIEW_ACTIONS, REVIEW_STATUSES
-from portal.anomalies.reviews import MAX_COMMENT
+from portal.auditor.models import ANOMALY_KINDS, REVIEW_ACTIONS, REVIEW_STATUSES
+from portal.auditor.reviews import MAX_COMMENT
 from portal.core.forms import AmountField, DayField
 from portal.transactions.models import TRANSACTION_KINDS, UPLOAD_STATUSES
 

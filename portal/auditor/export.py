@@ -11,8 +11,8 @@ import sqlalchemy as sa
 from flask import Response, stream_with_context
 from sqlalchemy.orm import joinedload
 
-from portal.anomalies.charts import StoreSummary
-from portal.anomalies.models import Anomaly
+from portal.auditor.charts import StoreSummary
+from portal.auditor.models import Anomaly
 from portal.core.pagination import keyset_page_desc
 from portal.extensions import db
 from portal.setup.models import ChannelDatabase

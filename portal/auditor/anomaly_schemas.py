@@ -2,7 +2,7 @@
 
 import marshmallow as ma
 
-from portal.anomalies.models import ANOMALY_KINDS, REVIEW_ACTIONS, REVIEW_STATUSES
+from portal.auditor.models import ANOMALY_KINDS, REVIEW_ACTIONS, REVIEW_STATUSES
 from portal.core.api import ListArgsSchema, page_schema
 
 

@@ -15,8 +15,14 @@ from flask import (
 )
 from sqlalchemy.orm import joinedload, selectinload
 
-from portal.anomalies import reviews
-from portal.anomalies.models import SUBJECT_TRANSACTION, Anomaly
+from portal.auditor import export, reviews
+from portal.auditor.forms import (
+    ReviewForm,
+    TransactionFilterForm,
+    UploadSessionFilterForm,
+)
+from portal.auditor.models import SUBJECT_TRANSACTION, Anomaly
+from portal.auditor.transaction_queries import transactions_query, upload_sessions_query
 from portal.auth.roles import Permission
 from portal.core.auth import permission_required
 from portal.core.errors import NotFound
@@ -25,14 +31,7 @@ from portal.core.pagination import keyset_window_desc
 from portal.core.web import submit
 from portal.extensions import db
 from portal.setup.models import ChannelDatabase
-from portal.transactions import export
-from portal.transactions.forms import (
-    ReviewForm,
-    TransactionFilterForm,
-    UploadSessionFilterForm,
-)
 from portal.transactions.models import PosTransaction, TransactionConflict, UploadSession
-from portal.transactions.queries import transactions_query, upload_sessions_query
 
 bp = Blueprint("transactions", __name__)
 

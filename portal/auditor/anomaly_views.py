@@ -5,19 +5,18 @@ from datetime import timedelta
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from sqlalchemy.orm import joinedload
 
-from portal.anomalies import charts, reviews
-from portal.anomalies.forms import AnomalyFilterForm, PeriodForm
-from portal.anomalies.models import SUBJECT_ANOMALY, Anomaly
-from portal.anomalies.queries import anomalies_query
+from portal.auditor import charts, export, reviews
+from portal.auditor.anomaly_forms import AnomalyFilterForm, PeriodForm
+from portal.auditor.anomaly_queries import anomalies_query
+from portal.auditor.forms import ReviewForm
+from portal.auditor.models import SUBJECT_ANOMALY, Anomaly
+from portal.auditor.transaction_views import cursor_page, wants_csv
 from portal.auth.roles import Permission
 from portal.core.auth import permission_required
 from portal.core.errors import NotFound
 from portal.core.models import utcnow
 from portal.core.web import submit
 from portal.extensions import db
-from portal.transactions import export
-from portal.transactions.forms import ReviewForm
-from portal.transactions.views import cursor_page, wants_csv
 
 bp = Blueprint("anomalies", __name__)
 

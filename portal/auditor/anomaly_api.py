@@ -3,14 +3,15 @@
 from flask.views import MethodView
 from sqlalchemy.orm import selectinload
 
-from portal.anomalies import queries, reviews
-from portal.anomalies.models import SUBJECT_ANOMALY, Anomaly
-from portal.anomalies.schemas import (
+from portal.auditor import anomaly_queries as queries
+from portal.auditor import reviews
+from portal.auditor.anomaly_schemas import (
     AnomalyListArgsSchema,
     AnomalyPageSchema,
     ReviewRequestSchema,
     ReviewSchema,
 )
+from portal.auditor.models import SUBJECT_ANOMALY, Anomaly
 from portal.auth.roles import Permission
 from portal.core.api import api_blueprint, errors
 from portal.core.auth import api_permission_required

@@ -11,9 +11,10 @@ Arrival order does not matter: a sale arriving inside a known run shrinks that r
 instead of opening a second one; a sale arriving below the lowest one known opens the gap
 between itself and that one, on that one.
 
-Concurrency: the caller holds the stores' rows locked (`rules.lock_stores`) from before the
-rules run until commit, so batches of one store's registers run these rules one at a time, each
-seeing every sale the batches before it committed (READ COMMITTED). SQLite has one writer anyway.
+Concurrency: ingest holds the stores' rows locked (`transactions.ingest.lock_stores`) from
+before the rules run until commit, so batches of one store's registers run these rules one at a
+time, each seeing every sale the batches before it committed (READ COMMITTED). SQLite has one
+writer anyway.
 
 Limits: numbers below the lowest sequence a register ever sent are not known to be missing
 (HQ may have started receiving from that register mid-way), nor are numbers after its latest
@@ -28,11 +29,11 @@ from typing import NamedTuple
 import sqlalchemy as sa
 from sqlalchemy.orm import aliased
 
-from portal.anomalies.findings import Arrival
-from portal.anomalies.models import SEQUENCE_GAP, Anomaly
-from portal.anomalies.pricing import among
+from portal.auditor.models import SEQUENCE_GAP, Anomaly
+from portal.auditor.pricing import among
 from portal.extensions import db
 from portal.transactions.models import PosTransaction
+from portal.transactions.signals import Arrival
 
 SHOWN = 100
 

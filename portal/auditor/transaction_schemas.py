@@ -4,8 +4,8 @@ from datetime import date, datetime
 
 import marshmallow as ma
 
-from portal.anomalies.models import ANOMALY_KINDS, REVIEW_STATUSES
-from portal.anomalies.schemas import AnomalySchema, ReviewSchema
+from portal.auditor.anomaly_schemas import AnomalySchema, ReviewSchema
+from portal.auditor.models import ANOMALY_KINDS, REVIEW_STATUSES
 from portal.core.api import DecimalString, ListArgsSchema, page_schema
 from portal.transactions.models import TRANSACTION_KINDS
 

@@ -6,11 +6,11 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 
-from portal.anomalies.models import ANOMALY_KINDS, REVIEW_OPEN, Anomaly
+from portal.auditor.models import ANOMALY_KINDS, REVIEW_OPEN, Anomaly
+from portal.auditor.transaction_queries import day_end, day_start
 from portal.extensions import db
 from portal.setup.models import Store
 from portal.transactions.models import PosTransaction
-from portal.transactions.queries import day_end, day_start
 
 CHART_DAYS = 30
 # A chart stays readable with this many lines; the rest of the stores are summed into one.

@@ -1,14 +1,15 @@
 """The anomaly rules HQ runs on every batch it takes in, in the batch's own database transaction.
 
 `check` looks at the sales a batch stored and the conflicts it kept and adds one Anomaly per
-finding (see portal.anomalies.models for the kinds). Its cost follows the batch, not its lines:
+finding (see portal.auditor.models for the kinds). Its cost follows the batch, not its lines:
 a handful of queries per batch (registers and profiles, neighbouring sequences, open gaps,
 reused receipts and ids, prices, tax rates, conflicts' sales) and one INSERT of every anomaly
 found.
 
 Sequence gaps are in `gaps`, expected prices and taxes in `pricing` (with their limits), ids
 other registers used in `reused_ids`.
-`lock_stores` must run before the batch locks any stored sale (see `gaps` on concurrency).
+The rules run on `transactions.signals.sales_stored`, which ingest sends with the batch's stores
+locked since before it locked any stored sale (see `gaps` on concurrency).
 """
 
 from dataclasses import dataclass
@@ -20,9 +21,9 @@ from flask import current_app
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import aliased
 
-from portal.anomalies import gaps, reused_ids
-from portal.anomalies.findings import Arrival, KeptConflict, finding
-from portal.anomalies.models import (
+from portal.auditor import gaps, reused_ids
+from portal.auditor.findings import finding
+from portal.auditor.models import (
     CONFLICT,
     FUTURE_DATE,
     LONG_OFFLINE,
@@ -34,11 +35,12 @@ from portal.anomalies.models import (
     RECEIPT_REUSED,
     Anomaly,
 )
-from portal.anomalies.pricing import price_and_tax_findings
+from portal.auditor.pricing import price_and_tax_findings
 from portal.extensions import db
 from portal.setup.models import OfflineProfile, Register, Store
 from portal.transactions.bulk import on_postgresql
 from portal.transactions.models import KIND_RETURN, KIND_VOID, PosTransaction
+from portal.transactions.signals import Arrival, KeptConflict
 
 FUTURE_MINUTES = 5
 
@@ -49,20 +51,6 @@ class _Setting:
     price_group: str | None
     max_offline_minutes: int | None
     max_offline_total: Decimal | None
-
-
-def lock_stores(store_ids: set[int]) -> None:
-    """Make batches of the same stores run their rules one after the other, until commit.
-
-    NO KEY UPDATE leaves the key-share locks that inserting sales takes on their store alone.
-    """
-    if store_ids:
-        db.session.execute(
-            sa.select(Store.id)
-            .where(Store.id.in_(store_ids))
-            .order_by(Store.id)
-            .with_for_update(key_share=True)
-        )
 
 
 def check(arrivals: list[Arrival], conflicts: list[KeptConflict], now: datetime) -> int:

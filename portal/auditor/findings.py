@@ -1,29 +1,9 @@
-"""What the rules look at and what they record: the batch's sales and conflicts, anomaly rows."""
+"""What the rules record: anomaly rows of the sales a batch stored (`signals.Arrival`)."""
 
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from portal.transactions.signals import Arrival
 from portal.transactions.validation import Sale
-
-
-@dataclass(frozen=True, slots=True)
-class Arrival:
-    """A sale the batch stored: its row id and where it was made."""
-
-    pk: int
-    sale: Sale
-    register_id: int
-    store_id: int
-
-
-@dataclass(frozen=True, slots=True)
-class KeptConflict:
-    """Other content of a stored sale that the batch kept aside."""
-
-    pk: int
-    stored_sha256: str
-    received_sha256: str
-    upload_session_id: int
 
 
 def finding(kind: str, arrival: Arrival, message: str, detail: dict, now: datetime) -> dict:

@@ -3,8 +3,8 @@
 import pytest
 import sqlalchemy as sa
 
-from portal.anomalies.models import Anomaly, Review
 from portal.audit.models import AuditEntry
+from portal.auditor.models import Anomaly, Review
 from portal.extensions import db
 from tests.transactions.conftest import device_headers, made, offline_database, send
 

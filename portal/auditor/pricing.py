@@ -18,11 +18,12 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
-from portal.anomalies.findings import Arrival, finding, local_day
-from portal.anomalies.models import PRICE_MISMATCH, TAX_MISMATCH
-from portal.anomalies.watermarks import PRICES_JOB, PRODUCTS_JOB, TAX_JOB, Watermarks
+from portal.auditor.findings import finding, local_day
+from portal.auditor.models import PRICE_MISMATCH, TAX_MISMATCH
+from portal.auditor.watermarks import PRICES_JOB, PRODUCTS_JOB, TAX_JOB, Watermarks
 from portal.extensions import db
 from portal.masterdata.history import ProductPriceHistory, TaxRateHistory, TradeAgreementHistory
+from portal.transactions.signals import Arrival
 
 CENT = Decimal("0.01")
 TAX_TOLERANCE = Decimal("0.01")

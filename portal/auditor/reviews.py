@@ -2,7 +2,8 @@
 
 import sqlalchemy as sa
 
-from portal.anomalies.models import (
+from portal.audit import services as audit
+from portal.auditor.models import (
     REVIEW_ACTIONS,
     REVIEW_SUBJECTS,
     SUBJECT_ANOMALY,
@@ -10,7 +11,6 @@ from portal.anomalies.models import (
     Anomaly,
     Review,
 )
-from portal.audit import services as audit
 from portal.core.errors import NotFound, ValidationFailed
 from portal.extensions import db
 from portal.transactions.models import PosTransaction

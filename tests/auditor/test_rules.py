@@ -6,8 +6,8 @@ from decimal import Decimal
 import pytest
 import sqlalchemy as sa
 
-from portal.anomalies import models as kinds
-from portal.anomalies.models import Anomaly
+from portal.auditor import models as kinds
+from portal.auditor.models import Anomaly
 from portal.core.models import utcnow
 from portal.distribution import runs
 from portal.distribution import services as distribution

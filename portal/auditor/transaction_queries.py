@@ -6,8 +6,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 
-from portal.anomalies import reviews
-from portal.anomalies.models import SUBJECT_TRANSACTION, Anomaly
+from portal.auditor import reviews
+from portal.auditor.models import SUBJECT_TRANSACTION, Anomaly
 from portal.core.errors import NotFound
 from portal.core.search import escape_like
 from portal.extensions import db
@@ -40,7 +40,7 @@ def transactions_query(filters: dict) -> sa.Select:
       UTC day, a datetime is taken as the instant;
     - "offline": bool; "staff": str (exact); "kind": "sale" | "return" | "void";
     - "min_total", "max_total": Decimal, inclusive;
-    - "review_status": one of portal.anomalies.models.REVIEW_STATUSES;
+    - "review_status": one of portal.auditor.models.REVIEW_STATUSES;
     - "anomaly": an anomaly kind the transaction has (cleared or not);
     - "q": text a receipt number or transaction id starts with (case-insensitive).
     """

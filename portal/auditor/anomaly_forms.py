@@ -3,9 +3,9 @@
 from wtforms import SelectChoice, SelectField, StringField
 from wtforms.validators import Length, Optional
 
-from portal.anomalies.models import ANOMALY_KINDS, REVIEW_STATUSES
+from portal.auditor.forms import ANY, FilterForm, choices
+from portal.auditor.models import ANOMALY_KINDS, REVIEW_STATUSES
 from portal.core.forms import DayField
-from portal.transactions.forms import ANY, FilterForm, choices
 
 
 class AnomalyFilterForm(FilterForm):

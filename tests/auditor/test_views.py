@@ -9,8 +9,8 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from portal.anomalies.models import Anomaly, Review
 from portal.audit.models import AuditEntry
+from portal.auditor.models import Anomaly, Review
 from portal.core.models import utcnow
 from portal.extensions import db
 from portal.transactions.models import PosTransaction

@@ -17,12 +17,13 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY
 
-from portal.anomalies.findings import Arrival, finding
-from portal.anomalies.models import REUSED_TRANSACTION_ID
-from portal.anomalies.pricing import among
+from portal.auditor.findings import finding
+from portal.auditor.models import REUSED_TRANSACTION_ID
+from portal.auditor.pricing import among
 from portal.extensions import db
 from portal.transactions.bulk import on_postgresql
 from portal.transactions.models import PosTransaction
+from portal.transactions.signals import Arrival
 
 # The first key of this rule's advisory locks (the two-key form), apart from any other lock's.
 LOCK_SPACE = 0x7E5E

@@ -5,9 +5,9 @@ import threading
 import pytest
 import sqlalchemy as sa
 
-from portal.anomalies.models import RECEIPT_REUSED, SEQUENCE_GAP, Anomaly
+from portal.auditor.models import RECEIPT_REUSED, SEQUENCE_GAP, Anomaly
 from portal.extensions import db
-from tests.anomalies.test_rules import made, send
+from tests.auditor.test_rules import made, send
 from tests.transactions.conftest import UPLOAD, device_headers, offline_database
 
 pytestmark = pytest.mark.usefixtures("app_ctx")
