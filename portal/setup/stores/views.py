@@ -9,7 +9,6 @@ from portal.core.auth import permission_required
 from portal.core.web import attempt, paginate, submit
 from portal.extensions import db
 from portal.setup.models import Register, Store
-from portal.setup.registers import services as registers
 from portal.setup.stores import services
 from portal.setup.stores.forms import NewStoreForm, StoreForm
 
@@ -35,9 +34,10 @@ def detail(store_number: str):
     """A store's settings, its channel database and its registers."""
     store = services.get_store(store_number)
     store_registers = db.session.scalars(
-        registers.registers_query(store_number=store.store_number).options(
-            selectinload(Register.offline_database), selectinload(Register.offline_profile)
-        )
+        sa.select(Register)
+        .where(Register.store_id == store.id)
+        .order_by(Register.register_number)
+        .options(selectinload(Register.offline_database), selectinload(Register.offline_profile))
     ).all()
     return render_template("stores/detail.html", store=store, registers=store_registers)
 
