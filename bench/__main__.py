@@ -34,8 +34,6 @@ from bench.device_load import device_load_benchmark
 from bench.search import search_benchmark
 from bench.uploads import SALES, upload_benchmarks
 from bench.web_load import web_load_benchmark
-from portal.channels import services as channels
-from portal.channels.models import ChannelDatabase
 from portal.distribution.export import TableExport
 from portal.distribution.models import SchedulerJob
 from portal.distribution.package_files import write_package
@@ -46,6 +44,8 @@ from portal.masterdata import services as masterdata
 from portal.masterdata.demo_products import product_number
 from portal.masterdata.products import Product
 from portal.masterdata.versioning import committed_version
+from portal.setup.channels import services as channels
+from portal.setup.models import ChannelDatabase
 
 SIZES = {
     "full": {

@@ -5,7 +5,6 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 
-from portal.channels import services as channels
 from portal.core.models import utcnow
 from portal.distribution import builds, runs
 from portal.distribution import services as distribution
@@ -13,9 +12,10 @@ from portal.extensions import db
 from portal.masterdata import services as masterdata
 from portal.masterdata.demo_products import ITEM_TAX_GROUP, assortment_code, seed_products
 from portal.masterdata.tax import ItemTaxGroup, SalesTaxGroup, TaxCode, TaxRate
-from portal.offline_profiles import services as offline_profiles
-from portal.registers import services as registers
-from portal.stores import services as stores
+from portal.setup.channels import services as channels
+from portal.setup.offline_profiles import services as offline_profiles
+from portal.setup.registers import services as registers
+from portal.setup.stores import services as stores
 
 
 def catalogue(products: int, store_number: str = "BENCH") -> None:

@@ -19,12 +19,12 @@ import sqlalchemy as sa
 
 from bench import fixtures
 from bench.database import portal_on_fresh_database
-from portal.anomalies.models import Anomaly
+from portal.auditor.models import Anomaly
 from portal.device_api import credentials
 from portal.extensions import db
-from portal.registers import services as registers
-from portal.registers.models import Register
-from portal.stores import services as stores
+from portal.setup.models import Register
+from portal.setup.registers import services as registers
+from portal.setup.stores import services as stores
 from portal.transactions import validation
 from portal.transactions.batches import MAX_TRANSACTIONS
 from portal.transactions.models import (

@@ -16,8 +16,8 @@ import sqlalchemy as sa
 from bench import fixtures
 from portal.auth import services as auth
 from portal.auth.roles import Role
-from portal.channels import services as channels
 from portal.extensions import db
+from portal.setup.channels import services as channels
 
 REGISTERS_EACH = 4
 PRODUCTS = 10_000

@@ -38,6 +38,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.url_map.converters["int"] = DatabaseId
     register_extensions(app)
     register_blueprints(app)
+    register_receivers(app)
     register_errorhandlers(app)
     register_commands(app)
     celery_init_app(app)
@@ -66,12 +67,12 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     """Mount the HTML pages and the JSON API of every feature."""
-    from portal.anomalies import api as anomalies_api
-    from portal.anomalies import views as anomalies_views
     from portal.audit import views as audit_views
+    from portal.auditor import anomaly_api as anomalies_api
+    from portal.auditor import anomaly_views as anomalies_views
+    from portal.auditor import transaction_api as transactions_auditor_api
+    from portal.auditor import transaction_views as transactions_views
     from portal.auth import views as auth_views
-    from portal.channels import api as channels_api
-    from portal.channels import views as channels_views
     from portal.dashboard import views as dashboard_views
     from portal.device_api import api as device_api
     from portal.device_api import views as device_views
@@ -80,15 +81,15 @@ def register_blueprints(app: Flask) -> None:
     from portal.distribution import views as distribution_views
     from portal.masterdata import api as masterdata_api
     from portal.masterdata import views as masterdata_views
-    from portal.offline_profiles import api as offline_profiles_api
-    from portal.offline_profiles import views as offline_profiles_views
-    from portal.registers import api as registers_api
-    from portal.registers import views as registers_views
-    from portal.stores import api as stores_api
-    from portal.stores import views as stores_views
+    from portal.setup.channels import api as channels_api
+    from portal.setup.channels import views as channels_views
+    from portal.setup.offline_profiles import api as offline_profiles_api
+    from portal.setup.offline_profiles import views as offline_profiles_views
+    from portal.setup.registers import api as registers_api
+    from portal.setup.registers import views as registers_views
+    from portal.setup.stores import api as stores_api
+    from portal.setup.stores import views as stores_views
     from portal.transactions import api as transactions_api
-    from portal.transactions import api_auditor as transactions_auditor_api
-    from portal.transactions import views as transactions_views
 
     for module in (
         dashboard_views,
@@ -123,6 +124,13 @@ def register_blueprints(app: Flask) -> None:
         api.register_blueprint(blueprint)
         # Bearer tokens, not cookies, authenticate the API, so CSRF tokens do not apply there.
         csrf.exempt(blueprint)
+
+
+def register_receivers(app: Flask) -> None:
+    """Connect the packages that react to another's signals (a higher one to a lower one's)."""
+    from portal import auditor
+
+    auditor.init_app(app)
 
 
 def register_errorhandlers(app: Flask) -> None:

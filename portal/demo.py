@@ -7,20 +7,17 @@ import sqlalchemy as sa
 
 from portal.auth import services as auth
 from portal.auth.models import User
-from portal.channels import services as channels
-from portal.channels.models import ChannelDataGroup
 from portal.distribution import services as schedules
 from portal.distribution.models import DistributionSchedule
 from portal.extensions import db
 from portal.masterdata import demo as catalogue
 from portal.masterdata import services as masterdata
 from portal.masterdata.tax import ItemTaxGroup, SalesTaxGroup, TaxCode, TaxRate
-from portal.offline_profiles import services as offline_profiles
-from portal.offline_profiles.models import OfflineProfile
-from portal.registers import services as registers
-from portal.registers.models import Register
-from portal.stores import services as stores
-from portal.stores.models import Store
+from portal.setup.channels import services as channels
+from portal.setup.models import ChannelDataGroup, OfflineProfile, Register, Store
+from portal.setup.offline_profiles import services as offline_profiles
+from portal.setup.registers import services as registers
+from portal.setup.stores import services as stores
 
 # The README names these credentials; they are for a local demo only.
 DEMO_PASSWORD = "demo-password"

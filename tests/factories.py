@@ -3,13 +3,13 @@
 import factory
 import sqlalchemy as sa
 
-from portal.channels import services as channels
 from portal.core.models import utcnow
 from portal.extensions import db
 from portal.masterdata.references import STORE_REFERENCES
-from portal.offline_profiles import services as offline_profiles
-from portal.registers import services as registers
-from portal.stores import services as stores
+from portal.setup.channels import services as channels
+from portal.setup.offline_profiles import services as offline_profiles
+from portal.setup.registers import services as registers
+from portal.setup.stores import services as stores
 
 
 class _ServiceFactory(factory.Factory):

@@ -5,10 +5,8 @@ from flask import Blueprint, render_template
 
 from portal.auth.guards import permission_required
 from portal.auth.roles import Permission
-from portal.channels.models import OFFLINE, ChannelDatabase, ChannelDataGroup
 from portal.extensions import db
-from portal.registers.models import Register
-from portal.stores.models import Store
+from portal.setup.models import OFFLINE, ChannelDatabase, ChannelDataGroup, Register, Store
 
 # Named "core" as it always was: templates link to `core.home`.
 bp = Blueprint("core", __name__)

@@ -7,7 +7,6 @@ from flask.views import MethodView
 from flask_limiter.util import get_remote_address
 
 from portal.audit import services as audit
-from portal.channels.models import OFFLINE
 from portal.core.api import api_blueprint, errors
 from portal.core.pagination import keyset_page
 from portal.device_api import credentials, heartbeats, packages
@@ -26,6 +25,7 @@ from portal.device_api.schemas import (
 from portal.distribution import tasks
 from portal.distribution.models import DownloadSession
 from portal.extensions import db, limiter
+from portal.setup.models import OFFLINE
 
 blp = api_blueprint(
     "device_api",

@@ -11,15 +11,13 @@ from datetime import timedelta
 import sqlalchemy as sa
 
 from portal.audit import services as audit
-from portal.channels.models import CHANNEL, OFFLINE, ChannelDatabase
 from portal.core.errors import Conflict, DomainError, NotFound
 from portal.core.models import utcnow
 from portal.device_api.models import ActivationCode, DeviceToken
 from portal.distribution import runs
 from portal.distribution.models import DistributionRun, DistributionSchedule, schedule_group
 from portal.extensions import db
-from portal.registers.models import Register
-from portal.stores.models import Store
+from portal.setup.models import CHANNEL, OFFLINE, ChannelDatabase, Register, Store
 
 ACTIVATION_CODE_LIFETIME = timedelta(hours=24)
 DEVICE_TOKEN_PREFIX = "hqd_"

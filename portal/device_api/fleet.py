@@ -21,7 +21,6 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from flask import current_app
 
-from portal.channels.models import CHANNEL, OFFLINE, ChannelDatabase
 from portal.core.models import utcnow
 from portal.device_api.models import OFFLINE_MODE, ONLINE, DeviceStatus, FleetSample, Heartbeat
 from portal.distribution.models import (
@@ -32,8 +31,8 @@ from portal.distribution.models import (
     DownloadSession,
 )
 from portal.extensions import db
-from portal.stores import services as stores
-from portal.stores.models import Store
+from portal.setup.models import CHANNEL, OFFLINE, ChannelDatabase, Store
+from portal.setup.stores import services as stores
 from portal.transactions.models import UploadSession
 
 NEVER_ACTIVATED = "never_activated"

@@ -5,12 +5,12 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from portal.channels.models import ChannelDatabase
 from portal.core.errors import ValidationFailed
 from portal.core.models import utcnow
 from portal.device_api.models import ONLINE, DeviceStatus, Heartbeat
 from portal.distribution.models import DownloadSession
 from portal.extensions import db
+from portal.setup.models import ChannelDatabase
 
 
 def record_heartbeat(database: ChannelDatabase, report: dict) -> Heartbeat:

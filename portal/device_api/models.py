@@ -7,9 +7,9 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from portal.channels.models import ChannelDatabase
 from portal.core.models import UTCDateTime, utcnow
 from portal.extensions import db
+from portal.setup.models import ChannelDatabase
 
 ONLINE = "online"
 OFFLINE_MODE = "offline"

@@ -12,7 +12,6 @@ from flask import current_app
 from sqlalchemy.orm import aliased, joinedload
 
 from portal.audit import services as audit
-from portal.channels.models import ChannelDatabase
 from portal.core.errors import Conflict, NotFound
 from portal.core.models import utcnow
 from portal.distribution import builds
@@ -29,6 +28,7 @@ from portal.distribution.models import (
     DownloadSession,
 )
 from portal.extensions import db
+from portal.setup.models import ChannelDatabase
 
 LIST_AVAILABLE = "available"
 LIST_APPLIED = "applied"

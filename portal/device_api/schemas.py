@@ -2,13 +2,13 @@
 
 import marshmallow as ma
 
-from portal.channels.models import DATABASE_KINDS
-from portal.channels.schemas import Reference
 from portal.core.api import page_schema
 from portal.device_api.models import MODES
 from portal.device_api.packages import LIST_AVAILABLE, LIST_STATUSES, REPORTABLE
 from portal.distribution.models import FULL, INCREMENTAL, SESSION_STATUSES
-from portal.offline_profiles.schemas import OfflineProfileSchema, OfflineScopeSchema
+from portal.setup.channels.schemas import Reference
+from portal.setup.models import DATABASE_KINDS
+from portal.setup.offline_profiles.schemas import OfflineProfileSchema, OfflineScopeSchema
 
 # PostgreSQL's integer columns end here; a larger number must be a field error, not a crash.
 MAX_INT = 2**31 - 1

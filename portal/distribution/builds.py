@@ -10,7 +10,6 @@ from flask import current_app
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
-from portal.channels.models import ChannelDatabase
 from portal.core.models import utcnow
 from portal.distribution.export import TableExport
 from portal.distribution.manifest import manifest
@@ -35,8 +34,7 @@ from portal.distribution.package_files import write_package
 from portal.distribution.tables import TABLES, Target
 from portal.distribution.targets import tables_for, target_of
 from portal.extensions import db
-from portal.registers.models import Register
-from portal.stores.models import Store
+from portal.setup.models import ChannelDatabase, Register, Store
 
 
 def scope_key(tables: tuple[str, ...], target: Target) -> str:

@@ -7,9 +7,9 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from portal.channels.models import ChannelDatabase, ChannelDataGroup
 from portal.core.models import Timestamped, UTCDateTime, utcnow
 from portal.extensions import db
+from portal.setup.models import ChannelDatabase, ChannelDataGroup
 
 RUN_WAITING = "waiting"  # recorded, not yet picked up by a worker (e.g. the broker is down)
 RUN_RUNNING = "running"

@@ -5,7 +5,6 @@ from datetime import timedelta
 import sqlalchemy as sa
 
 from portal.audit import services as audit
-from portal.channels.models import ChannelDatabase
 from portal.core.errors import Conflict, NotFound, ValidationFailed
 from portal.core.models import utcnow
 from portal.core.search import search
@@ -23,6 +22,7 @@ from portal.distribution.services import set_next_run
 from portal.distribution.targets import deliveries
 from portal.extensions import db
 from portal.masterdata.versioning import committed_version
+from portal.setup.models import ChannelDatabase
 
 
 def request_run(

@@ -10,8 +10,6 @@ from sqlalchemy.orm import selectinload
 
 from portal.auth.guards import permission_required
 from portal.auth.roles import Permission
-from portal.channels import services as channels
-from portal.channels.models import ChannelDatabase
 from portal.core.errors import DomainError
 from portal.core.web import attempt, id_arg, paginate, submit
 from portal.distribution import runs, services, sessions, tasks
@@ -30,6 +28,8 @@ from portal.distribution.models import (
     DownloadSession,
 )
 from portal.extensions import db
+from portal.setup.channels import services as channels
+from portal.setup.models import ChannelDatabase
 
 bp = Blueprint("schedules", __name__, url_prefix="/distribution")
 

@@ -3,7 +3,6 @@
 import marshmallow as ma
 from sqlalchemy.orm import selectinload
 
-from portal.channels.schemas import Reference
 from portal.core.api import ListArgsSchema, page_schema
 from portal.core.arguments import StrictBoolean
 from portal.distribution import runs, sessions
@@ -15,6 +14,7 @@ from portal.distribution.models import (
     DownloadSession,
 )
 from portal.extensions import db
+from portal.setup.channels.schemas import Reference
 
 
 class DistributionScheduleSchema(ma.Schema):

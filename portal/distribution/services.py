@@ -7,7 +7,6 @@ import sqlalchemy as sa
 from croniter import CroniterBadDateError, CroniterError, croniter
 
 from portal.audit import services as audit
-from portal.channels import services as channels
 from portal.core.errors import Conflict, NotFound, ValidationFailed
 from portal.core.models import utcnow
 from portal.core.search import search
@@ -21,6 +20,7 @@ from portal.core.validation import (
 from portal.distribution.models import DistributionRun, DistributionSchedule, SchedulerJob
 from portal.extensions import db
 from portal.masterdata.jobs import JOB_CATALOGUE, OFFLINE_SCOPES_JOB
+from portal.setup.channels import services as channels
 
 CRON_FORMAT = "Not a cron expression: 5 fields, e.g. 0 2 * * *."
 CRON_MAX_LENGTH = 200

@@ -3,7 +3,6 @@
 import sqlalchemy as sa
 
 from portal.audit import services as audit
-from portal.channels.models import ChannelDatabase
 from portal.core.errors import Conflict, NotFound
 from portal.core.models import utcnow
 from portal.distribution.models import (
@@ -17,7 +16,7 @@ from portal.distribution.models import (
 )
 from portal.distribution.targets import deliveries
 from portal.extensions import db
-from portal.stores.models import Store
+from portal.setup.models import ChannelDatabase, Store
 
 # A package that was never built can be built again; a delivered one is the target's business.
 RETRYABLE = (SESSION_CREATE_FAILED, SESSION_CANCELED)

@@ -20,9 +20,7 @@ from portal.masterdata import configuration as conf
 from portal.masterdata import people, prices, products, registry, tax
 from portal.masterdata.jobs import JOB_CATALOGUE, UPLOAD
 from portal.masterdata.registry import BOOKKEEPING, MasterTable
-from portal.offline_profiles.models import OfflineProfile, OfflineScope
-from portal.registers.models import Register
-from portal.stores.models import Store
+from portal.setup.models import OfflineProfile, OfflineScope, Register, Store
 
 
 @dataclass(frozen=True)

@@ -4,11 +4,11 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from portal.channels.models import OFFLINE, ChannelDatabase
 from portal.distribution.models import DistributionSchedule, SchedulerJob
 from portal.distribution.tables import TABLES, Target
 from portal.extensions import db
 from portal.masterdata.jobs import UPLOAD
+from portal.setup.models import OFFLINE, ChannelDatabase
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from portal.masterdata.demo_products import (
     seed_products,
 )
 from portal.masterdata.entities import get_entity
-from portal.stores import services as stores_service
+from portal.setup.stores import services as stores_service
 
 UNITS = (("pcs", "Pieces", 0), ("kg", "Kilogram", 3), ("l", "Litre", 3), ("m", "Metre", 2))
 PRICE_GROUPS = (("RETAIL", "Retail prices"), ("OUTLET", "Outlet prices"))

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from portal.extensions import db
 from portal.masterdata.entities import ENTITIES, Entity
 from portal.masterdata.references import STORE_REFERENCES
-from portal.stores.models import Store
+from portal.setup.models import Store
 
 
 @dataclass(frozen=True)

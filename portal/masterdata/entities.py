@@ -19,8 +19,7 @@ from portal.masterdata.fields import Field, field_from_column
 from portal.masterdata.jobs import STANDARD_JOBS, UPLOAD, StandardJob
 from portal.masterdata.references import unknown
 from portal.masterdata.registry import TABLES
-from portal.registers.models import Register
-from portal.stores.models import Store
+from portal.setup.models import Register, Store
 
 
 @dataclass(frozen=True)

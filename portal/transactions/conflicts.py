@@ -8,9 +8,9 @@ id from another register is never compared with this one: it is that register's 
 
 import sqlalchemy as sa
 
-from portal.anomalies.findings import KeptConflict
 from portal.extensions import db
 from portal.transactions.models import PosTransaction, TransactionConflict
+from portal.transactions.signals import KeptConflict
 from portal.transactions.validation import Sale
 
 # A sale's identity: its register's row id and its transaction id.

@@ -18,8 +18,9 @@ register used before makes a sale of its own, accepted like any new one (the dev
 nothing of the other); the anomaly rules flag it for auditors.
 
 One transaction's outcome never affects its neighbours'. A batch holds at most 500 transactions.
-The anomaly rules (portal.anomalies.rules) run on the accepted sales and the kept conflicts in
-the same database transaction, so a stored sale never lacks its anomalies.
+What reacts to stored sales (the auditor's anomaly rules) receives the accepted sales and the
+kept conflicts through `signals.sales_stored`, sent in the same database transaction, so a
+stored sale never lacks its anomalies.
 
 Exactly once under concurrency: (id, register) is unique in the database and the rows go in
 with INSERT ... ON CONFLICT DO NOTHING, in id order, so two connections sending the same batch
@@ -34,15 +35,12 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from portal.anomalies import rules
-from portal.anomalies.findings import Arrival
-from portal.channels.models import OFFLINE, ChannelDatabase
 from portal.core.errors import Conflict
 from portal.core.models import utcnow
 from portal.device_api.models import DeviceStatus
 from portal.extensions import db
-from portal.registers.models import Register
-from portal.transactions import batches, bulk, conflicts, validation
+from portal.setup.models import OFFLINE, ChannelDatabase, Register, Store
+from portal.transactions import batches, bulk, conflicts, signals, validation
 from portal.transactions.models import (
     UPLOAD_APPLIED,
     PosTransaction,
@@ -50,6 +48,7 @@ from portal.transactions.models import (
     TransactionPayment,
     UploadSession,
 )
+from portal.transactions.signals import Arrival
 from portal.transactions.validation import Sale
 
 ACCEPTED = "accepted"
@@ -195,10 +194,24 @@ def _store(
             stores.add(store_id)
     if stores:
         # Before the conflicts' row locks: every batch takes the store locks first, then those.
-        rules.lock_stores(stores)
+        lock_stores(stores)
         kept = conflicts.keep(session_id, other_content, now)
-        rules.check(arrivals, kept, now)
+        signals.sales_stored.send(arrivals=arrivals, conflicts=kept, now=now)
     return results
+
+
+def lock_stores(store_ids: set[int]) -> None:
+    """Make batches of the same stores run what reacts to them one after the other, until commit.
+
+    NO KEY UPDATE leaves the key-share locks that inserting sales takes on their store alone.
+    """
+    if store_ids:
+        db.session.execute(
+            sa.select(Store.id)
+            .where(Store.id.in_(store_ids))
+            .order_by(Store.id)
+            .with_for_update(key_share=True)
+        )
 
 
 def _registers_of(database: ChannelDatabase, numbers: set[str]) -> dict[str, tuple[int, int]]:

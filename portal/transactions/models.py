@@ -8,11 +8,9 @@ from decimal import Decimal
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from portal.channels.models import ChannelDatabase
 from portal.core.models import UTCDateTime, utcnow
 from portal.extensions import db
-from portal.registers.models import Register
-from portal.stores.models import Store
+from portal.setup.models import ChannelDatabase, Register, Store
 
 UPLOAD_STARTED = "started"
 UPLOAD_AVAILABLE = "available"
@@ -107,7 +105,7 @@ class PosTransaction(db.Model):
     total: Mapped[Decimal] = mapped_column(Amount)
     content_sha256: Mapped[str] = mapped_column(sa.String(64))
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    # Where auditors stand with it (portal.anomalies.models.REVIEW_STATUSES).
+    # Where auditors stand with it (portal.auditor.models.REVIEW_STATUSES).
     review_status: Mapped[str] = mapped_column(
         sa.String(12), default="open", server_default="open", index=True
     )
@@ -120,10 +118,10 @@ class PosTransaction(db.Model):
     )
 
 
-# The auditors' search (portal.transactions.queries, "q") matches the start of a receipt number,
-# in any case, or of a transaction id. Pattern operator classes let PostgreSQL answer LIKE 'abc%'
-# from these under any collation; without them it read every sale for each search (1.2 s at a
-# million sales, bench/RESULTS.md).
+# The auditors' search (portal.auditor.transaction_queries, "q") matches the start of a receipt
+# number, in any case, or of a transaction id. Pattern operator classes let PostgreSQL answer
+# LIKE 'abc%' from these under any collation; without them it read every sale for each search
+# (1.2 s at a million sales, bench/RESULTS.md).
 sa.Index(
     "ix_pos_transaction_receipt_prefix",
     sa.func.lower(PosTransaction.receipt_number).label("receipt_lower"),

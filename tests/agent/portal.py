@@ -5,8 +5,6 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from portal.channels import services as channels
-from portal.channels.models import ChannelDatabase
 from portal.demo import DEMO_SCHEDULES, DEMO_TAX_CODES
 from portal.device_api import credentials
 from portal.distribution import runs, sessions
@@ -23,9 +21,11 @@ from portal.masterdata import services as masterdata
 from portal.masterdata.people import Customer
 from portal.masterdata.products import AssortmentLine
 from portal.masterdata.versioning import committed_version
-from portal.offline_profiles import services as offline_profiles
-from portal.registers import services as registers
-from portal.stores import services as stores
+from portal.setup.channels import services as channels
+from portal.setup.models import ChannelDatabase
+from portal.setup.offline_profiles import services as offline_profiles
+from portal.setup.registers import services as registers
+from portal.setup.stores import services as stores
 from tests.distribution.conftest import build_run
 
 STORES = (("HOUSTON", "TX", "America/Chicago"), ("SEATTLE", "WA", "America/Los_Angeles"))

@@ -14,13 +14,13 @@ from portal.agent import upload as uploads
 from portal.agent.apply import apply_package
 from portal.agent.client import PortalClient
 from portal.agent.local import LocalState
-from portal.anomalies.models import Anomaly
+from portal.auditor.models import Anomaly
 from portal.device_api import credentials
 from portal.device_api.models import DeviceStatus
 from portal.distribution.models import SESSION_APPLIED, SESSION_APPLY_FAILED, DownloadSession
 from portal.extensions import db
 from portal.masterdata.products import Product
-from portal.registers.models import Register
+from portal.setup.models import Register
 from portal.transactions.models import (
     PosTransaction,
     TransactionLine,

@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from portal.audit import services as audit
 from portal.audit.models import AuditEntry
 from portal.extensions import db
-from portal.stores import services as stores
+from portal.setup.stores import services as stores
 from tests.factories import StoreFactory
 
 ROW = re.compile(r'href="/audit/(\d+)"')

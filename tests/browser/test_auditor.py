@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 from playwright.sync_api import Page, expect
 
-from portal.anomalies.models import Anomaly
+from portal.auditor.models import Anomaly
 from portal.core.models import utcnow
 from portal.extensions import db
 from tests.browser.helpers import assert_accessible, horizontal_overflow

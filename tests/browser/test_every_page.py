@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 from playwright.sync_api import Page
 
-from portal.anomalies.models import Anomaly
+from portal.auditor.models import Anomaly
 from portal.distribution.models import DownloadSession
 from portal.extensions import db
 from tests.browser.helpers import assert_accessible, focus_problem, horizontal_overflow

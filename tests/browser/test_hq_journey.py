@@ -5,13 +5,13 @@ import re
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
-from portal.channels.models import CHANNEL, OFFLINE
 from portal.extensions import db
 from portal.masterdata import services as masterdata
 from portal.masterdata.jobs import STANDARD_JOBS
-from portal.offline_profiles import services as offline_profiles
-from portal.registers import services as registers
-from portal.stores import services as stores
+from portal.setup.models import CHANNEL, OFFLINE
+from portal.setup.offline_profiles import services as offline_profiles
+from portal.setup.registers import services as registers
+from portal.setup.stores import services as stores
 from tests.browser.helpers import assert_accessible, horizontal_overflow
 from tests.factories import GroupFactory, ProfileFactory, StoreFactory
 

@@ -10,12 +10,12 @@ import pytest
 import sqlalchemy as sa
 from playwright.sync_api import Locator, Page, expect
 
-from portal.anomalies.models import Review
+from portal.auditor.models import Review
 from portal.auth import services as auth
 from portal.distribution.models import DistributionRun
 from portal.extensions import db
-from portal.offline_profiles import services as offline_profiles
-from portal.offline_profiles.models import OfflineProfile
+from portal.setup.models import OfflineProfile
+from portal.setup.offline_profiles import services as offline_profiles
 from tests.browser.helpers import assert_accessible, focus_problem
 from tests.conftest import PASSWORD
 from tests.distribution.conftest import stores_group, tax_data  # noqa: F401

@@ -7,8 +7,8 @@ import sqlalchemy as sa
 from flask import Flask
 from werkzeug.routing import Rule
 
-from portal.anomalies.models import Anomaly
 from portal.audit.models import AuditEntry
+from portal.auditor.models import Anomaly
 from portal.auth import services as auth
 from portal.core.api import API_PREFIX
 from portal.device_api.models import DeviceToken

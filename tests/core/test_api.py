@@ -6,7 +6,7 @@ import sqlalchemy as sa
 from portal.auth import services as auth
 from portal.auth.models import ApiToken
 from portal.extensions import db
-from portal.stores.models import Store
+from portal.setup.models import Store
 from tests.factories import StoreFactory
 
 pytestmark = pytest.mark.usefixtures("app_ctx", "store_master_data")

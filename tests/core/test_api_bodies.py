@@ -6,7 +6,7 @@ import sqlalchemy as sa
 from portal.distribution import services as distribution
 from portal.distribution.models import DistributionRun
 from portal.extensions import db
-from portal.registers.models import Register
+from portal.setup.models import Register
 from tests.factories import RegisterFactory
 
 

@@ -7,9 +7,9 @@ import pytest
 import sqlalchemy as sa
 from celery import Celery, shared_task
 
-from portal.channels import services as channels
-from portal.channels.models import ChannelDataGroup
 from portal.extensions import db
+from portal.setup.channels import services as channels
+from portal.setup.models import ChannelDataGroup
 from tests.workers import delete_queue, wait_for, worker_process
 
 PROBE_TASK = "tests.core.test_celery.create_group"

@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from portal import create_app, demo
-from portal.anomalies.models import Anomaly
+from portal.auditor.models import Anomaly
 from portal.core.storable import NUL_MESSAGE, SURROGATE_MESSAGE, TIME_MESSAGE
 from portal.device_api import credentials
 from portal.distribution.models import DistributionRun, DownloadSession

@@ -1,7 +1,7 @@
 """Every list searches the same way: anywhere in a value, any case, wildcards taken literally."""
 
 from portal.extensions import db
-from portal.stores import services as stores
+from portal.setup.stores import services as stores
 from tests.factories import StoreFactory
 
 

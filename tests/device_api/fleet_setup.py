@@ -4,13 +4,13 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
-from portal.channels.models import ChannelDatabase
 from portal.core.models import utcnow
 from portal.device_api.models import DeviceStatus
 from portal.distribution import runs
 from portal.distribution import services as distribution
 from portal.distribution.models import DistributionSchedule, DownloadSession
 from portal.extensions import db
+from portal.setup.models import ChannelDatabase
 from tests.factories import RegisterFactory
 
 

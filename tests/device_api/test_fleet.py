@@ -5,13 +5,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
-from portal.channels.models import ChannelDatabase
 from portal.core.models import utcnow
 from portal.device_api import fleet
 from portal.device_api.models import FleetSample, Heartbeat
 from portal.device_api.tasks import sample_fleet
 from portal.extensions import db
-from portal.registers import services as registers
+from portal.setup.models import ChannelDatabase
+from portal.setup.registers import services as registers
 from portal.transactions.models import UploadSession
 from tests.device_api import fleet_setup as setup
 from tests.factories import StoreFactory

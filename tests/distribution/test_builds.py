@@ -14,8 +14,8 @@ from portal.distribution.package_files import file_sha256, read_package
 from portal.extensions import db
 from portal.masterdata.tax import SalesTaxGroup, TaxCode, TaxRate
 from portal.masterdata.versioning import tombstone
-from portal.registers import services as registers
-from portal.stores import services as stores
+from portal.setup.registers import services as registers
+from portal.setup.stores import services as stores
 from tests.distribution.conftest import package_lines, run_schedule, sessions_by_database
 from tests.factories import ProfileFactory, RegisterFactory
 
@@ -202,7 +202,7 @@ def test_run_without_targets_finishes_at_once():
 
 
 def test_offline_scopes_job_sends_every_profile_and_its_scopes_whole():
-    from portal.offline_profiles import services as profiles
+    from portal.setup.offline_profiles import services as profiles
 
     distribution.create_schedule({"code": "1200", "jobs": ["1200"], "groups": ["Stores"]})
     RegisterFactory(register_number="HOUSTON-1", store="HOUSTON", support_offline=True)

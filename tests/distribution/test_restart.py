@@ -18,7 +18,6 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from portal.channels.models import ChannelDatabase
 from portal.core.models import utcnow
 from portal.distribution import builds
 from portal.distribution import services as distribution
@@ -33,6 +32,7 @@ from portal.distribution.package_files import file_sha256
 from portal.distribution.targets import tables_for, target_of
 from portal.extensions import db
 from portal.masterdata.versioning import committed_version
+from portal.setup.models import ChannelDatabase
 from tests.factories import GroupFactory, ProfileFactory, StoreFactory
 from tests.workers import ROOT, delete_queue, wait_for, worker_process
 

@@ -12,7 +12,7 @@ from portal.distribution import builds, runs, sessions
 from portal.distribution import services as distribution
 from portal.distribution.models import DistributionRun, DownloadSession
 from portal.extensions import db
-from portal.stores.models import Store
+from portal.setup.models import Store
 from tests.distribution.conftest import build_run as build
 from tests.distribution.conftest import run_schedule, sessions_by_database
 from tests.factories import GroupFactory, StoreFactory

@@ -8,7 +8,7 @@ from portal.masterdata import demo_products as catalogue
 from portal.masterdata.people import Customer, Worker, WorkerStore
 from portal.masterdata.prices import Currency, Discount, ExchangeRate, TradeAgreement
 from portal.masterdata.products import AssortmentLine, Barcode, Product, ProductVariant
-from portal.stores.models import Store
+from portal.setup.models import Store
 from tests.core.routes import row_counts
 
 

@@ -5,7 +5,7 @@ from datetime import datetime, timedelta, timezone
 
 import sqlalchemy as sa
 
-from portal.anomalies.models import Anomaly
+from portal.auditor.models import Anomaly
 from portal.core.models import utcnow
 from portal.extensions import db
 from portal.transactions import ingest

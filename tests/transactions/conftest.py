@@ -7,11 +7,11 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from portal.channels.models import ChannelDatabase
 from portal.core.models import utcnow
 from portal.device_api import credentials
 from portal.extensions import db
-from portal.stores import services as stores_services
+from portal.setup.models import ChannelDatabase
+from portal.setup.stores import services as stores_services
 from tests.factories import RegisterFactory, StoreFactory
 
 UPLOAD = "/api/v1/device/transactions"

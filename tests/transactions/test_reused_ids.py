@@ -11,9 +11,9 @@ from decimal import Decimal
 import pytest
 import sqlalchemy as sa
 
-from portal.anomalies.models import CONFLICT, REUSED_TRANSACTION_ID, Anomaly
+from portal.auditor.models import CONFLICT, REUSED_TRANSACTION_ID, Anomaly
 from portal.extensions import db
-from portal.stores import services as stores_services
+from portal.setup.stores import services as stores_services
 from portal.transactions.models import PosTransaction, TransactionConflict, UploadSession
 from tests.factories import RegisterFactory, StoreFactory
 from tests.transactions.conftest import UPLOAD, device_headers, made, offline_database, send

@@ -9,8 +9,8 @@ from decimal import Decimal
 import pytest
 import sqlalchemy as sa
 
-from portal.anomalies.models import Review
 from portal.audit.models import AuditEntry
+from portal.auditor.models import Review
 from portal.extensions import db
 from portal.transactions.models import UploadSession
 from tests.transactions.auditor_setup import ago, anomaly, local, priced, sold, stored, upload
@@ -263,7 +263,7 @@ def test_csv_export_streams_the_filtered_rows_with_exact_amounts(client, login, 
 
 
 def test_csv_export_reads_in_batches(client, login, stores, monkeypatch):
-    monkeypatch.setattr("portal.transactions.export.BATCH", 2)
+    monkeypatch.setattr("portal.auditor.export.BATCH", 2)
     upload(
         "HOUSTON-1", *(sold("HOUSTON-1", n, created_at=local(ago(minutes=n))) for n in range(1, 6))
     )

@@ -1,1 +1,0 @@
-"""What HQ finds wrong in uploaded transactions, and how auditors review sales and findings."""

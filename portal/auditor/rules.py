@@ -1,0 +1,277 @@
+"""The anomaly rules HQ runs on every batch it takes in, in the batch's own database transaction.
+
+`check` looks at the sales a batch stored and the conflicts it kept and adds one Anomaly per
+finding (see portal.auditor.models for the kinds). Its cost follows the batch, not its lines:
+a handful of queries per batch (registers and profiles, neighbouring sequences, open gaps,
+reused receipts and ids, prices, tax rates, conflicts' sales) and one INSERT of every anomaly
+found.
+
+Sequence gaps are in `gaps`, expected prices and taxes in `pricing` (with their limits), ids
+other registers used in `reused_ids`.
+The rules run on `transactions.signals.sales_stored`, which ingest sends with the batch's stores
+locked since before it locked any stored sale (see `gaps` on concurrency).
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+import sqlalchemy as sa
+from flask import current_app
+from sqlalchemy.orm import aliased
+
+from portal.auditor import gaps, reused_ids
+from portal.auditor.findings import finding
+from portal.auditor.models import (
+    CONFLICT,
+    FUTURE_DATE,
+    LONG_OFFLINE,
+    OFFLINE_RETURN,
+    OFFLINE_TOTAL,
+    OFFLINE_VOID,
+    OLD_DATE,
+    PRICE_OVERRIDE,
+    RECEIPT_REUSED,
+    Anomaly,
+)
+from portal.auditor.pricing import price_and_tax_findings
+from portal.core.sql import is_postgresql, unnested
+from portal.extensions import db
+from portal.setup.models import OfflineProfile, Register, Store
+from portal.transactions.models import KIND_RETURN, KIND_VOID, PosTransaction
+from portal.transactions.signals import Arrival, KeptConflict
+
+FUTURE_MINUTES = 5
+
+
+@dataclass(frozen=True, slots=True)
+class _Setting:
+    store_id: int
+    price_group: str | None
+    max_offline_minutes: int | None
+    max_offline_total: Decimal | None
+
+
+def check(arrivals: list[Arrival], conflicts: list[KeptConflict], now: datetime) -> int:
+    """Add the anomalies of a batch's new sales and kept conflicts; how many were added."""
+    rows = _conflicts(conflicts, now)
+    if arrivals:
+        settings = _settings({a.register_id for a in arrivals})
+        rows += gaps.find(arrivals, now)
+        rows += _reused_receipts(arrivals, now)
+        rows += reused_ids.find(arrivals, now)
+        rows += price_and_tax_findings(
+            arrivals, {r: setting.price_group for r, setting in settings.items()}, now
+        )
+        old_days = current_app.config.get("ANOMALY_OLD_DAYS", 30)
+        for arrival in arrivals:
+            rows += _one_sale(arrival, settings[arrival.register_id], now, old_days)
+    db.session.flush()
+    if rows:
+        db.session.execute(sa.insert(Anomaly.__table__), rows)
+    return len(rows)
+
+
+def _settings(register_ids: set[int]) -> dict[int, _Setting]:
+    """Price group and offline thresholds by register: its own profile, else its store's."""
+    own, stores = aliased(OfflineProfile), aliased(OfflineProfile)
+    rows = db.session.execute(
+        sa.select(
+            Register.id,
+            Store.id,
+            Store.price_group,
+            own.id,
+            own.max_offline_minutes,
+            own.max_offline_total,
+            stores.max_offline_minutes,
+            stores.max_offline_total,
+        )
+        .join(Store, Store.id == Register.store_id)
+        .outerjoin(own, own.id == Register.offline_profile_id)
+        .outerjoin(stores, stores.id == Store.offline_profile_id)
+        .where(Register.id.in_(register_ids))
+    )
+    settings = {}
+    for register, store, group, own_id, minutes, total, store_minutes, store_total in rows:
+        if own_id is None:
+            minutes, total = store_minutes, store_total
+        settings[register] = _Setting(store, group, minutes, total)
+    return settings
+
+
+def _one_sale(arrival: Arrival, setting: _Setting, now: datetime, old_days: int) -> list[dict]:
+    """The rules that need nothing but the sale, its register's profile and the time."""
+    sale, found = arrival.sale, []
+    if sale.created_at > now + timedelta(minutes=FUTURE_MINUTES):
+        found.append(
+            finding(
+                FUTURE_DATE,
+                arrival,
+                f"Made {_duration(sale.created_at - now)} after HQ received it.",
+                {"created_at": sale.created_at.isoformat(), "received_at": now.isoformat()},
+                now,
+            )
+        )
+    if sale.created_at < now - timedelta(days=old_days):
+        found.append(
+            finding(
+                OLD_DATE,
+                arrival,
+                f"Made {(now - sale.created_at).days} days before HQ received it "
+                f"(more than {old_days}).",
+                {
+                    "created_at": sale.created_at.isoformat(),
+                    "received_at": now.isoformat(),
+                    "max_days": old_days,
+                },
+                now,
+            )
+        )
+    if sale.offline:
+        found += _offline(arrival, setting, now)
+    return found
+
+
+def _offline(arrival: Arrival, setting: _Setting, now: datetime) -> list[dict]:
+    sale, found = arrival.sale, []
+    limit = setting.max_offline_minutes
+    if sale.offline_since is not None and limit is not None:
+        offline_for = sale.created_at - sale.offline_since
+        if offline_for > timedelta(minutes=limit):
+            found.append(
+                finding(
+                    LONG_OFFLINE,
+                    arrival,
+                    f"Made after {_duration(offline_for)} offline; the profile allows "
+                    f"{limit} minutes.",
+                    {
+                        "offline_since": sale.offline_since.isoformat(),
+                        "offline_minutes": int(offline_for.total_seconds() // 60),
+                        "max_offline_minutes": limit,
+                    },
+                    now,
+                )
+            )
+    if setting.max_offline_total is not None and sale.total > setting.max_offline_total:
+        found.append(
+            finding(
+                OFFLINE_TOTAL,
+                arrival,
+                f"Offline sale of {sale.total:.2f}; the profile allows "
+                f"{setting.max_offline_total:.2f}.",
+                {"total": str(sale.total), "max_offline_total": str(setting.max_offline_total)},
+                now,
+            )
+        )
+    for kind, anomaly, words in (
+        (KIND_VOID, OFFLINE_VOID, "Voided"),
+        (KIND_RETURN, OFFLINE_RETURN, "Returned"),
+    ):
+        if sale.kind == kind:
+            found.append(
+                finding(anomaly, arrival, f"{words} offline.", {"total": str(sale.total)}, now)
+            )
+    overridden = [n for n, line in enumerate(sale.lines, 1) if line["price_override"]]
+    if overridden:
+        found.append(
+            finding(
+                PRICE_OVERRIDE,
+                arrival,
+                f"Price typed by the cashier offline on line(s) {_numbers(overridden)}.",
+                {
+                    "lines": [
+                        {
+                            "line": n,
+                            "product": sale.lines[n - 1]["product"],
+                            "unit_price": str(sale.lines[n - 1]["unit_price"]),
+                        }
+                        for n in overridden
+                    ]
+                },
+                now,
+            )
+        )
+    return found
+
+
+def _reused_receipts(arrivals: list[Arrival], now: datetime) -> list[dict]:
+    """A receipt number of a store used by another sale stored before (or earlier in the batch)."""
+    t = PosTransaction
+    receipts = sorted({a.sale.receipt_number for a in arrivals})
+    stmt = sa.select(t.store_id, t.receipt_number, t.id, t.transaction_id).where(
+        t.store_id.in_({a.store_id for a in arrivals})
+    )
+    if is_postgresql():
+        # No index leads from a receipt number to its sales, so the store's sales are read; a
+        # hash join keeps each of them one lookup, where `= ANY(array)` compares every receipt.
+        wanted = unnested(receipt=(receipts, t.receipt_number.type))
+        stmt = stmt.join(wanted, t.receipt_number == wanted.c.receipt)
+    else:
+        stmt = stmt.where(t.receipt_number.in_(receipts))
+    rows = db.session.execute(stmt)
+    users: dict[tuple[int, str], list[tuple[int, str]]] = {}
+    for store, receipt, pk, transaction_id in rows:
+        users.setdefault((store, receipt), []).append((pk, transaction_id))
+    found, batch = [], {a.pk for a in arrivals}
+    for arrival in arrivals:
+        # Another batch's sale was committed first (the store lock orders them) whatever its id;
+        # within the batch the first stored keeps the number.
+        earlier = sorted(
+            (pk, tid)
+            for pk, tid in users.get((arrival.store_id, arrival.sale.receipt_number), ())
+            if pk not in batch or pk < arrival.pk
+        )
+        if earlier:
+            found.append(
+                finding(
+                    RECEIPT_REUSED,
+                    arrival,
+                    f"Receipt {arrival.sale.receipt_number} was used before by "
+                    f"{len(earlier)} other sale(s) of the store.",
+                    {
+                        "receipt_number": arrival.sale.receipt_number,
+                        "other_transactions": [tid for _, tid in earlier[:20]],
+                    },
+                    now,
+                )
+            )
+    return found
+
+
+def _conflicts(conflicts: list[KeptConflict], now: datetime) -> list[dict]:
+    """One anomaly per kept conflict, on the sale stored first."""
+    if not conflicts:
+        return []
+    t = PosTransaction
+    where = dict(
+        (pk, (register, store))
+        for pk, register, store in db.session.execute(
+            sa.select(t.id, t.register_id, t.store_id).where(t.id.in_({c.pk for c in conflicts}))
+        )
+    )
+    return [
+        {
+            "kind": CONFLICT,
+            "store_id": where[c.pk][1],
+            "register_id": where[c.pk][0],
+            "pos_transaction_id": c.pk,
+            "message": "The sale came again with other content; the first one stays stored.",
+            "detail": {
+                "stored_sha256": c.stored_sha256,
+                "received_sha256": c.received_sha256,
+                "upload_session": c.upload_session_id,
+            },
+            "detected_at": now,
+        }
+        for c in conflicts
+    ]
+
+
+def _duration(delta: timedelta) -> str:
+    minutes = int(delta.total_seconds() // 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} min" if hours else f"{minutes} min"
+
+
+def _numbers(numbers: list[int]) -> str:
+    return ", ".join(str(n) for n in numbers)

@@ -1,0 +1,1 @@
+"""The chain's setup: stores, registers, channel databases and groups, offline profiles."""

@@ -1,0 +1,107 @@
+"""Register pages: list, detail with the Support offline switch, create, edit and delete."""
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from sqlalchemy.orm import selectinload
+
+from portal.auth.guards import permission_required
+from portal.auth.roles import Permission
+from portal.core.web import attempt, paginate, submit
+from portal.device_api import fleet
+from portal.setup.models import Register, Store
+from portal.setup.registers import services
+from portal.setup.registers.forms import NewRegisterForm, RegisterForm, SupportOfflineForm
+
+bp = Blueprint("registers", __name__, url_prefix="/registers")
+
+
+@bp.get("/")
+@permission_required(Permission.READ_SETUP)
+def index():
+    """Registers by number, searchable and filtered by store (`?store=NUMBER`)."""
+    q = request.args.get("q", "").strip()
+    store = request.args.get("store", "").strip().upper()
+    stmt = services.registers_query(q, store).options(
+        selectinload(Register.store).selectinload(Store.offline_profile),
+        selectinload(Register.offline_profile),
+        selectinload(Register.offline_database),
+    )
+    return render_template("registers/index.html", page=paginate(stmt), q=q, store=store)
+
+
+@bp.get("/<register_number>")
+@permission_required(Permission.READ_SETUP)
+def detail(register_number: str):
+    """A register, its offline database, its device's status and the Support offline switch."""
+    register = services.get_register(register_number)
+    toggle = SupportOfflineForm(enabled="off" if register.support_offline else "on")
+    database = register.offline_database
+    device = fleet.overview(database) if database is not None else None
+    return render_template("registers/detail.html", register=register, toggle=toggle, device=device)
+
+
+@bp.post("/<register_number>/support-offline")
+@permission_required(Permission.CHANGE_SETUP)
+def support_offline(register_number: str):
+    """Turn Support offline on (creating or reactivating the offline database) or off."""
+    register = services.get_register(register_number)
+    number = register.register_number
+    form = SupportOfflineForm()
+    if not form.validate_on_submit():
+        abort(400)
+    if attempt(lambda: services.set_support_offline(register, form.enabled.data == "on")):
+        flash(_switched_message(register), "success")
+    return redirect(url_for(".detail", register_number=number))
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@permission_required(Permission.CHANGE_SETUP)
+def create():
+    """Create a register in a store (`?store=NUMBER` preselects it)."""
+    form = NewRegisterForm(store=request.args.get("store", "").strip().upper())
+    if register := submit(form, lambda: services.create_register(form.to_data())):
+        flash(f"Register {register.register_number} created.", "success")
+        return redirect(url_for(".detail", register_number=register.register_number))
+    return render_template("registers/form.html", form=form, register=None)
+
+
+@bp.route("/<register_number>/edit", methods=["GET", "POST"])
+@permission_required(Permission.CHANGE_SETUP)
+def edit(register_number: str):
+    """Change a register's offline profile, active flag or Support offline."""
+    register = services.get_register(register_number)
+    form = RegisterForm(data=RegisterForm.initial(register))
+    if submit(form, lambda: services.update_register(register, form.to_data())):
+        flash(f"Register {register.register_number} saved.", "success")
+        return redirect(url_for(".detail", register_number=register.register_number))
+    return render_template("registers/form.html", form=form, register=register)
+
+
+@bp.route("/<register_number>/delete", methods=["GET", "POST"])
+@permission_required(Permission.CHANGE_SETUP)
+def delete(register_number: str):
+    """Confirm, then delete a register that never had an offline database."""
+    register = services.get_register(register_number)
+    if request.method == "GET":
+        return render_template("registers/delete.html", register=register)
+    number, store_number = register.register_number, register.store.store_number
+    if not attempt(lambda: services.delete_register(register)):
+        return redirect(url_for(".detail", register_number=number))
+    flash(f"Register {number} deleted.", "success")
+    return redirect(url_for("stores.detail", store_number=store_number))
+
+
+def _switched_message(register: Register) -> str:
+    number, database = register.register_number, register.offline_database
+    if not register.support_offline:
+        kept = f"; offline database {database.name} is deactivated and kept" if database else ""
+        return f"Support offline is off for {number}{kept}."
+    if database is None or not database.active:
+        return (
+            f"Support offline is on for {number}; its offline database becomes active "
+            "once the register is active."
+        )
+    group = database.channel_data_group.name if database.channel_data_group else "no group"
+    return (
+        f"Support offline is on for {number}; offline database {database.name} is active "
+        f"in channel data group {group}."
+    )

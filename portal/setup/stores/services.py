@@ -1,0 +1,165 @@
+"""Rules for stores: creation with their channel database, edits and deletion."""
+
+import sqlalchemy as sa
+
+from portal.audit import services as audit
+from portal.core.errors import Conflict, NotFound, ValidationFailed
+from portal.core.search import search
+from portal.core.validation import (
+    FieldErrors,
+    check_time_zone,
+    normalise_currency,
+    normalise_name,
+    normalise_number,
+)
+from portal.distribution.models import DistributionRun, DownloadSession
+from portal.extensions import db
+from portal.masterdata.dependents import setup_in_use
+from portal.masterdata.references import STORE_REFERENCES, check_codes, unknown
+from portal.setup.channels import services as channels
+from portal.setup.models import Store
+from portal.setup.offline_profiles import services as offline_profiles
+
+STORE_NUMBER_MAX = 20
+EDITABLE = (
+    "name",
+    "currency",
+    "tax_group",
+    "time_zone",
+    "price_group",
+    "assortment",
+    "channel_data_group",
+    "offline_profile",
+)
+
+
+def get_store(store_number: str) -> Store:
+    """The store with this number, or NotFound."""
+    store = db.session.scalar(sa.select(Store).filter_by(store_number=store_number.upper()))
+    if store is None:
+        raise NotFound(f"Store '{store_number}' does not exist.")
+    return store
+
+
+def resolve_store(store_number: str | None, field: str = "store") -> Store:
+    """Turn a store number given as input into the store, or a field error."""
+    number = (store_number or "").strip().upper()
+    store = db.session.scalar(sa.select(Store).filter_by(store_number=number)) if number else None
+    if store is None:
+        if not number:
+            raise ValidationFailed("A store is required.", {field: "Required."})
+        message = unknown("store", "stores", number)
+        raise ValidationFailed(f"Store '{number}' does not exist.", {field: message})
+    return store
+
+
+def stores_query(q: str | None = None) -> sa.Select:
+    """Stores by number, optionally matching a search on number or name."""
+    stmt = sa.select(Store).order_by(Store.store_number)
+    stmt = search(stmt, q, Store.store_number, Store.name)
+    return stmt
+
+
+def create_store(data: dict) -> Store:
+    """Create a store and its channel database in the chosen channel data group."""
+    number = normalise_number(data.get("store_number"), "store_number", STORE_NUMBER_MAX)
+    if db.session.scalar(sa.select(Store.id).filter_by(store_number=number)) is not None:
+        raise Conflict(f"Store '{number}' already exists.", {"store_number": "Already taken."})
+    store = Store(store_number=number)
+    _apply(store, {key: data.get(key) for key in EDITABLE})
+    db.session.add(store)
+    db.session.flush()
+    channels.create_store_database(store, store.channel_data_group)
+    audit.record("create", "store", store.store_number, after=audit.snapshot(store))
+    return store
+
+
+def update_store(store: Store, data: dict) -> Store:
+    """Change a store's settings; moving it to another group moves its channel database too."""
+    if "store_number" in data and (data["store_number"] or "").upper() != store.store_number:
+        raise ValidationFailed(
+            "A store number cannot be changed once the store exists.",
+            {"store_number": "Cannot be changed."},
+        )
+    before = audit.snapshot(store)
+    old_group = store.channel_data_group
+    _apply(store, {key: data[key] for key in EDITABLE if key in data})
+    database = store.channel_database
+    if database is not None and store.channel_data_group is not old_group:
+        channels.update_database(database, {"channel_data_group": _group_name(store)})
+    db.session.flush()
+    audit.record("update", "store", store.store_number, before, audit.snapshot(store))
+    return store
+
+
+def delete_store(store: Store) -> None:
+    """Delete a store without registers that no master data names, and its channel database."""
+    if store.registers:
+        raise Conflict(
+            f"Store '{store.store_number}' still has {len(store.registers)} register(s); "
+            "delete or move them first."
+        )
+    if reason := setup_in_use("store", store.store_number):
+        raise Conflict(f"Store '{store.store_number}' is not deleted. {reason}")
+    database = store.channel_database
+    if database is not None and _has_distribution_history(database):
+        raise Conflict(
+            f"Store '{store.store_number}' has received distributions; its history is kept, "
+            "so the store cannot be deleted. Move its channel database out of every group instead."
+        )
+    if database is not None:
+        audit.record("delete", "channel_database", database.name, before=audit.snapshot(database))
+        db.session.delete(database)
+    audit.record("delete", "store", store.store_number, before=audit.snapshot(store))
+    db.session.delete(store)
+    db.session.flush()
+
+
+def _has_distribution_history(database) -> bool:
+    sessions = sa.select(DownloadSession.id).filter_by(channel_database_id=database.id)
+    runs = sa.select(DistributionRun.id).filter_by(channel_database_id=database.id)
+    return db.session.scalar(sa.select(sa.or_(sa.exists(sessions), sa.exists(runs))))
+
+
+def _apply(store: Store, values: dict) -> None:
+    errors = FieldErrors()
+    if "name" in values:
+        with errors.check():
+            store.name = normalise_name(values["name"], "name", 100)
+    if "currency" in values:
+        with errors.check():
+            store.currency = normalise_currency(values["currency"])
+    if "tax_group" in values:
+        with errors.check():
+            store.tax_group = normalise_name(values["tax_group"], "tax_group", 30)
+    if "time_zone" in values:
+        with errors.check():
+            store.time_zone = check_time_zone(values["time_zone"])
+    for hook in ("price_group", "assortment"):
+        if hook in values:
+            setattr(store, hook, (values[hook] or "").strip()[:30] or None)
+    if "channel_data_group" in values:
+        with errors.check():
+            store.channel_data_group = channels.resolve_group(values["channel_data_group"])
+    if "offline_profile" in values:
+        with errors.check():
+            store.offline_profile = offline_profiles.resolve_profile(values["offline_profile"])
+    with errors.check():
+        # A value already refused for its form is not looked up as well.
+        named = [key for key in STORE_REFERENCES if key in values and key not in errors.fields]
+        _check_master_data(store, named)
+    errors.raise_if_any()
+
+
+def _check_master_data(store: Store, fields: list[str]) -> None:
+    """Refuse a currency, tax group, price group or assortment that names no live row."""
+    named = {field: getattr(store, field) for field in fields}
+    if problems := check_codes(named, STORE_REFERENCES):
+        missing = ", ".join(f"'{value}'" for field, value in named.items() if field in problems)
+        raise ValidationFailed(
+            f"The store names master data that does not exist: {missing}.", problems
+        )
+
+
+def _group_name(store: Store) -> str | None:
+    return store.channel_data_group.name if store.channel_data_group else None

@@ -1,0 +1,43 @@
+"""What received sales tell the packages that react to them, and what each message carries.
+
+A package above `transactions` (the auditor workspace's anomaly rules) subscribes at app set-up;
+`transactions` sends without knowing who listens.
+"""
+
+from dataclasses import dataclass
+
+from blinker import Namespace
+
+from portal.transactions.validation import Sale
+
+_signals = Namespace()
+
+sales_stored = _signals.signal(
+    "sales-stored",
+    doc="""A batch stored new sales or kept other content aside, in the open unit of work.
+
+    Sent inside the batch's database transaction, after the batch's stores are locked, with
+    `arrivals` (list of Arrival), `conflicts` (list of KeptConflict) and `now`; what a receiver
+    adds to the session is committed, or rolled back, with the sales.
+    """,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Arrival:
+    """A sale the batch stored: its row id and where it was made."""
+
+    pk: int
+    sale: Sale
+    register_id: int
+    store_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class KeptConflict:
+    """Other content of a stored sale that the batch kept aside."""
+
+    pk: int
+    stored_sha256: str
+    received_sha256: str
+    upload_session_id: int
