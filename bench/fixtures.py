@@ -11,6 +11,8 @@ from portal.distribution import services as distribution
 from portal.extensions import db
 from portal.masterdata import services as masterdata
 from portal.masterdata.demo_products import ITEM_TAX_GROUP, assortment_code, seed_products
+from portal.masterdata.prices import Currency, PriceGroup
+from portal.masterdata.products import Assortment
 from portal.masterdata.tax import ItemTaxGroup, SalesTaxGroup, TaxCode, TaxRate
 from portal.setup.channels import services as channels
 from portal.setup.offline_profiles import services as offline_profiles
@@ -21,6 +23,7 @@ from portal.setup.stores import services as stores
 def catalogue(products: int, store_number: str = "BENCH") -> None:
     """A store whose assortment lists every one of `products` demo products (with prices)."""
     distribution.ensure_standard_jobs()
+    store_references(store_number)
     channels.create_group("Bench", "Benchmark stores")
     offline_profiles.create_profile({"name": "Bench offline"})
     stores.create_store(
@@ -41,6 +44,16 @@ def catalogue(products: int, store_number: str = "BENCH") -> None:
     db.session.commit()
     # Fresh statistics, as autovacuum would have gathered on a live database by now.
     db.session.execute(sa.text("ANALYZE"))
+    db.session.commit()
+
+
+def store_references(store_number: str) -> None:
+    """The master data a benchmark store names: USD, tax group TX, RETAIL and its assortment."""
+    tax_data()
+    masterdata.upsert(Currency, ("code",), [{"code": "USD", "name": "US dollar"}])
+    masterdata.upsert(PriceGroup, ("code",), [{"code": "RETAIL", "name": "Retail"}])
+    assortment = {"code": assortment_code(store_number), "name": f"{store_number} range"}
+    masterdata.upsert(Assortment, ("code",), [assortment])
     db.session.commit()
 
 
