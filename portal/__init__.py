@@ -129,9 +129,11 @@ def register_blueprints(app: Flask) -> None:
 def register_receivers(app: Flask) -> None:
     """Connect the packages that react to another's signals (a higher one to a lower one's)."""
     from portal import auditor, device_api
+    from portal.distribution import history
 
     auditor.init_app(app)
     device_api.init_app(app)
+    history.init_app(app)
 
 
 def register_errorhandlers(app: Flask) -> None:
