@@ -74,6 +74,7 @@ def register_blueprints(app: Flask) -> None:
     from portal.auditor import transaction_views as transactions_views
     from portal.auth import views as auth_views
     from portal.dashboard import views as dashboard_views
+    from portal.device_api import activation_api  # noqa: F401  (its route is channels_api's)
     from portal.device_api import api as device_api
     from portal.device_api import uploads as device_uploads
     from portal.device_api import views as device_views
