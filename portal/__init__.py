@@ -74,7 +74,9 @@ def register_blueprints(app: Flask) -> None:
     from portal.auditor import transaction_views as transactions_views
     from portal.auth import views as auth_views
     from portal.dashboard import views as dashboard_views
+    from portal.device_api import activation_api  # noqa: F401  (its route is channels_api's)
     from portal.device_api import api as device_api
+    from portal.device_api import uploads as device_uploads
     from portal.device_api import views as device_views
     from portal.distribution import api as distribution_api
     from portal.distribution import schedule_views
@@ -89,7 +91,6 @@ def register_blueprints(app: Flask) -> None:
     from portal.setup.registers import views as registers_views
     from portal.setup.stores import api as stores_api
     from portal.setup.stores import views as stores_views
-    from portal.transactions import api as transactions_api
 
     for module in (
         dashboard_views,
@@ -117,7 +118,7 @@ def register_blueprints(app: Flask) -> None:
         distribution_api.runs_blp,
         masterdata_api.blp,
         device_api.blp,
-        transactions_api.blp,
+        device_uploads.blp,
         transactions_auditor_api.blp,
         anomalies_api.blp,
     ):
@@ -128,9 +129,12 @@ def register_blueprints(app: Flask) -> None:
 
 def register_receivers(app: Flask) -> None:
     """Connect the packages that react to another's signals (a higher one to a lower one's)."""
-    from portal import auditor
+    from portal import auditor, device_api
+    from portal.distribution import history
 
     auditor.init_app(app)
+    device_api.init_app(app)
+    history.init_app(app)
 
 
 def register_errorhandlers(app: Flask) -> None:

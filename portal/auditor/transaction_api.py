@@ -1,6 +1,6 @@
 """JSON API of received transactions for auditors: read and review, never edit or delete.
 
-The device upload is `portal.transactions.api`; this is the HQ side of the same rows.
+The device upload is `portal.device_api.uploads`; this is the HQ side of the same rows.
 """
 
 from flask.views import MethodView

@@ -1,4 +1,8 @@
-"""HQ pages of the devices: the fleet dashboard, activation codes and device tokens."""
+"""HQ pages of the devices: the fleet dashboard, activation codes and device tokens.
+
+What setup's pages show of a device (a channel database's page, a register's page) is given
+here and added to their hooks by the device API's `init_app`.
+"""
 
 import shlex
 from datetime import timedelta
@@ -24,7 +28,7 @@ from portal.device_api.chart import fleet_chart
 from portal.device_api.forms import ActivationCodeForm, RevokeTokenForm
 from portal.extensions import db
 from portal.setup.channels import services as channels
-from portal.setup.models import Store
+from portal.setup.models import ChannelDatabase, Register, Store
 
 bp = Blueprint("devices", __name__)
 
@@ -57,6 +61,22 @@ def dashboard():
         silent_minutes=int(silent.total_seconds() // 60),
         behind_minutes=int(behind.total_seconds() // 60),
     )
+
+
+def channel_database_page(database: ChannelDatabase) -> dict:
+    """A channel database page's device part: status, tokens and the activation code form."""
+    return {
+        "device": fleet.overview(database),
+        "tokens": credentials.tokens_of(database),
+        "code_form": ActivationCodeForm(),
+        "code_hours": int(credentials.ACTIVATION_CODE_LIFETIME.total_seconds() // 3600),
+    }
+
+
+def register_page(register: Register) -> dict:
+    """A register page's device part: the status of its offline database's device, if any."""
+    database = register.offline_database
+    return {"device": fleet.overview(database) if database is not None else None}
 
 
 @bp.post("/channel-databases/<int:database_id>/activation-code")

@@ -20,7 +20,8 @@ nothing of the other); the anomaly rules flag it for auditors.
 One transaction's outcome never affects its neighbours'. A batch holds at most 500 transactions.
 What reacts to stored sales (the auditor's anomaly rules) receives the accepted sales and the
 kept conflicts through `signals.sales_stored`, sent in the same database transaction, so a
-stored sale never lacks its anomalies.
+stored sale never lacks its anomalies. Every answered batch, replays included, is announced
+through `signals.batch_answered` (the device API notes the database's last upload).
 
 Exactly once under concurrency: (id, register) is unique in the database and the rows go in
 with INSERT ... ON CONFLICT DO NOTHING, in id order, so two connections sending the same batch
@@ -37,7 +38,6 @@ import sqlalchemy as sa
 
 from portal.core.errors import Conflict
 from portal.core.models import utcnow
-from portal.device_api.models import DeviceStatus
 from portal.extensions import db
 from portal.setup.models import OFFLINE, ChannelDatabase, Register, Store
 from portal.transactions import batches, bulk, conflicts, signals, validation
@@ -301,10 +301,5 @@ def _finish_session(session_id: int, response: dict[str, Any]) -> None:
 
 
 def _record_last_upload(database: ChannelDatabase, now) -> None:
-    """Note the upload on the database's device status, creating that row if it is missing."""
-    table = DeviceStatus.__table__
-    db.session.execute(
-        bulk.insert(table)
-        .values(channel_database_id=database.id, last_upload_at=now)
-        .on_conflict_do_update(index_elements=["channel_database_id"], set_={"last_upload_at": now})
-    )
+    """Tell the listeners (the device's status) that the database's batch was answered."""
+    signals.batch_answered.send(database=database, now=now)

@@ -1,7 +1,7 @@
 """What received sales tell the packages that react to them, and what each message carries.
 
-A package above `transactions` (the auditor workspace's anomaly rules) subscribes at app set-up;
-`transactions` sends without knowing who listens.
+A package above `transactions` (the auditor workspace's anomaly rules, the device API's status
+rows) subscribes at app set-up; `transactions` sends without knowing who listens.
 """
 
 from dataclasses import dataclass
@@ -19,6 +19,15 @@ sales_stored = _signals.signal(
     Sent inside the batch's database transaction, after the batch's stores are locked, with
     `arrivals` (list of Arrival), `conflicts` (list of KeptConflict) and `now`; what a receiver
     adds to the session is committed, or rolled back, with the sales.
+    """,
+)
+
+batch_answered = _signals.signal(
+    "batch-answered",
+    doc="""A channel database's device got an answer to a batch: stored now, or replayed.
+
+    Sent with `database` (the ChannelDatabase) and `now`, last in the batch's open unit of work,
+    also when the answer is the stored response to a retry.
     """,
 )
 

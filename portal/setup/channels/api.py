@@ -7,8 +7,6 @@ from portal.auth.guards import api_permission_required
 from portal.auth.roles import Permission
 from portal.core.api import ListArgsSchema, api_blueprint, errors
 from portal.core.pagination import keyset_page
-from portal.device_api import credentials
-from portal.device_api.schemas import ActivationCodeRequestSchema, ActivationCodeSchema
 from portal.extensions import db
 from portal.setup.channels import services
 from portal.setup.channels.schemas import (
@@ -79,31 +77,6 @@ class ChannelDatabaseItem(MethodView):
         database = services.update_database(services.get_database(database_id), data)
         db.session.commit()
         return database
-
-
-@databases_blp.route("/<int:database_id>/activation-code")
-class ActivationCode(MethodView):
-    """One-time activation codes of a channel database's device."""
-
-    @api_permission_required(Permission.CHANGE_SETUP)
-    @databases_blp.arguments(ActivationCodeRequestSchema, required=False)
-    @databases_blp.response(201, ActivationCodeSchema)
-    @errors(databases_blp, 400, 401, 403, 404, 409, 422)
-    def post(self, _data, database_id):
-        """Issue a one-time code a device activates with; earlier unused codes stop working.
-
-        The code is shown only in this answer and expires after a day. 409 for an inactive
-        channel database.
-        """
-        database = services.get_database(database_id)
-        activation, code = credentials.issue_activation_code(database)
-        db.session.commit()
-        return {
-            "channel_database": database.id,
-            "name": database.name,
-            "activation_code": code,
-            "expires_at": activation.expires_at,
-        }
 
 
 @groups_blp.route("")

@@ -8,14 +8,18 @@ from wtforms import SelectChoice
 from portal.auth.guards import permission_required
 from portal.auth.roles import Permission
 from portal.core.web import attempt, paginate, submit
-from portal.device_api import credentials, fleet
-from portal.device_api.forms import ActivationCodeForm
 from portal.extensions import db
 from portal.setup.channels import services
 from portal.setup.channels.forms import DatabaseFilterForm, DatabaseForm, GroupForm
+from portal.setup.hooks import PageExtras
 from portal.setup.models import DATABASE_KINDS, ChannelDatabase, ChannelDataGroup, Register, Store
 
 bp = Blueprint("channels", __name__)
+
+database_page = PageExtras(
+    "What a channel database's page shows of its device (status, tokens, activation codes), "
+    "filled in by the device API."
+)
 
 # Group names are free text and may hold a '/', so the group routes take a path.
 
@@ -112,10 +116,7 @@ def database(database_id: int):
         "channels/database.html",
         database=database,
         profile=profile,
-        device=fleet.overview(database),
-        tokens=credentials.tokens_of(database),
-        code_form=ActivationCodeForm(),
-        code_hours=int(credentials.ACTIVATION_CODE_LIFETIME.total_seconds() // 3600),
+        **database_page.values(database),
     )
 
 

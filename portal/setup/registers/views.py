@@ -6,12 +6,17 @@ from sqlalchemy.orm import selectinload
 from portal.auth.guards import permission_required
 from portal.auth.roles import Permission
 from portal.core.web import attempt, paginate, submit
-from portal.device_api import fleet
+from portal.setup.hooks import PageExtras
 from portal.setup.models import Register, Store
 from portal.setup.registers import services
 from portal.setup.registers.forms import NewRegisterForm, RegisterForm, SupportOfflineForm
 
 bp = Blueprint("registers", __name__, url_prefix="/registers")
+
+detail_page = PageExtras(
+    "What a register's page shows of its offline database's device (`device`), filled in by "
+    "the device API."
+)
 
 
 @bp.get("/")
@@ -34,9 +39,9 @@ def detail(register_number: str):
     """A register, its offline database, its device's status and the Support offline switch."""
     register = services.get_register(register_number)
     toggle = SupportOfflineForm(enabled="off" if register.support_offline else "on")
-    database = register.offline_database
-    device = fleet.overview(database) if database is not None else None
-    return render_template("registers/detail.html", register=register, toggle=toggle, device=device)
+    return render_template(
+        "registers/detail.html", register=register, toggle=toggle, **detail_page.values(register)
+    )
 
 
 @bp.post("/<register_number>/support-offline")

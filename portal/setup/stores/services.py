@@ -12,13 +12,13 @@ from portal.core.validation import (
     normalise_name,
     normalise_number,
 )
-from portal.distribution.models import DistributionRun, DownloadSession
 from portal.extensions import db
 from portal.masterdata.dependents import setup_in_use
 from portal.masterdata.references import STORE_REFERENCES, check_codes, unknown
 from portal.setup.channels import services as channels
 from portal.setup.models import Store
 from portal.setup.offline_profiles import services as offline_profiles
+from portal.setup.signals import store_deleting
 
 STORE_NUMBER_MAX = 20
 EDITABLE = (
@@ -102,23 +102,14 @@ def delete_store(store: Store) -> None:
     if reason := setup_in_use("store", store.store_number):
         raise Conflict(f"Store '{store.store_number}' is not deleted. {reason}")
     database = store.channel_database
-    if database is not None and _has_distribution_history(database):
-        raise Conflict(
-            f"Store '{store.store_number}' has received distributions; its history is kept, "
-            "so the store cannot be deleted. Move its channel database out of every group instead."
-        )
+    # What is kept elsewhere of the store (the distribution history) may refuse the deletion.
+    store_deleting.send(store=store, database=database)
     if database is not None:
         audit.record("delete", "channel_database", database.name, before=audit.snapshot(database))
         db.session.delete(database)
     audit.record("delete", "store", store.store_number, before=audit.snapshot(store))
     db.session.delete(store)
     db.session.flush()
-
-
-def _has_distribution_history(database) -> bool:
-    sessions = sa.select(DownloadSession.id).filter_by(channel_database_id=database.id)
-    runs = sa.select(DistributionRun.id).filter_by(channel_database_id=database.id)
-    return db.session.scalar(sa.select(sa.or_(sa.exists(sessions), sa.exists(runs))))
 
 
 def _apply(store: Store, values: dict) -> None:

@@ -1,12 +1,20 @@
-"""The device API's transaction upload: sales recorded by registers, stored exactly once."""
+"""The device API's transaction upload: sales recorded by registers, stored exactly once.
+
+`portal.transactions.ingest` stores them; the device's status notes the last upload when
+`transactions` announces an answered batch.
+"""
+
+from datetime import datetime
 
 from flask import jsonify, request
 from flask.views import MethodView
 
 from portal.core.api import api_blueprint, errors
 from portal.device_api.auth import DEVICE_TOKEN, current_database, device_required
+from portal.device_api.models import DeviceStatus
 from portal.extensions import db
-from portal.transactions import batches, ingest
+from portal.setup.models import ChannelDatabase
+from portal.transactions import batches, bulk, ingest
 from portal.transactions.schemas import UploadResultSchema, UploadSchema
 
 blp = api_blueprint(
@@ -55,3 +63,13 @@ class TransactionUpload(MethodView):
         if replayed:
             answer.headers["Idempotent-Replayed"] = "true"
         return answer
+
+
+def record_last_upload(sender, *, database: ChannelDatabase, now: datetime, **_) -> None:
+    """Note the upload on the database's device status, creating that row if it is missing."""
+    table = DeviceStatus.__table__
+    db.session.execute(
+        bulk.insert(table)
+        .values(channel_database_id=database.id, last_upload_at=now)
+        .on_conflict_do_update(index_elements=["channel_database_id"], set_={"last_upload_at": now})
+    )
