@@ -67,11 +67,11 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     """Mount the HTML pages and the JSON API of every feature."""
-    from portal.audit import views as audit_views
     from portal.auditor import anomaly_api as anomalies_api
     from portal.auditor import anomaly_views as anomalies_views
     from portal.auditor import transaction_api as transactions_auditor_api
     from portal.auditor import transaction_views as transactions_views
+    from portal.auth import audit_views
     from portal.auth import views as auth_views
     from portal.dashboard import views as dashboard_views
     from portal.device_api import activation_api  # noqa: F401  (its route is channels_api's)

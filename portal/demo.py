@@ -12,6 +12,7 @@ from portal.distribution.models import DistributionSchedule
 from portal.extensions import db
 from portal.masterdata import demo as catalogue
 from portal.masterdata import services as masterdata
+from portal.masterdata.demo_products import Checkpoint, seed_products
 from portal.masterdata.tax import ItemTaxGroup, SalesTaxGroup, TaxCode, TaxRate
 from portal.setup.channels import services as channels
 from portal.setup.models import ChannelDataGroup, OfflineProfile, Register, Store
@@ -81,12 +82,10 @@ DEMO_STORES = (
 )
 
 
-def seed(
-    products: int = DEMO_PRODUCTS, checkpoint: catalogue.Checkpoint | None = None
-) -> list[str]:
+def seed(products: int = DEMO_PRODUCTS, checkpoint: Checkpoint | None = None) -> list[str]:
     """Create whatever demo data is missing (idempotent); returns what was done.
 
-    `checkpoint` runs after each chunk of demo products (see `catalogue.seed_products`).
+    `checkpoint` runs after each chunk of demo products (see `seed_products`).
     """
     done = [f"{schedules.ensure_standard_jobs()} standard scheduler job(s) added"]
     for email, role, name in DEMO_USERS:
@@ -131,12 +130,43 @@ def seed(
                 done.append(f"register {register_number}")
     store_numbers = [number for number, *_ in DEMO_STORES]
     register_numbers = [f"{n}-{i}" for n, *_, count in DEMO_STORES for i in range(1, count + 1)]
-    done += catalogue.seed_catalogue(store_numbers, register_numbers, products, checkpoint)
+    done += _seed_catalogue(store_numbers, register_numbers, products, checkpoint)
     for schedule in DEMO_SCHEDULES:
         if _missing(DistributionSchedule, code=schedule["code"]):
             schedules.create_schedule(schedule)
             done.append(f"distribution schedule {schedule['code']}")
     return done
+
+
+def _seed_catalogue(
+    store_numbers: list[str],
+    register_numbers: list[str],
+    products: int,
+    checkpoint: Checkpoint | None,
+) -> list[str]:
+    """Add whatever demo master data is missing, for these stores and registers; says what.
+
+    The stores exist already, so the currencies and tax groups they name do too.
+    """
+    done = catalogue.seed_reference_data(store_numbers, register_numbers)
+    done.append(assign_assortments(store_numbers))
+    done += catalogue.seed_people(store_numbers)
+    done.append(seed_products(products, store_numbers, checkpoint))
+    done.append(catalogue.seed_discounts(products))
+    return done
+
+
+def assign_assortments(store_numbers: list[str]) -> str:
+    """Give each store without one its demo assortment, and price group RETAIL."""
+    changed = 0
+    for number in store_numbers:
+        store = stores.get_store(number)
+        wanted = {"assortment": catalogue.assortment_code(number), "price_group": "RETAIL"}
+        missing = {name: value for name, value in wanted.items() if getattr(store, name) is None}
+        if missing:
+            stores.update_store(store, missing)
+            changed += 1
+    return f"{changed} store(s) given their demo assortment and price group"
 
 
 def _seed_tax() -> int:

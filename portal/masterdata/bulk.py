@@ -235,13 +235,13 @@ class Batch:
         return refused
 
     def _live(self, reference: Reference, values: list) -> set:
-        model = reference.model()
-        column = getattr(model, reference.column)
+        table = reference.table()
+        column = table.c[reference.column]
         found = set()
         for part in _chunks(values, QUERY_CHUNK):
             stmt = sa.select(column).where(column.in_(part))
-            if hasattr(model, "deleted"):
-                stmt = stmt.where(model.deleted.is_(False))
+            if "deleted" in table.c:
+                stmt = stmt.where(table.c.deleted.is_(False))
             found.update(db.session.scalars(stmt))
         if reference.target == self.entity.name and self.entity.key == (reference.column,):
             # A row may name another row of the same change (a category and its parent).

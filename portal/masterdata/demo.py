@@ -17,34 +17,13 @@ from portal.masterdata.demo_products import (
     DEPARTMENTS,
     PRICES_FROM,
     SEED,
-    Checkpoint,
     assortment_code,
     product_number,
-    seed_products,
 )
 from portal.masterdata.entities import get_entity
-from portal.setup.stores import services as stores_service
 
 UNITS = (("pcs", "Pieces", 0), ("kg", "Kilogram", 3), ("l", "Litre", 3), ("m", "Metre", 2))
 PRICE_GROUPS = (("RETAIL", "Retail prices"), ("OUTLET", "Outlet prices"))
-
-
-def seed_catalogue(
-    stores: Sequence[str],
-    registers: Sequence[str],
-    products: int,
-    checkpoint: Checkpoint | None = None,
-) -> list[str]:
-    """Add whatever demo master data is missing, for these stores and registers; says what.
-
-    The stores exist already, so the currencies and tax groups they name do too.
-    """
-    done = seed_reference_data(stores, registers)
-    done.append(assign_assortments(stores))
-    done += seed_people(stores)
-    done.append(seed_products(products, stores, checkpoint))
-    done.append(seed_discounts(products))
-    return done
 
 
 def seed_currencies() -> str:
@@ -53,19 +32,6 @@ def seed_currencies() -> str:
     rates = ("from_currency", "to_currency", "rate", "valid_from")
     added += _add_missing("exchange_rate", _rows(rates, RATES))
     return f"{added} currency row(s) added"
-
-
-def assign_assortments(store_numbers: Sequence[str]) -> str:
-    """Give each store without one its demo assortment, and price group RETAIL."""
-    changed = 0
-    for number in store_numbers:
-        store = stores_service.get_store(number)
-        wanted = {"assortment": assortment_code(number), "price_group": "RETAIL"}
-        missing = {name: value for name, value in wanted.items() if getattr(store, name) is None}
-        if missing:
-            stores_service.update_store(store, missing)
-            changed += 1
-    return f"{changed} store(s) given their demo assortment and price group"
 
 
 def seed_reference_data(stores: Sequence[str], registers: Sequence[str]) -> list[str]:

@@ -14,35 +14,34 @@ import sqlalchemy as sa
 
 from portal.extensions import db
 from portal.masterdata.entities import ENTITIES, Entity
-from portal.masterdata.references import STORE_REFERENCES
-from portal.setup.models import Store
+from portal.masterdata.references import STORE, STORE_REFERENCES
 
 
 @dataclass(frozen=True)
 class Use:
-    """A column of `model` whose values name rows of an entity by its `column`."""
+    """A column of `table` whose values name rows of an entity by its `column`."""
 
     noun: str
-    model: type
+    table: sa.TableClause
     field: str
     column: str
 
     def counts(self, values: Iterable[Any], excluded: set) -> Counter:
         """How many live rows name each value, leaving out the rows of `excluded` ids."""
         wanted = set(values)
-        attribute = getattr(self.model, self.field)
-        live = self.model.deleted.is_(False) if hasattr(self.model, "deleted") else sa.true()
+        attribute = self.table.c[self.field]
+        live = self.table.c.deleted.is_(False) if "deleted" in self.table.c else sa.true()
         counted: Counter = Counter()
         if isinstance(attribute.type, sa.JSON):
             # Lists of codes (a tax group's tax codes): few rows, counted here, on any database.
-            rows = db.session.execute(sa.select(self.model.id, attribute).where(live))
+            rows = db.session.execute(sa.select(self.table.c.id, attribute).where(live))
             for row_id, items in rows:
                 if row_id not in excluded:
                     counted.update(set(items or ()) & wanted)
             return counted
         stmt = sa.select(attribute, sa.func.count()).where(live, attribute.in_(wanted))
         if excluded:
-            stmt = stmt.where(self.model.id.not_in(list(excluded)))
+            stmt = stmt.where(self.table.c.id.not_in(list(excluded)))
         stmt = stmt.group_by(attribute)
         counted.update(dict(db.session.execute(stmt).all()))
         return counted
@@ -51,13 +50,13 @@ class Use:
 def uses_of(entity: Entity) -> list[Use]:
     """Every column that names rows of the entity."""
     found = [
-        Use(other.title.lower(), other.model, reference.field, reference.column)
+        Use(other.title.lower(), other.model.__table__, reference.field, reference.column)
         for other in ENTITIES.values()
         for reference in other.references
         if reference.target == entity.name
     ]
     found += [
-        Use("stores", Store, field, "code")
+        Use("stores", STORE, field, "code")
         for field, reference in STORE_REFERENCES.items()
         if reference.model is entity.model
     ]
@@ -72,7 +71,7 @@ def in_use(entity: Entity, rows: list[Any]) -> dict[int, str]:
     deleted_together = {row.id for row in rows}
     reasons: dict[int, list[str]] = {}
     for use in uses_of(entity):
-        excluded = deleted_together if use.model is entity.model else set()
+        excluded = deleted_together if use.table is entity.model.__table__ else set()
         counts = use.counts((getattr(row, use.column) for row in rows), excluded)
         for row in rows:
             if count := counts.get(getattr(row, use.column)):
@@ -93,7 +92,8 @@ def setup_in_use(target: str, value: str) -> str | None:
     for entity in ENTITIES.values():
         for reference in entity.references:
             if reference.target == target:
-                use = Use(entity.title.lower(), entity.model, reference.field, reference.column)
+                table = entity.model.__table__
+                use = Use(entity.title.lower(), table, reference.field, reference.column)
                 if count := use.counts([value], set()).get(value):
                     parts.append(f"{use.noun}: {count}")
     if not parts:

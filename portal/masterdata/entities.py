@@ -17,9 +17,8 @@ import sqlalchemy as sa
 from portal.core.errors import NotFound
 from portal.masterdata.fields import Field, field_from_column
 from portal.masterdata.jobs import STANDARD_JOBS, UPLOAD, StandardJob
-from portal.masterdata.references import unknown
+from portal.masterdata.references import REGISTER, STORE, unknown
 from portal.masterdata.registry import TABLES
-from portal.setup.models import Register, Store
 
 
 @dataclass(frozen=True)
@@ -30,9 +29,11 @@ class Reference:
     target: str
     column: str
 
-    def model(self) -> type:
-        """The model the reference points into."""
-        return SETUP_TARGETS.get(self.target) or TABLES[self.target].model
+    def table(self) -> sa.TableClause:
+        """The table the reference points into."""
+        if self.target in SETUP_TARGETS:
+            return SETUP_TARGETS[self.target]
+        return TABLES[self.target].model.__table__
 
     def message(self, value: Any) -> str:
         """The field message for a value that names no live row of the target."""
@@ -42,7 +43,7 @@ class Reference:
 
 
 # Setup tables a master data row may name: they are not master data themselves.
-SETUP_TARGETS: dict[str, type] = {"store": Store, "register": Register}
+SETUP_TARGETS: dict[str, sa.TableClause] = {"store": STORE, "register": REGISTER}
 
 RowCheck = Callable[[dict[str, Any]], dict[str, str]]
 

@@ -1,5 +1,6 @@
-"""Names that must name something: the one message for a reference to nothing, and the store
-fields that name master data rows (its currency, sales tax group, price group and assortment).
+"""Names that must name something: the one message for a reference to nothing, the store fields
+that name master data rows (its currency, sales tax group, price group and assortment), and the
+store and register tables that master data rows name.
 """
 
 from collections.abc import Iterable
@@ -33,6 +34,14 @@ STORE_REFERENCES: dict[str, CodeReference] = {
     "price_group": CodeReference(PriceGroup, "price group", "price groups"),
     "assortment": CodeReference(Assortment, "assortment", "assortments"),
 }
+
+
+# Setup sits above master data, so the setup rows master data names (a worker's store, register
+# hardware) and the store fields that name master data are read by table and column here.
+STORE = sa.table(
+    "store", sa.column("id"), sa.column("store_number"), *map(sa.column, STORE_REFERENCES)
+)
+REGISTER = sa.table("register", sa.column("id"), sa.column("register_number"))
 
 
 def live_codes(model: type, codes: Iterable[str]) -> set[str]:

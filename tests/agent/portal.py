@@ -5,7 +5,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from portal.demo import DEMO_SCHEDULES, DEMO_TAX_CODES
+from portal.demo import DEMO_SCHEDULES, DEMO_TAX_CODES, assign_assortments
 from portal.device_api import credentials
 from portal.distribution import runs, sessions
 from portal.distribution import services as schedules
@@ -18,6 +18,7 @@ from portal.distribution.targets import tables_for, target_of
 from portal.extensions import db
 from portal.masterdata import demo as catalogue
 from portal.masterdata import services as masterdata
+from portal.masterdata.demo_products import seed_products
 from portal.masterdata.people import Customer
 from portal.masterdata.products import AssortmentLine
 from portal.masterdata.versioning import committed_version
@@ -71,9 +72,9 @@ def seed_hq(products: int = 30) -> None:
         )
     numbers = [number for number, _, _ in STORES]
     catalogue.seed_reference_data(numbers, REGISTERS)
-    catalogue.assign_assortments(numbers)
+    assign_assortments(numbers)
     catalogue.seed_people(numbers, customers=10)
-    catalogue.seed_products(products, numbers)
+    seed_products(products, numbers)
     catalogue.seed_discounts(products)
     for schedule in DEMO_SCHEDULES:
         schedules.create_schedule(schedule)

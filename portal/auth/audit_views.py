@@ -1,4 +1,8 @@
-"""The audit trail browser: who changed what, when and through which channel."""
+"""The audit trail browser: who changed what, when and through which channel.
+
+The trail itself (`portal.audit`) sits below auth, which records user changes in it; its page is
+an admin page guarded by auth's permissions, so it lives here.
+"""
 
 import sqlalchemy as sa
 from flask import Blueprint, abort, render_template, request
