@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from flask import current_app, flash, request
+from flask import current_app, flash, redirect, render_template, request
 from sqlalchemy.orm import lazyload
 
 from portal.core.errors import DomainError, ValidationFailed
@@ -98,6 +98,18 @@ def submit(form, change):
         return None
     db.session.commit()
     return result
+
+
+def form_page(form, change, saved, template: str, **context):
+    """A create or edit page: commit `change` for a valid posted form, or show `template` again.
+
+    `saved(result)` gives the message flashed after the change and the page to go to.
+    """
+    if result := submit(form, change):
+        message, location = saved(result)
+        flash(message, "success")
+        return redirect(location)
+    return render_template(template, form=form, **context)
 
 
 def attempt(change) -> bool:

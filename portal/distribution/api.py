@@ -6,8 +6,9 @@ from sqlalchemy.orm import selectinload
 
 from portal.auth.guards import api_permission_required
 from portal.auth.roles import Permission
-from portal.core.api import ListArgsSchema, api_blueprint, errors
+from portal.core.api import api_blueprint, errors
 from portal.core.pagination import keyset_page
+from portal.core.resources import Guards, Schemas, Service, crud_routes
 from portal.distribution import runs, services, tasks
 from portal.distribution.models import DistributionRun, DistributionSchedule
 from portal.distribution.schemas import (
@@ -35,67 +36,41 @@ runs_blp = api_blueprint(
 )
 
 
-@schedules_blp.route("")
-class Schedules(MethodView):
-    """The distribution schedules."""
+crud_routes(
+    schedules_blp,
+    ("Schedules", "ScheduleItem", "/<code>"),
+    Guards.of(api_permission_required, Permission.READ_SETUP, Permission.CHANGE_SCHEDULES),
+    """The distribution schedules.
 
-    @api_permission_required(Permission.READ_SETUP)
-    @schedules_blp.arguments(ListArgsSchema, location="query")
-    @schedules_blp.response(200, DistributionSchedulePageSchema)
-    @errors(schedules_blp, 401, 403)
-    def get(self, args):
-        """List schedules by code, optionally searching code and name."""
-        stmt = services.schedules_query(args.get("q")).options(
-            selectinload(DistributionSchedule.jobs), selectinload(DistributionSchedule.groups)
-        )
-        items, next_cursor = keyset_page(
-            stmt, DistributionSchedule.code, args.get("cursor"), args["limit"]
-        )
-        return {"items": items, "next": next_cursor}
+    GET: List schedules by code, optionally searching code and name.
+    POST: Create a schedule for scheduler jobs (by number) and channel data groups (by name).
+    """,
+    """One distribution schedule.
 
-    @api_permission_required(Permission.CHANGE_SCHEDULES)
-    @schedules_blp.arguments(DistributionScheduleSchema)
-    @schedules_blp.response(201, DistributionScheduleSchema)
-    @errors(schedules_blp, 400, 401, 403, 409)
-    def post(self, data):
-        """Create a schedule for scheduler jobs (by number) and channel data groups (by name)."""
-        schedule = services.create_schedule(data)
-        db.session.commit()
-        return schedule
-
-
-@schedules_blp.route("/<code>")
-class ScheduleItem(MethodView):
-    """One distribution schedule."""
-
-    @api_permission_required(Permission.READ_SETUP)
-    @schedules_blp.response(200, DistributionScheduleSchema)
-    @errors(schedules_blp, 401, 403, 404)
-    def get(self, code):
-        """Show a schedule."""
-        return services.get_schedule(code)
-
-    @api_permission_required(Permission.CHANGE_SCHEDULES)
-    @schedules_blp.arguments(DistributionScheduleUpdateSchema(partial=True))
-    @schedules_blp.response(200, DistributionScheduleSchema)
-    @errors(schedules_blp, 400, 401, 403, 404)
-    def patch(self, data, code):
-        """Change a schedule; `interval_minutes` or `cron` replaces the other recurrence.
+    GET: Show a schedule.
+    PATCH: Change a schedule; `interval_minutes` or `cron` replaces the other recurrence.
 
         A changed recurrence (or enabling the schedule) sets its next run anew: one interval
         from now, or the cron expression's next time in its time zone.
-        """
-        schedule = services.update_schedule(services.get_schedule(code), data)
-        db.session.commit()
-        return schedule
-
-    @api_permission_required(Permission.CHANGE_SCHEDULES)
-    @schedules_blp.response(204)
-    @errors(schedules_blp, 401, 403, 404, 409)
-    def delete(self, code):
-        """Delete a schedule that has never run; disable one that has, to keep its history."""
-        services.delete_schedule(services.get_schedule(code))
-        db.session.commit()
+    DELETE: Delete a schedule that has never run; disable one that has, to keep its history.
+    """,
+    Schemas(
+        DistributionSchedulePageSchema,
+        DistributionScheduleSchema,
+        DistributionScheduleUpdateSchema(partial=True),
+    ),
+    Service(
+        lambda args: services.schedules_query(args.get("q")).options(
+            selectinload(DistributionSchedule.jobs), selectinload(DistributionSchedule.groups)
+        ),
+        DistributionSchedule.code,
+        services.create_schedule,
+        services.get_schedule,
+        services.update_schedule,
+        services.delete_schedule,
+    ),
+    patch_errors=(400, 401, 403, 404),
+)
 
 
 @schedules_blp.route("/<code>/runs")

@@ -11,7 +11,7 @@ from sqlalchemy.orm import selectinload
 from portal.auth.guards import permission_required
 from portal.auth.roles import Permission
 from portal.core.errors import DomainError
-from portal.core.web import attempt, id_arg, paginate, submit
+from portal.core.web import attempt, form_page, id_arg, paginate, submit
 from portal.distribution import runs, services, sessions, tasks
 from portal.distribution.forms import (
     FullPackageForm,
@@ -53,10 +53,13 @@ def index():
 def create():
     """Create a distribution schedule."""
     form = NewScheduleForm()
-    if schedule := submit(form, lambda: services.create_schedule(form.to_data())):
-        flash(f"Distribution schedule {schedule.code} created.", "success")
-        return redirect(url_for(".detail", code=schedule.code))
-    return render_template("distribution/schedules_form.html", form=form, schedule=None)
+    return form_page(
+        form,
+        lambda: services.create_schedule(form.to_data()),
+        lambda schedule: (f"Distribution schedule {schedule.code} created.", _at(schedule)),
+        "distribution/schedules_form.html",
+        schedule=None,
+    )
 
 
 @bp.get("/schedules/<code>")
@@ -80,10 +83,13 @@ def edit(code: str):
     """Change a schedule's jobs, groups, recurrence and flags; its code stays."""
     schedule = services.get_schedule(code)
     form = ScheduleForm(data=ScheduleForm.initial(schedule))
-    if submit(form, lambda: services.update_schedule(schedule, form.to_data())):
-        flash(f"Distribution schedule {schedule.code} saved.", "success")
-        return redirect(url_for(".detail", code=schedule.code))
-    return render_template("distribution/schedules_form.html", form=form, schedule=schedule)
+    return form_page(
+        form,
+        lambda: services.update_schedule(schedule, form.to_data()),
+        lambda schedule: (f"Distribution schedule {schedule.code} saved.", _at(schedule)),
+        "distribution/schedules_form.html",
+        schedule=schedule,
+    )
 
 
 @bp.route("/schedules/<code>/delete", methods=["GET", "POST"])
@@ -287,3 +293,7 @@ def _with_links(stmt: sa.Select) -> sa.Select:
         selectinload(DownloadSession.channel_database),
         selectinload(DownloadSession.package),
     )
+
+
+def _at(schedule: DistributionSchedule) -> str:
+    return url_for(".detail", code=schedule.code)

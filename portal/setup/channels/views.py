@@ -7,7 +7,7 @@ from wtforms import SelectChoice
 
 from portal.auth.guards import permission_required
 from portal.auth.roles import Permission
-from portal.core.web import attempt, paginate, submit
+from portal.core.web import attempt, form_page, paginate, submit
 from portal.extensions import db
 from portal.setup.channels import services
 from portal.setup.channels.forms import DatabaseFilterForm, DatabaseForm, GroupForm
@@ -40,10 +40,13 @@ def groups():
 def group_new():
     """Create a channel data group."""
     form = GroupForm()
-    if group := submit(form, lambda: services.create_group(form.name.data, form.description.data)):
-        flash(f"Channel data group '{group.name}' created.", "success")
-        return redirect(url_for(".group", name=group.name))
-    return render_template("channels/group_form.html", form=form, group=None)
+    return form_page(
+        form,
+        lambda: services.create_group(form.name.data, form.description.data),
+        lambda group: (f"Channel data group '{group.name}' created.", _at(group)),
+        "channels/group_form.html",
+        group=None,
+    )
 
 
 @bp.get("/channel-data-groups/<path:name>")
@@ -65,10 +68,13 @@ def group_edit(name: str):
     group = services.get_group(name)
     form = GroupForm(obj=group)
     changes = {"name": form.name.data, "description": form.description.data}
-    if submit(form, lambda: services.update_group(group, changes)):
-        flash(f"Channel data group '{group.name}' saved.", "success")
-        return redirect(url_for(".group", name=group.name))
-    return render_template("channels/group_form.html", form=form, group=group)
+    return form_page(
+        form,
+        lambda: services.update_group(group, changes),
+        lambda group: (f"Channel data group '{group.name}' saved.", _at(group)),
+        "channels/group_form.html",
+        group=group,
+    )
 
 
 @bp.route("/channel-data-groups/<path:name>/delete", methods=["GET", "POST"])
@@ -158,3 +164,7 @@ def _with_links(stmt: sa.Select) -> sa.Select:
         selectinload(ChannelDatabase.register).selectinload(Register.store),
         selectinload(ChannelDatabase.channel_data_group),
     )
+
+
+def _at(group: ChannelDataGroup) -> str:
+    return url_for(".group", name=group.name)

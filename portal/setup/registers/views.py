@@ -5,7 +5,7 @@ from sqlalchemy.orm import selectinload
 
 from portal.auth.guards import permission_required
 from portal.auth.roles import Permission
-from portal.core.web import attempt, paginate, submit
+from portal.core.web import attempt, form_page, paginate
 from portal.setup.hooks import PageExtras
 from portal.setup.models import Register, Store
 from portal.setup.registers import services
@@ -63,10 +63,13 @@ def support_offline(register_number: str):
 def create():
     """Create a register in a store (`?store=NUMBER` preselects it)."""
     form = NewRegisterForm(store=request.args.get("store", "").strip().upper())
-    if register := submit(form, lambda: services.create_register(form.to_data())):
-        flash(f"Register {register.register_number} created.", "success")
-        return redirect(url_for(".detail", register_number=register.register_number))
-    return render_template("registers/form.html", form=form, register=None)
+    return form_page(
+        form,
+        lambda: services.create_register(form.to_data()),
+        lambda register: (f"Register {register.register_number} created.", _at(register)),
+        "registers/form.html",
+        register=None,
+    )
 
 
 @bp.route("/<register_number>/edit", methods=["GET", "POST"])
@@ -75,10 +78,13 @@ def edit(register_number: str):
     """Change a register's offline profile, active flag or Support offline."""
     register = services.get_register(register_number)
     form = RegisterForm(data=RegisterForm.initial(register))
-    if submit(form, lambda: services.update_register(register, form.to_data())):
-        flash(f"Register {register.register_number} saved.", "success")
-        return redirect(url_for(".detail", register_number=register.register_number))
-    return render_template("registers/form.html", form=form, register=register)
+    return form_page(
+        form,
+        lambda: services.update_register(register, form.to_data()),
+        lambda register: (f"Register {register.register_number} saved.", _at(register)),
+        "registers/form.html",
+        register=register,
+    )
 
 
 @bp.route("/<register_number>/delete", methods=["GET", "POST"])
@@ -110,3 +116,7 @@ def _switched_message(register: Register) -> str:
         f"Support offline is on for {number}; offline database {database.name} is active "
         f"in channel data group {group}."
     )
+
+
+def _at(register: Register) -> str:
+    return url_for(".detail", register_number=register.register_number)

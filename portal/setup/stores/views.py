@@ -6,7 +6,7 @@ from sqlalchemy.orm import selectinload
 
 from portal.auth.guards import permission_required
 from portal.auth.roles import Permission
-from portal.core.web import attempt, paginate, submit
+from portal.core.web import attempt, form_page, paginate
 from portal.extensions import db
 from portal.setup.models import Register, Store
 from portal.setup.stores import services
@@ -47,10 +47,16 @@ def detail(store_number: str):
 def create():
     """Create a store, which also creates its channel database."""
     form = NewStoreForm()
-    if store := submit(form, lambda: services.create_store(form.to_data())):
-        flash(f"Store {store.store_number} created with its channel database.", "success")
-        return redirect(url_for(".detail", store_number=store.store_number))
-    return render_template("stores/form.html", form=form, store=None)
+    return form_page(
+        form,
+        lambda: services.create_store(form.to_data()),
+        lambda store: (
+            f"Store {store.store_number} created with its channel database.",
+            _at(store),
+        ),
+        "stores/form.html",
+        store=None,
+    )
 
 
 @bp.route("/<store_number>/edit", methods=["GET", "POST"])
@@ -59,10 +65,13 @@ def edit(store_number: str):
     """Change a store's settings; its number stays."""
     store = services.get_store(store_number)
     form = StoreForm(data=StoreForm.initial(store))
-    if submit(form, lambda: services.update_store(store, form.to_data())):
-        flash(f"Store {store.store_number} saved.", "success")
-        return redirect(url_for(".detail", store_number=store.store_number))
-    return render_template("stores/form.html", form=form, store=store)
+    return form_page(
+        form,
+        lambda: services.update_store(store, form.to_data()),
+        lambda store: (f"Store {store.store_number} saved.", _at(store)),
+        "stores/form.html",
+        store=store,
+    )
 
 
 @bp.route("/<store_number>/delete", methods=["GET", "POST"])
@@ -77,6 +86,10 @@ def delete(store_number: str):
         return redirect(url_for(".detail", store_number=number))
     flash(f"Store {number} and its channel database deleted.", "success")
     return redirect(url_for(".index"))
+
+
+def _at(store: Store) -> str:
+    return url_for(".detail", store_number=store.store_number)
 
 
 def _register_counts(store_ids: list[int]) -> dict[int, int]:
