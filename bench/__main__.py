@@ -34,12 +34,12 @@ from bench.device_load import device_load_benchmark
 from bench.search import search_benchmark
 from bench.uploads import SALES, upload_benchmarks
 from bench.web_load import web_load_benchmark
+from portal.core.extensions import db
 from portal.distribution.export import TableExport
 from portal.distribution.models import SchedulerJob
 from portal.distribution.package_files import write_package
 from portal.distribution.tables import TABLES
 from portal.distribution.targets import tables_for, target_of
-from portal.extensions import db
 from portal.masterdata import services as masterdata
 from portal.masterdata.demo_products import product_number
 from portal.masterdata.products import Product

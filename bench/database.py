@@ -9,7 +9,7 @@ import psycopg
 from flask_migrate import upgrade
 
 from portal import create_app
-from portal.extensions import db
+from portal.core.extensions import db
 
 SERVER = "postgresql://postgres@127.0.0.1:5432/test"
 

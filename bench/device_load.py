@@ -34,10 +34,10 @@ from portal.agent import upload as uploads
 from portal.agent.client import API_PATH, PortalClient
 from portal.agent.errors import AgentError
 from portal.agent.local import LocalState, now_iso
+from portal.core.extensions import db
 from portal.device_api import credentials
 from portal.device_api.schemas import DeviceDatabaseSchema
 from portal.distribution.models import SESSION_APPLIED, DownloadSession
-from portal.extensions import db
 from portal.setup.channels import services as channels
 from portal.setup.models import OFFLINE, ChannelDatabase, Register
 from portal.transactions.models import PosTransaction

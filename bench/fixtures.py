@@ -5,10 +5,10 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 
+from portal.core.extensions import db
 from portal.core.models import utcnow
 from portal.distribution import builds, runs
 from portal.distribution import services as distribution
-from portal.extensions import db
 from portal.masterdata import services as masterdata
 from portal.masterdata.demo_products import ITEM_TAX_GROUP, assortment_code, seed_products
 from portal.masterdata.prices import Currency, PriceGroup

@@ -17,8 +17,8 @@ from bench import fixtures
 from bench.database import portal_on_fresh_database
 from bench.server import ms, percentile
 from portal.auth import services as auth
+from portal.core.extensions import db
 from portal.core.web import COUNT_AHEAD
-from portal.extensions import db
 from portal.masterdata.demo_products import ean13, product_number
 
 PASSWORD = "bench-password-1"

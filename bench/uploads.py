@@ -20,8 +20,8 @@ import sqlalchemy as sa
 from bench import fixtures
 from bench.database import portal_on_fresh_database
 from portal.auditor.models import Anomaly
+from portal.core.extensions import db
 from portal.device_api import credentials
-from portal.extensions import db
 from portal.setup.models import Register
 from portal.setup.registers import services as registers
 from portal.setup.stores import services as stores

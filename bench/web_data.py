@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from bench import fixtures
 from portal.auth import services as auth
 from portal.auth.roles import Role
-from portal.extensions import db
+from portal.core.extensions import db
 from portal.setup.channels import services as channels
 
 REGISTERS_EACH = 4

@@ -28,8 +28,8 @@ import sqlalchemy as sa
 from bench.database import portal_on_fresh_database
 from bench.server import celery_worker, ms, percentile, portal_server
 from bench.web_data import PASSWORD, REGISTERS_EACH, Chain, seed
+from portal.core.extensions import db
 from portal.distribution.models import RUN_DONE, RUN_FAILED, DistributionRun, DownloadSession
-from portal.extensions import db
 
 USERS = 20
 # A person reads a page before the next click; 0.5 to 1.5 s is brisk for someone working a list.

@@ -13,7 +13,7 @@ from portal.celery_app import celery_init_app
 from portal.core import security
 from portal.core.api import API_PREFIX
 from portal.core.errors import Conflict, DomainError, render_error
-from portal.extensions import api, csrf, db, login_manager, migrate
+from portal.core.extensions import api, csrf, db, login_manager, migrate
 
 # An uploaded batch allocates hundreds of thousands of short-lived objects (decimals, dicts). At
 # CPython's default thresholds (700, 10, 10) the cyclic collector then runs hundreds of times a
@@ -54,7 +54,7 @@ class DatabaseId(IntegerConverter):
 
 
 def register_extensions(app: Flask) -> None:
-    """Bind the extensions of `portal.extensions` to this app."""
+    """Bind the extensions of `portal.core.extensions` to this app."""
     from portal import models  # noqa: F401  (every model must be known to migrations)
 
     db.init_app(app)

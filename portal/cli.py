@@ -11,11 +11,11 @@ from portal.audit import services as audit
 from portal.auth import roles
 from portal.auth import services as auth
 from portal.core.errors import DomainError, NotFound
+from portal.core.extensions import db
 from portal.device_api import credentials
 from portal.distribution import runs, tasks
 from portal.distribution import services as schedules
 from portal.distribution.models import RUN_DONE, RUN_FAILED
-from portal.extensions import db
 from portal.masterdata import csv_import
 from portal.masterdata.demo_products import MAX_PRODUCTS
 

@@ -7,9 +7,9 @@ import sqlalchemy as sa
 
 from portal.auth import services as auth
 from portal.auth.models import User
+from portal.core.extensions import db
 from portal.distribution import services as schedules
 from portal.distribution.models import DistributionSchedule
-from portal.extensions import db
 from portal.masterdata import demo as catalogue
 from portal.masterdata import services as masterdata
 from portal.masterdata.demo_products import Checkpoint, seed_products

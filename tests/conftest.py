@@ -13,7 +13,7 @@ from werkzeug.serving import make_server
 from portal import config, create_app
 from portal.auth import services as auth
 from portal.config import database_url
-from portal.extensions import db, limiter
+from portal.core.extensions import db, limiter
 from portal.masterdata.prices import Currency, PriceGroup
 from portal.masterdata.tax import SalesTaxGroup
 from tests.factories import ensure_master_data

@@ -3,8 +3,8 @@
 import factory
 import sqlalchemy as sa
 
+from portal.core.extensions import db
 from portal.core.models import utcnow
-from portal.extensions import db
 from portal.masterdata.references import STORE_REFERENCES
 from portal.setup.channels import services as channels
 from portal.setup.offline_profiles import services as offline_profiles

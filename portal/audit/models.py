@@ -6,8 +6,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
+from portal.core.extensions import db
 from portal.core.models import UTCDateTime, utcnow
-from portal.extensions import db
 
 
 class AuditEntry(db.Model):

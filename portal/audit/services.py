@@ -8,8 +8,8 @@ import sqlalchemy as sa
 from flask import g, has_app_context
 
 from portal.audit.models import AuditEntry
+from portal.core.extensions import db
 from portal.core.search import search
-from portal.extensions import db
 
 SYSTEM_ACTOR = ("system", "system")
 

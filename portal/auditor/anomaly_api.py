@@ -15,8 +15,8 @@ from portal.auditor.models import SUBJECT_ANOMALY, Anomaly
 from portal.auth.guards import api_permission_required
 from portal.auth.roles import Permission
 from portal.core.api import api_blueprint, errors
+from portal.core.extensions import db
 from portal.core.pagination import keyset_page_desc
-from portal.extensions import db
 
 blp = api_blueprint(
     "anomalies_api",

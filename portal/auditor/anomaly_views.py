@@ -14,9 +14,9 @@ from portal.auth.guards import permission_required
 from portal.auth.roles import Permission
 from portal.core.downloads import csv_response, wants_csv
 from portal.core.errors import NotFound
+from portal.core.extensions import db
 from portal.core.models import utcnow
 from portal.core.web import cursor_page, submit
-from portal.extensions import db
 
 bp = Blueprint("anomalies", __name__)
 

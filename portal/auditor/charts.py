@@ -8,8 +8,8 @@ import sqlalchemy as sa
 
 from portal.auditor.models import ANOMALY_KINDS, REVIEW_OPEN, Anomaly
 from portal.auditor.transaction_queries import day_end, day_start
+from portal.core.extensions import db
 from portal.core.sql import is_postgresql
-from portal.extensions import db
 from portal.setup.models import Store
 from portal.transactions.models import PosTransaction
 

@@ -9,8 +9,8 @@ from sqlalchemy.orm import joinedload
 
 from portal.auditor.charts import StoreSummary
 from portal.auditor.models import Anomaly
+from portal.core.extensions import db
 from portal.core.pagination import keyset_page_desc
-from portal.extensions import db
 from portal.setup.models import ChannelDatabase
 from portal.transactions.models import PosTransaction, UploadSession
 

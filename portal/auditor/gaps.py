@@ -30,8 +30,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import aliased
 
 from portal.auditor.models import SEQUENCE_GAP, Anomaly
+from portal.core.extensions import db
 from portal.core.sql import among
-from portal.extensions import db
 from portal.transactions.models import PosTransaction
 from portal.transactions.signals import Arrival
 

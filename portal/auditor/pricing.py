@@ -20,8 +20,8 @@ import sqlalchemy as sa
 from portal.auditor.findings import finding, local_day
 from portal.auditor.models import PRICE_MISMATCH, TAX_MISMATCH
 from portal.auditor.watermarks import PRICES_JOB, PRODUCTS_JOB, TAX_JOB, Watermarks
+from portal.core.extensions import db
 from portal.core.sql import among
-from portal.extensions import db
 from portal.masterdata.history import ProductPriceHistory, TaxRateHistory, TradeAgreementHistory
 from portal.transactions.signals import Arrival
 

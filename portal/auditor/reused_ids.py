@@ -18,8 +18,8 @@ import sqlalchemy as sa
 
 from portal.auditor.findings import finding
 from portal.auditor.models import REUSED_TRANSACTION_ID
+from portal.core.extensions import db
 from portal.core.sql import among, is_postgresql, unnested
-from portal.extensions import db
 from portal.transactions.models import PosTransaction
 from portal.transactions.signals import Arrival
 

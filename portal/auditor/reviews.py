@@ -12,7 +12,7 @@ from portal.auditor.models import (
     Review,
 )
 from portal.core.errors import NotFound, ValidationFailed
-from portal.extensions import db
+from portal.core.extensions import db
 from portal.transactions.models import PosTransaction
 
 MAX_COMMENT = 2000

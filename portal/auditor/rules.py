@@ -35,8 +35,8 @@ from portal.auditor.models import (
     Anomaly,
 )
 from portal.auditor.pricing import price_and_tax_findings
+from portal.core.extensions import db
 from portal.core.sql import is_postgresql, unnested
-from portal.extensions import db
 from portal.setup.models import OfflineProfile, Register, Store
 from portal.transactions.models import KIND_RETURN, KIND_VOID, PosTransaction
 from portal.transactions.signals import Arrival, KeptConflict

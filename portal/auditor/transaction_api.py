@@ -18,8 +18,8 @@ from portal.auditor.transaction_schemas import (
 from portal.auth.guards import api_permission_required
 from portal.auth.roles import Permission
 from portal.core.api import api_blueprint, errors
+from portal.core.extensions import db
 from portal.core.pagination import keyset_page_desc
-from portal.extensions import db
 from portal.transactions.models import PosTransaction
 
 blp = api_blueprint(

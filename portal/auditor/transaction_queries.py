@@ -9,8 +9,8 @@ from sqlalchemy.orm import selectinload
 from portal.auditor import reviews
 from portal.auditor.models import SUBJECT_TRANSACTION, Anomaly
 from portal.core.errors import NotFound
+from portal.core.extensions import db
 from portal.core.search import escape_like
-from portal.extensions import db
 from portal.setup.models import ChannelDatabase, Register, Store
 from portal.transactions.models import PosTransaction, TransactionConflict, UploadSession
 

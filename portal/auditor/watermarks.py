@@ -14,8 +14,8 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
+from portal.core.extensions import db
 from portal.distribution.models import SESSION_APPLIED, DownloadSession
-from portal.extensions import db
 from portal.setup.models import CHANNEL, OFFLINE, ChannelDatabase
 from portal.transactions.signals import Arrival
 

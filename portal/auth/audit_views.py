@@ -11,8 +11,8 @@ from portal.audit.models import AuditEntry
 from portal.audit.services import entries_query
 from portal.auth.guards import permission_required
 from portal.auth.roles import Permission
+from portal.core.extensions import db
 from portal.core.web import paginate
-from portal.extensions import db
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
 

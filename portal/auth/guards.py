@@ -10,7 +10,7 @@ from portal.audit import services as audit
 from portal.auth import services as auth
 from portal.auth.roles import Permission, can
 from portal.core.errors import Forbidden, Unauthorized
-from portal.extensions import db
+from portal.core.extensions import db
 
 
 def permission_required(permission: Permission):

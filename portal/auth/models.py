@@ -8,8 +8,8 @@ import sqlalchemy as sa
 from flask_login import UserMixin
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from portal.core.extensions import db
 from portal.core.models import Timestamped, UTCDateTime
-from portal.extensions import db
 
 
 class User(UserMixin, Timestamped, db.Model):

@@ -12,9 +12,9 @@ from portal.audit import services as audit
 from portal.auth.models import ApiToken, SignIn, User
 from portal.auth.roles import Role
 from portal.core.errors import Conflict, NotFound, ValidationFailed
+from portal.core.extensions import db
 from portal.core.models import utcnow
 from portal.core.search import search
-from portal.extensions import db
 
 MIN_PASSWORD_LENGTH = 10
 TOKEN_PREFIX = "hqp_"

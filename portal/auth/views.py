@@ -22,9 +22,9 @@ from portal.auth.forms import ConfirmForm, LoginForm, TokenForm, UserCreateForm,
 from portal.auth.guards import inject_permissions, permission_required
 from portal.auth.models import ApiToken, User
 from portal.auth.roles import Permission
+from portal.core.extensions import db, limiter, login_manager
 from portal.core.security import FAILED_SIGN_IN_LIMIT, sign_in_failed, sign_in_key
 from portal.core.web import paginate, submit
-from portal.extensions import db, limiter, login_manager
 
 bp = Blueprint("auth", __name__)
 bp.app_context_processor(inject_permissions)

@@ -5,7 +5,7 @@ from flask import Blueprint, render_template
 
 from portal.auth.guards import permission_required
 from portal.auth.roles import Permission
-from portal.extensions import db
+from portal.core.extensions import db
 from portal.setup.models import OFFLINE, ChannelDatabase, ChannelDataGroup, Register, Store
 
 # Named "core" as it always was: templates link to `core.home`.

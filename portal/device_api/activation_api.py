@@ -9,9 +9,9 @@ from flask.views import MethodView
 from portal.auth.guards import api_permission_required
 from portal.auth.roles import Permission
 from portal.core.api import errors
+from portal.core.extensions import db
 from portal.device_api import credentials
 from portal.device_api.schemas import ActivationCodeRequestSchema, ActivationCodeSchema
-from portal.extensions import db
 from portal.setup.channels import services
 from portal.setup.channels.api import databases_blp
 

@@ -8,6 +8,7 @@ from flask_limiter.util import get_remote_address
 
 from portal.audit import services as audit
 from portal.core.api import api_blueprint, errors
+from portal.core.extensions import db, limiter
 from portal.core.pagination import keyset_page
 from portal.device_api import credentials, heartbeats, packages
 from portal.device_api.auth import DEVICE_TOKEN, current_database, device_required
@@ -24,7 +25,6 @@ from portal.device_api.schemas import (
 )
 from portal.distribution import tasks
 from portal.distribution.models import DownloadSession
-from portal.extensions import db, limiter
 from portal.setup.models import OFFLINE
 
 blp = api_blueprint(

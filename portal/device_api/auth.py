@@ -5,9 +5,9 @@ from functools import wraps
 from flask import g, request
 
 from portal.audit import services as audit
+from portal.core.extensions import db
 from portal.device_api import credentials
 from portal.device_api.credentials import WrongCredentials
-from portal.extensions import db
 from portal.setup.models import ChannelDatabase
 
 # The OpenAPI security requirement of the operations `device_required` guards.

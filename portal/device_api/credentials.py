@@ -12,11 +12,11 @@ import sqlalchemy as sa
 
 from portal.audit import services as audit
 from portal.core.errors import Conflict, DomainError, NotFound
+from portal.core.extensions import db
 from portal.core.models import utcnow
 from portal.device_api.models import ActivationCode, DeviceToken
 from portal.distribution import runs
 from portal.distribution.models import DistributionRun, DistributionSchedule, schedule_group
-from portal.extensions import db
 from portal.setup.models import CHANNEL, OFFLINE, ChannelDatabase, Register, Store
 
 ACTIVATION_CODE_LIFETIME = timedelta(hours=24)

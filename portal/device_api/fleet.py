@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from flask import current_app
 
+from portal.core.extensions import db
 from portal.core.models import utcnow
 from portal.device_api.models import OFFLINE_MODE, ONLINE, DeviceStatus, FleetSample, Heartbeat
 from portal.distribution.models import (
@@ -30,7 +31,6 @@ from portal.distribution.models import (
     SESSION_DOWNLOADED,
     DownloadSession,
 )
-from portal.extensions import db
 from portal.setup.models import CHANNEL, OFFLINE, ChannelDatabase, Store
 from portal.setup.stores import services as stores
 from portal.transactions.models import UploadSession

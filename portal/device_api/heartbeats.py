@@ -6,10 +6,10 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from portal.core.errors import ValidationFailed
+from portal.core.extensions import db
 from portal.core.models import utcnow
 from portal.device_api.models import ONLINE, DeviceStatus, Heartbeat
 from portal.distribution.models import DownloadSession
-from portal.extensions import db
 from portal.setup.models import ChannelDatabase
 
 

@@ -13,6 +13,7 @@ from sqlalchemy.orm import aliased, joinedload
 
 from portal.audit import services as audit
 from portal.core.errors import Conflict, NotFound
+from portal.core.extensions import db
 from portal.core.models import utcnow
 from portal.distribution import builds
 from portal.distribution.models import (
@@ -27,7 +28,6 @@ from portal.distribution.models import (
     SESSION_REQUESTED,
     DownloadSession,
 )
-from portal.extensions import db
 from portal.setup.models import ChannelDatabase
 
 LIST_AVAILABLE = "available"

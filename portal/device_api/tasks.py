@@ -2,8 +2,8 @@
 
 from celery import shared_task
 
+from portal.core.extensions import db
 from portal.device_api import fleet
-from portal.extensions import db
 
 
 @shared_task(name="device_api.sample_fleet", acks_late=True)

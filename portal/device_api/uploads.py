@@ -10,9 +10,9 @@ from flask import jsonify, request
 from flask.views import MethodView
 
 from portal.core.api import api_blueprint, errors
+from portal.core.extensions import db
 from portal.device_api.auth import DEVICE_TOKEN, current_database, device_required
 from portal.device_api.models import DeviceStatus
-from portal.extensions import db
 from portal.setup.models import ChannelDatabase
 from portal.transactions import batches, bulk, ingest
 from portal.transactions.schemas import UploadResultSchema, UploadSchema

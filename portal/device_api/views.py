@@ -21,12 +21,12 @@ from sqlalchemy.orm import selectinload
 
 from portal.auth.guards import permission_required
 from portal.auth.roles import Permission
+from portal.core.extensions import db
 from portal.core.models import utcnow
 from portal.core.web import paginate, submit
 from portal.device_api import credentials, fleet
 from portal.device_api.chart import fleet_chart
 from portal.device_api.forms import ActivationCodeForm, RevokeTokenForm
-from portal.extensions import db
 from portal.setup.channels import services as channels
 from portal.setup.models import ChannelDatabase, Register, Store
 

@@ -7,6 +7,7 @@ from sqlalchemy.orm import selectinload
 from portal.auth.guards import api_permission_required
 from portal.auth.roles import Permission
 from portal.core.api import api_blueprint, errors
+from portal.core.extensions import db
 from portal.core.pagination import keyset_page
 from portal.core.resources import Guards, Schemas, Service, crud_routes
 from portal.distribution import runs, services, tasks
@@ -20,7 +21,6 @@ from portal.distribution.schemas import (
     RunRequestSchema,
     RunSchema,
 )
-from portal.extensions import db
 
 schedules_blp = api_blueprint(
     "distribution_schedules_api",

@@ -10,6 +10,7 @@ from flask import current_app
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
+from portal.core.extensions import db
 from portal.core.models import utcnow
 from portal.distribution.export import TableExport
 from portal.distribution.manifest import manifest
@@ -33,7 +34,6 @@ from portal.distribution.models import (
 from portal.distribution.package_files import write_package
 from portal.distribution.tables import TABLES, Target
 from portal.distribution.targets import tables_for, target_of
-from portal.extensions import db
 from portal.setup.models import ChannelDatabase, Register, Store
 
 

@@ -11,11 +11,11 @@ from wtforms import (
 )
 from wtforms.validators import InputRequired, Optional
 
+from portal.core.extensions import db
 from portal.core.forms import WholeNumberField
 from portal.core.validation import time_zone_choices
 from portal.distribution import services
 from portal.distribution.models import SESSION_STATUSES, DistributionSchedule
-from portal.extensions import db
 from portal.setup.channels import services as channels
 
 SETTINGS = (

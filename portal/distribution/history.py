@@ -4,8 +4,8 @@ import sqlalchemy as sa
 from flask import Flask
 
 from portal.core.errors import Conflict
+from portal.core.extensions import db
 from portal.distribution.models import DistributionRun, DownloadSession
-from portal.extensions import db
 from portal.setup.models import ChannelDatabase, Store
 from portal.setup.signals import store_deleting
 

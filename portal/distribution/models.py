@@ -7,8 +7,8 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from portal.core.extensions import db
 from portal.core.models import Timestamped, UTCDateTime, utcnow
-from portal.extensions import db
 from portal.setup.models import ChannelDatabase, ChannelDataGroup
 
 RUN_WAITING = "waiting"  # recorded, not yet picked up by a worker (e.g. the broker is down)

@@ -7,6 +7,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from flask import current_app
 
+from portal.core.extensions import db
 from portal.core.models import utcnow
 from portal.distribution.models import (
     SESSION_APPLIED,
@@ -14,7 +15,6 @@ from portal.distribution.models import (
     DataPackage,
     DownloadSession,
 )
-from portal.extensions import db
 
 # A session in any other state may still download (or retry) its package.
 DONE_WITH_PACKAGE = (SESSION_APPLIED, SESSION_CANCELED)

@@ -6,6 +6,7 @@ import sqlalchemy as sa
 
 from portal.audit import services as audit
 from portal.core.errors import Conflict, NotFound, ValidationFailed
+from portal.core.extensions import db
 from portal.core.models import utcnow
 from portal.core.search import search
 from portal.distribution import builds
@@ -20,7 +21,6 @@ from portal.distribution.models import (
 )
 from portal.distribution.services import set_next_run
 from portal.distribution.targets import deliveries
-from portal.extensions import db
 from portal.masterdata.versioning import committed_version
 from portal.setup.models import ChannelDatabase
 

@@ -11,6 +11,7 @@ from sqlalchemy.orm import selectinload
 from portal.auth.guards import permission_required
 from portal.auth.roles import Permission
 from portal.core.errors import DomainError
+from portal.core.extensions import db
 from portal.core.web import attempt, form_page, id_arg, paginate, submit
 from portal.distribution import runs, services, sessions, tasks
 from portal.distribution.forms import (
@@ -27,7 +28,6 @@ from portal.distribution.models import (
     DistributionSchedule,
     DownloadSession,
 )
-from portal.extensions import db
 from portal.setup.channels import services as channels
 from portal.setup.models import ChannelDatabase
 

@@ -5,6 +5,7 @@ from sqlalchemy.orm import selectinload
 
 from portal.core.api import ListArgsSchema, page_schema
 from portal.core.arguments import StrictBoolean
+from portal.core.extensions import db
 from portal.distribution import runs, sessions
 from portal.distribution.models import (
     FULL,
@@ -13,7 +14,6 @@ from portal.distribution.models import (
     SESSION_STATUSES,
     DownloadSession,
 )
-from portal.extensions import db
 from portal.setup.channels.schemas import Reference
 
 

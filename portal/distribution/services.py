@@ -8,6 +8,7 @@ from croniter import CroniterBadDateError, CroniterError, croniter
 
 from portal.audit import services as audit
 from portal.core.errors import Conflict, NotFound, ValidationFailed
+from portal.core.extensions import db
 from portal.core.models import utcnow
 from portal.core.search import search
 from portal.core.validation import (
@@ -18,7 +19,6 @@ from portal.core.validation import (
     normalise_number,
 )
 from portal.distribution.models import DistributionRun, DistributionSchedule, SchedulerJob
-from portal.extensions import db
 from portal.masterdata.jobs import JOB_CATALOGUE, OFFLINE_SCOPES_JOB
 from portal.setup.channels import services as channels
 

@@ -4,6 +4,7 @@ import sqlalchemy as sa
 
 from portal.audit import services as audit
 from portal.core.errors import Conflict, NotFound
+from portal.core.extensions import db
 from portal.core.models import utcnow
 from portal.distribution.models import (
     RUN_RUNNING,
@@ -15,7 +16,6 @@ from portal.distribution.models import (
     DownloadSession,
 )
 from portal.distribution.targets import deliveries
-from portal.extensions import db
 from portal.setup.models import ChannelDatabase, Store
 
 # A package that was never built can be built again; a delivered one is the target's business.

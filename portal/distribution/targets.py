@@ -4,9 +4,9 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
+from portal.core.extensions import db
 from portal.distribution.models import DistributionSchedule, SchedulerJob
 from portal.distribution.tables import TABLES, Target
-from portal.extensions import db
 from portal.masterdata.jobs import UPLOAD
 from portal.setup.models import OFFLINE, ChannelDatabase
 

@@ -6,8 +6,8 @@ from celery import shared_task
 from flask import current_app
 from kombu.exceptions import OperationalError
 
+from portal.core.extensions import db
 from portal.distribution import builds, retention, runs
-from portal.extensions import db
 
 
 @shared_task(name="distribution.start_run", acks_late=True)

@@ -5,8 +5,8 @@ from flask.views import MethodView
 from portal.auth.guards import api_permission_required
 from portal.auth.roles import Permission
 from portal.core.api import api_blueprint, errors
+from portal.core.extensions import db
 from portal.core.pagination import keyset_page
-from portal.extensions import db
 from portal.masterdata import services
 from portal.masterdata.entities import get_entity
 from portal.masterdata.schemas import (

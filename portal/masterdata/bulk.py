@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from portal.audit import services as audit
 from portal.core.errors import ValidationFailed
-from portal.extensions import db
+from portal.core.extensions import db
 from portal.masterdata.dependents import in_use
 from portal.masterdata.entities import Entity, Reference
 from portal.masterdata.fields import Invalid

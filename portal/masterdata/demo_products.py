@@ -17,8 +17,8 @@ import sqlalchemy as sa
 from faker import Faker
 
 from portal.audit import services as audit
+from portal.core.extensions import db
 from portal.core.models import utcnow
-from portal.extensions import db
 from portal.masterdata import history
 from portal.masterdata.entities import get_entity
 from portal.masterdata.prices import TradeAgreement

@@ -12,7 +12,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from portal.extensions import db
+from portal.core.extensions import db
 from portal.masterdata.entities import ENTITIES, Entity
 from portal.masterdata.references import STORE, STORE_REFERENCES
 

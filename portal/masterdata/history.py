@@ -15,7 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from portal.extensions import db
+from portal.core.extensions import db
 
 
 class TradeAgreementHistory(db.Model):

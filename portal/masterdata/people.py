@@ -3,8 +3,8 @@
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
+from portal.core.extensions import db
 from portal.core.models import Timestamped
-from portal.extensions import db
 from portal.masterdata.versioning import Distributable
 
 

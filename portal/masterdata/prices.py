@@ -6,8 +6,8 @@ from decimal import Decimal
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
+from portal.core.extensions import db
 from portal.core.models import Timestamped
-from portal.extensions import db
 from portal.masterdata.products import trigram_index
 from portal.masterdata.versioning import Distributable
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from portal.extensions import db
+from portal.core.extensions import db
 from portal.masterdata.prices import Currency, PriceGroup
 from portal.masterdata.products import Assortment
 from portal.masterdata.tax import SalesTaxGroup

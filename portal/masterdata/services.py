@@ -11,8 +11,8 @@ import sqlalchemy as sa
 
 from portal.audit import services as audit
 from portal.core.errors import Conflict, NotFound, ValidationFailed
+from portal.core.extensions import db
 from portal.core.search import search
-from portal.extensions import db
 from portal.masterdata.bulk import QUERY_CHUNK, Batch, Outcome, api_key, api_row
 from portal.masterdata.dependents import in_use
 from portal.masterdata.entities import Entity, get_entity

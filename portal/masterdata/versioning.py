@@ -12,8 +12,8 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from portal.core.extensions import db
 from portal.core.models import UTCDateTime, utcnow
-from portal.extensions import db
 from portal.masterdata import history
 
 _VERSION_KEY = "change_version"

@@ -8,8 +8,8 @@ from flask import Blueprint, Response, flash, redirect, render_template, request
 from portal.auth.guards import permission_required
 from portal.auth.roles import Permission
 from portal.core.errors import ValidationFailed
+from portal.core.extensions import db
 from portal.core.web import attempt, paginate, submit
-from portal.extensions import db
 from portal.masterdata import csv_import, services
 from portal.masterdata.entities import entity_groups, get_entity
 from portal.masterdata.forms import ImportForm, form_data, row_form

@@ -11,8 +11,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
+from portal.core.extensions import db
 from portal.core.sql import is_postgresql, unnested
-from portal.extensions import db
 
 
 def insert(table: sa.Table):

@@ -8,7 +8,7 @@ id from another register is never compared with this one: it is that register's 
 
 import sqlalchemy as sa
 
-from portal.extensions import db
+from portal.core.extensions import db
 from portal.transactions.models import PosTransaction, TransactionConflict
 from portal.transactions.signals import KeptConflict
 from portal.transactions.validation import Sale

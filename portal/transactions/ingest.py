@@ -37,8 +37,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from portal.core.errors import Conflict
+from portal.core.extensions import db
 from portal.core.models import utcnow
-from portal.extensions import db
 from portal.setup.models import OFFLINE, ChannelDatabase, Register, Store
 from portal.transactions import batches, bulk, conflicts, signals, validation
 from portal.transactions.models import (

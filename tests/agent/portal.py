@@ -5,6 +5,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from portal.core.extensions import db
 from portal.demo import DEMO_SCHEDULES, DEMO_TAX_CODES, assign_assortments
 from portal.device_api import credentials
 from portal.distribution import runs, sessions
@@ -15,7 +16,6 @@ from portal.distribution.models import RUN_WAITING, DistributionRun, Distributio
 from portal.distribution.package_files import read_package, write_package
 from portal.distribution.tables import TABLES
 from portal.distribution.targets import tables_for, target_of
-from portal.extensions import db
 from portal.masterdata import demo as catalogue
 from portal.masterdata import services as masterdata
 from portal.masterdata.demo_products import seed_products

@@ -15,10 +15,10 @@ from portal.agent.apply import apply_package
 from portal.agent.client import PortalClient
 from portal.agent.local import LocalState
 from portal.auditor.models import Anomaly
+from portal.core.extensions import db
 from portal.device_api import credentials
 from portal.device_api.models import DeviceStatus
 from portal.distribution.models import SESSION_APPLIED, SESSION_APPLY_FAILED, DownloadSession
-from portal.extensions import db
 from portal.masterdata.products import Product
 from portal.setup.models import Register
 from portal.transactions.models import (

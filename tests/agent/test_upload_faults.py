@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from portal.agent.local import LocalState
-from portal.extensions import db
+from portal.core.extensions import db
 from portal.transactions.models import PosTransaction, UploadSession
 from tests.agent.faulty import faulty_proxy
 

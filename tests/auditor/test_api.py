@@ -5,7 +5,7 @@ import sqlalchemy as sa
 
 from portal.audit.models import AuditEntry
 from portal.auditor.models import Anomaly, Review
-from portal.extensions import db
+from portal.core.extensions import db
 from tests.transactions.conftest import device_headers, made, offline_database, send
 
 pytestmark = pytest.mark.usefixtures("app_ctx")

@@ -8,8 +8,8 @@ import sqlalchemy as sa
 
 from portal.auditor.models import PRICE_MISMATCH, TAX_MISMATCH
 from portal.auditor.pricing import seen_versions
+from portal.core.extensions import db
 from portal.core.models import utcnow
-from portal.extensions import db
 from portal.masterdata.history import ProductPriceHistory
 from portal.masterdata.prices import TradeAgreement
 from portal.masterdata.products import Product

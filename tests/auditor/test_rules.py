@@ -8,11 +8,11 @@ import sqlalchemy as sa
 
 from portal.auditor import models as kinds
 from portal.auditor.models import Anomaly
+from portal.core.extensions import db
 from portal.core.models import utcnow
 from portal.distribution import runs
 from portal.distribution import services as distribution
 from portal.distribution.models import DownloadSession
-from portal.extensions import db
 from portal.masterdata.prices import TradeAgreement
 from portal.masterdata.products import Product
 from portal.masterdata.tax import TaxRate

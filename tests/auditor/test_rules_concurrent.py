@@ -6,7 +6,7 @@ import pytest
 import sqlalchemy as sa
 
 from portal.auditor.models import RECEIPT_REUSED, SEQUENCE_GAP, Anomaly
-from portal.extensions import db
+from portal.core.extensions import db
 from tests.auditor.test_rules import made, send
 from tests.transactions.conftest import UPLOAD, device_headers, offline_database
 

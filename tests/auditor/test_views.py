@@ -11,8 +11,8 @@ import sqlalchemy as sa
 
 from portal.audit.models import AuditEntry
 from portal.auditor.models import Anomaly, Review
+from portal.core.extensions import db
 from portal.core.models import utcnow
-from portal.extensions import db
 from portal.transactions.models import PosTransaction
 from tests.transactions.auditor_setup import ago, anomaly, local, priced, sold, stored, upload
 from tests.transactions.conftest import stores  # noqa: F401  (the shared stores fixture)

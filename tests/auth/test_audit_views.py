@@ -6,7 +6,7 @@ import sqlalchemy as sa
 
 from portal.audit import services as audit
 from portal.audit.models import AuditEntry
-from portal.extensions import db
+from portal.core.extensions import db
 from portal.setup.stores import services as stores
 from tests.factories import StoreFactory
 

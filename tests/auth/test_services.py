@@ -4,7 +4,7 @@ import pytest
 
 from portal.auth import services as auth
 from portal.core.errors import NotFound, ValidationFailed
-from portal.extensions import db
+from portal.core.extensions import db
 from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.usefixtures("app_ctx")

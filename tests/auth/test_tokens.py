@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from portal.audit.models import AuditEntry
 from portal.auth import services as auth
 from portal.auth.models import ApiToken
-from portal.extensions import db
+from portal.core.extensions import db
 from tests.conftest import ROLES
 
 SECRET = re.compile(r'value="(hqp_[^"]+)"')

@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from portal.audit.models import AuditEntry
 from portal.auth import services as auth
 from portal.auth.models import ApiToken, User
-from portal.extensions import db
+from portal.core.extensions import db
 from tests.conftest import PASSWORD
 
 NEW_PASSWORD = "another-good-password"

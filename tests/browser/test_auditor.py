@@ -11,8 +11,8 @@ import sqlalchemy as sa
 from playwright.sync_api import Page, expect
 
 from portal.auditor.models import Anomaly
+from portal.core.extensions import db
 from portal.core.models import utcnow
-from portal.extensions import db
 from tests.browser.helpers import assert_accessible, horizontal_overflow
 from tests.transactions.auditor_setup import anomaly, local, priced, sold, stored, upload
 from tests.transactions.conftest import stores  # noqa: F401  (the shared stores fixture)

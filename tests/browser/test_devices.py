@@ -6,11 +6,11 @@ from datetime import timedelta
 import pytest
 from playwright.sync_api import Page, expect
 
+from portal.core.extensions import db
 from portal.core.models import utcnow
 from portal.device_api import credentials, fleet
 from portal.device_api.models import DeviceToken
 from portal.device_api.tasks import sample_fleet
-from portal.extensions import db
 from tests.browser.helpers import assert_accessible, horizontal_overflow
 from tests.device_api import fleet_setup as setup
 from tests.factories import StoreFactory

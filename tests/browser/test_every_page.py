@@ -14,8 +14,8 @@ import sqlalchemy as sa
 from playwright.sync_api import Page
 
 from portal.auditor.models import Anomaly
+from portal.core.extensions import db
 from portal.distribution.models import DownloadSession
-from portal.extensions import db
 from tests.browser.helpers import assert_accessible, focus_problem, horizontal_overflow
 from tests.core.routes import is_api, make_objects, url_for_rule
 from tests.distribution.conftest import run_schedule

@@ -5,7 +5,7 @@ import re
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
-from portal.extensions import db
+from portal.core.extensions import db
 from portal.masterdata import services as masterdata
 from portal.masterdata.jobs import STANDARD_JOBS
 from portal.setup.models import CHANNEL, OFFLINE

@@ -12,8 +12,8 @@ from playwright.sync_api import Locator, Page, expect
 
 from portal.auditor.models import Review
 from portal.auth import services as auth
+from portal.core.extensions import db
 from portal.distribution.models import DistributionRun
-from portal.extensions import db
 from portal.setup.models import OfflineProfile
 from portal.setup.offline_profiles import services as offline_profiles
 from tests.browser.helpers import assert_accessible, focus_problem

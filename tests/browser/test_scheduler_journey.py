@@ -5,8 +5,8 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from portal.core.extensions import db
 from portal.distribution.models import DistributionRun
-from portal.extensions import db
 from tests.browser.helpers import assert_accessible, horizontal_overflow
 from tests.distribution.conftest import build_run, stores_group, tax_data  # noqa: F401
 

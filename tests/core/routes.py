@@ -11,11 +11,11 @@ from portal.audit.models import AuditEntry
 from portal.auditor.models import Anomaly
 from portal.auth import services as auth
 from portal.core.api import API_PREFIX
+from portal.core.extensions import db
 from portal.device_api.models import DeviceToken
 from portal.distribution import runs
 from portal.distribution import services as distribution
 from portal.distribution.models import DownloadSession, SchedulerJob
-from portal.extensions import db
 from portal.masterdata import services as masterdata
 from portal.transactions import ingest
 from portal.transactions.models import PosTransaction, UploadSession

@@ -5,7 +5,7 @@ import sqlalchemy as sa
 
 from portal.auth import services as auth
 from portal.auth.models import ApiToken
-from portal.extensions import db
+from portal.core.extensions import db
 from portal.setup.models import Store
 from tests.factories import StoreFactory
 

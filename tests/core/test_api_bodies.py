@@ -3,9 +3,9 @@ one is not, and a query parameter an operation does not define is refused."""
 
 import sqlalchemy as sa
 
+from portal.core.extensions import db
 from portal.distribution import services as distribution
 from portal.distribution.models import DistributionRun
-from portal.extensions import db
 from portal.setup.models import Register
 from tests.factories import RegisterFactory
 

@@ -13,8 +13,8 @@ import schemathesis.checks
 from hypothesis import HealthCheck, settings
 
 from portal import create_app, demo
+from portal.core.extensions import db, limiter
 from portal.device_api import credentials
-from portal.extensions import db, limiter
 
 schemathesis.checks.load_all_checks()
 CURSOR = "a cursor is the `next` of a page the server gave; other text is refused"

@@ -7,7 +7,7 @@ import pytest
 import sqlalchemy as sa
 from celery import Celery, shared_task
 
-from portal.extensions import db
+from portal.core.extensions import db
 from portal.setup.channels import services as channels
 from portal.setup.models import ChannelDataGroup
 from tests.workers import delete_queue, wait_for, worker_process

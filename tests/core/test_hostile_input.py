@@ -20,10 +20,10 @@ from hypothesis import strategies as st
 
 from portal import create_app, demo
 from portal.auditor.models import Anomaly
+from portal.core.extensions import db, limiter
 from portal.core.storable import NUL_MESSAGE, SURROGATE_MESSAGE, TIME_MESSAGE
 from portal.device_api import credentials
 from portal.distribution.models import DistributionRun, DownloadSession
-from portal.extensions import db, limiter
 from portal.transactions.models import PosTransaction, UploadSession
 from tests.factories import RegisterFactory, StoreFactory
 from tests.transactions.conftest import UPLOAD, made

@@ -1,6 +1,6 @@
 """Every list searches the same way: anywhere in a value, any case, wildcards taken literally."""
 
-from portal.extensions import db
+from portal.core.extensions import db
 from portal.setup.stores import services as stores
 from tests.factories import StoreFactory
 

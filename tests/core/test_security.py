@@ -16,8 +16,8 @@ from portal.audit.models import AuditEntry
 from portal.auth import services as auth
 from portal.auth.models import ApiToken, User
 from portal.config import ConfigurationError
+from portal.core.extensions import db
 from portal.device_api import credentials
-from portal.extensions import db
 from tests.conftest import PASSWORD
 from tests.core.routes import (
     DEVICE_ACTIVATION,

@@ -3,9 +3,9 @@
 import pytest
 import sqlalchemy as sa
 
+from portal.core.extensions import db
 from portal.device_api import credentials
 from portal.distribution.models import RUN_WAITING, DistributionRun, DownloadSession
-from portal.extensions import db
 from portal.setup.models import ChannelDatabase
 from tests.distribution.conftest import build_run, stores_group, task_queue, tax_data  # noqa: F401
 

@@ -4,12 +4,12 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
+from portal.core.extensions import db
 from portal.core.models import utcnow
 from portal.device_api.models import DeviceStatus
 from portal.distribution import runs
 from portal.distribution import services as distribution
 from portal.distribution.models import DistributionSchedule, DownloadSession
-from portal.extensions import db
 from portal.setup.models import ChannelDatabase
 from tests.factories import RegisterFactory
 

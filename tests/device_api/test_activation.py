@@ -8,11 +8,11 @@ import pytest
 import sqlalchemy as sa
 
 from portal.audit.models import AuditEntry
+from portal.core.extensions import db
 from portal.core.models import utcnow
 from portal.device_api import credentials
 from portal.device_api.models import ActivationCode, DeviceToken
 from portal.distribution.models import DistributionRun
-from portal.extensions import db
 from tests.device_api.conftest import (
     API,
     activate,

@@ -5,11 +5,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
+from portal.core.extensions import db
 from portal.core.models import utcnow
 from portal.device_api import fleet
 from portal.device_api.models import FleetSample, Heartbeat
 from portal.device_api.tasks import sample_fleet
-from portal.extensions import db
 from portal.setup.models import ChannelDatabase
 from portal.setup.registers import services as registers
 from portal.transactions.models import UploadSession

@@ -5,8 +5,8 @@ from datetime import UTC, datetime
 import pytest
 import sqlalchemy as sa
 
+from portal.core.extensions import db
 from portal.device_api.models import DeviceStatus, Heartbeat
-from portal.extensions import db
 from tests.device_api.conftest import API, database_named, device_of, sessions_of
 from tests.distribution.conftest import run_schedule
 from tests.factories import RegisterFactory

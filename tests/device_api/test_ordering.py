@@ -7,11 +7,11 @@ import sqlalchemy as sa
 from flask import current_app
 
 from portal.audit.models import AuditEntry
+from portal.core.extensions import db
 from portal.device_api import packages
 from portal.distribution import builds, runs
 from portal.distribution import services as distribution
 from portal.distribution.models import DistributionRun, DownloadSession
-from portal.extensions import db
 from portal.masterdata.tax import TaxRate
 from tests.device_api.conftest import API, device_of, sessions_of
 from tests.distribution.conftest import run_schedule

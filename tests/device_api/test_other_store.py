@@ -9,8 +9,8 @@ import json
 import pytest
 import sqlalchemy as sa
 
+from portal.core.extensions import db
 from portal.device_api.models import DeviceStatus
-from portal.extensions import db
 from portal.transactions.models import PosTransaction
 from tests.core.routes import is_device, row_counts
 from tests.device_api.conftest import API, database_named, device_of, issue_code, sessions_of

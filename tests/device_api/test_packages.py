@@ -10,9 +10,9 @@ import pytest
 import sqlalchemy as sa
 from flask import current_app
 
+from portal.core.extensions import db
 from portal.distribution import retention
 from portal.distribution.package_files import read_package
-from portal.extensions import db
 from portal.masterdata.tax import TaxCode, TaxRate
 from tests.device_api.conftest import API, device_of, sessions_of
 from tests.distribution.conftest import run_schedule

@@ -7,10 +7,10 @@ import pytest
 import sqlalchemy as sa
 
 from portal import create_app
+from portal.core.extensions import db
 from portal.core.models import utcnow
 from portal.device_api import credentials, fleet
 from portal.device_api.models import ActivationCode, DeviceToken
-from portal.extensions import db
 from portal.transactions.models import UploadSession
 from tests.conftest import PASSWORD, ROLES
 from tests.device_api import fleet_setup as setup

@@ -12,11 +12,11 @@ import pytest
 from flask import current_app
 
 from portal.config import broker_transport_options
+from portal.core.extensions import db
 from portal.distribution import builds, runs
 from portal.distribution import services as distribution
 from portal.distribution.models import DistributionRun
 from portal.distribution.package_files import read_package
-from portal.extensions import db
 from portal.masterdata.tax import ItemTaxGroup, SalesTaxGroup, TaxCode, TaxRate
 from tests.factories import GroupFactory, StoreFactory
 

@@ -7,11 +7,11 @@ import pytest
 import sqlalchemy as sa
 
 from portal.audit.models import AuditEntry
+from portal.core.extensions import db
 from portal.core.models import utcnow
 from portal.distribution import runs
 from portal.distribution import services as distribution
 from portal.distribution.models import DistributionRun, DistributionSchedule, DownloadSession
-from portal.extensions import db
 from portal.setup.models import Store
 from tests.distribution.conftest import build_run as build
 from tests.factories import GroupFactory

@@ -7,9 +7,9 @@ import subprocess
 import pytest
 import sqlalchemy as sa
 
+from portal.core.extensions import db
 from portal.distribution import tasks
 from portal.distribution.models import DistributionRun
-from portal.extensions import db
 from tests.distribution.test_schedule_views import runs_of, text
 from tests.workers import wait_for, worker_process
 

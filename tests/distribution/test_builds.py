@@ -7,11 +7,11 @@ import pytest
 import sqlalchemy as sa
 from flask import current_app
 
+from portal.core.extensions import db
 from portal.distribution import builds, runs
 from portal.distribution import services as distribution
 from portal.distribution.models import DataPackage, DownloadSession
 from portal.distribution.package_files import file_sha256, read_package
-from portal.extensions import db
 from portal.masterdata.tax import SalesTaxGroup, TaxCode, TaxRate
 from portal.masterdata.versioning import tombstone
 from portal.setup.registers import services as registers

@@ -7,9 +7,9 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from portal.core.extensions import db
 from portal.distribution import builds, runs
 from portal.distribution import services as distribution
-from portal.extensions import db
 from portal.masterdata.tax import TaxRate
 from tests.distribution.conftest import package_lines, run_schedule, sessions_by_database
 

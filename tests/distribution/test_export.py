@@ -6,10 +6,10 @@ from decimal import Decimal
 
 import pytest
 
+from portal.core.extensions import db
 from portal.distribution.export import CHUNK_BYTES, TableExport
 from portal.distribution.package_files import parse_line
 from portal.distribution.tables import TABLES, Target
-from portal.extensions import db
 from portal.masterdata import services as masterdata
 from portal.masterdata.people import PosPermissionGroup
 from portal.masterdata.products import Product

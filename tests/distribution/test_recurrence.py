@@ -8,11 +8,11 @@ import sqlalchemy as sa
 
 from portal.audit.models import AuditEntry
 from portal.core.errors import ValidationFailed
+from portal.core.extensions import db
 from portal.core.models import utcnow
 from portal.distribution import runs
 from portal.distribution import services as distribution
 from portal.distribution.models import DistributionRun
-from portal.extensions import db
 
 pytestmark = pytest.mark.usefixtures("stores_group")
 

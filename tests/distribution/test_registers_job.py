@@ -2,8 +2,8 @@
 
 import pytest
 
+from portal.core.extensions import db
 from portal.distribution import services as distribution
-from portal.extensions import db
 from portal.setup.registers import services as registers
 from tests.distribution.conftest import package_lines, run_schedule, sessions_by_database
 from tests.factories import ProfileFactory, RegisterFactory

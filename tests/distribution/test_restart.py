@@ -18,6 +18,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
+from portal.core.extensions import db
 from portal.core.models import utcnow
 from portal.distribution import builds
 from portal.distribution import services as distribution
@@ -30,7 +31,6 @@ from portal.distribution.models import (
 )
 from portal.distribution.package_files import file_sha256
 from portal.distribution.targets import tables_for, target_of
-from portal.extensions import db
 from portal.masterdata.versioning import committed_version
 from portal.setup.models import ChannelDatabase
 from tests.factories import GroupFactory, ProfileFactory, StoreFactory

@@ -8,9 +8,9 @@ import pytest
 import sqlalchemy as sa
 from flask import current_app
 
+from portal.core.extensions import db
 from portal.distribution import retention
 from portal.distribution.models import DataPackage, DownloadSession
-from portal.extensions import db
 from tests.distribution.conftest import run_schedule, sessions_by_database
 
 pytestmark = pytest.mark.usefixtures("stores_group")

@@ -9,11 +9,11 @@ import pytest
 import sqlalchemy as sa
 
 from portal.audit.models import AuditEntry
+from portal.core.extensions import db
 from portal.core.models import utcnow
 from portal.distribution import builds, runs
 from portal.distribution import services as distribution
 from portal.distribution.models import DistributionRun, DistributionSchedule
-from portal.extensions import db
 from tests.distribution.conftest import build_run as build
 from tests.factories import GroupFactory
 

@@ -5,8 +5,8 @@ from decimal import Decimal
 
 import pytest
 
+from portal.core.extensions import db
 from portal.distribution import services as distribution
-from portal.extensions import db
 from portal.masterdata import services as masterdata
 from portal.masterdata.people import Worker, WorkerStore
 from portal.masterdata.prices import TradeAgreement

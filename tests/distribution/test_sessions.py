@@ -8,10 +8,10 @@ from flask import current_app
 
 from portal.audit.models import AuditEntry
 from portal.core.errors import Conflict, ValidationFailed
+from portal.core.extensions import db
 from portal.distribution import builds, runs, sessions
 from portal.distribution import services as distribution
 from portal.distribution.models import DistributionRun, DownloadSession
-from portal.extensions import db
 from portal.setup.models import Store
 from tests.distribution.conftest import build_run as build
 from tests.distribution.conftest import run_schedule, sessions_by_database

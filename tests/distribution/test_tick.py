@@ -5,11 +5,11 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
+from portal.core.extensions import db
 from portal.core.models import utcnow
 from portal.distribution import builds, runs, sessions
 from portal.distribution import services as distribution
 from portal.distribution.models import DistributionRun, DownloadSession
-from portal.extensions import db
 
 pytestmark = pytest.mark.usefixtures("stores_group")
 

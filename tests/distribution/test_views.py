@@ -5,9 +5,9 @@ import re
 import pytest
 import sqlalchemy as sa
 
+from portal.core.extensions import db
 from portal.distribution import services as distribution
 from portal.distribution.models import SchedulerJob
-from portal.extensions import db
 from portal.masterdata.jobs import JOB_CATALOGUE
 
 pytestmark = pytest.mark.usefixtures("app_ctx")

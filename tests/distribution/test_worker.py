@@ -11,11 +11,11 @@ import pytest
 import sqlalchemy as sa
 from celery import Celery
 
+from portal.core.extensions import db
 from portal.distribution import runs
 from portal.distribution import services as distribution
 from portal.distribution.models import DataPackage, DistributionRun, DownloadSession
 from portal.distribution.package_files import file_sha256
-from portal.extensions import db
 from portal.masterdata.products import Product
 from portal.masterdata.versioning import transaction_version
 from tests.workers import delete_queue, wait_for, worker_process

@@ -4,7 +4,7 @@ import pytest
 import sqlalchemy as sa
 
 from portal.audit.models import AuditEntry
-from portal.extensions import db
+from portal.core.extensions import db
 from portal.masterdata import services
 
 

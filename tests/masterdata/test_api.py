@@ -3,7 +3,7 @@
 import pytest
 import sqlalchemy as sa
 
-from portal.extensions import db
+from portal.core.extensions import db
 from portal.masterdata import services
 from portal.masterdata.products import Product
 from tests.masterdata.conftest import product

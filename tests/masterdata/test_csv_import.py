@@ -7,7 +7,7 @@ import pytest
 import sqlalchemy as sa
 
 from portal.core.errors import ValidationFailed
-from portal.extensions import db
+from portal.core.extensions import db
 from portal.masterdata import csv_import, services
 from portal.masterdata.products import Product
 from tests.masterdata.conftest import audit_entries, product

@@ -2,8 +2,8 @@
 
 import sqlalchemy as sa
 
+from portal.core.extensions import db
 from portal.distribution.models import DistributionSchedule
-from portal.extensions import db
 from portal.masterdata import demo_products as catalogue
 from portal.masterdata.people import Customer, Worker, WorkerStore
 from portal.masterdata.prices import Currency, Discount, ExchangeRate, TradeAgreement

@@ -4,7 +4,7 @@ import pytest
 import sqlalchemy as sa
 
 from portal.core.errors import Conflict, ValidationFailed
-from portal.extensions import db
+from portal.core.extensions import db
 from portal.masterdata import services
 from portal.masterdata.products import Product, ProductCategory
 from portal.masterdata.tax import TaxCode

@@ -3,8 +3,8 @@
 import pytest
 import sqlalchemy as sa
 
+from portal.core.extensions import db
 from portal.distribution import services as distribution
-from portal.extensions import db
 from portal.masterdata import demo_products as catalogue
 from portal.masterdata import services
 from portal.masterdata.products import Barcode, Product

@@ -6,7 +6,7 @@ from datetime import date
 import pytest
 import sqlalchemy as sa
 
-from portal.extensions import db
+from portal.core.extensions import db
 from portal.masterdata import csv_import, services
 from portal.masterdata.demo_products import seed_products
 from portal.masterdata.history import (

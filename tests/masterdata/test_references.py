@@ -8,7 +8,7 @@ import io
 import pytest
 import sqlalchemy as sa
 
-from portal.extensions import db
+from portal.core.extensions import db
 from portal.masterdata.entities import ENTITIES, Field, Reference
 
 pytestmark = pytest.mark.usefixtures("app_ctx")

@@ -7,8 +7,8 @@ import pytest
 import sqlalchemy as sa
 
 from portal.core.errors import NotFound, ValidationFailed
+from portal.core.extensions import db
 from portal.distribution.tables import TABLES, DistributedTable
-from portal.extensions import db
 from portal.masterdata import services
 from portal.masterdata.entities import ENTITIES, get_entity
 from portal.masterdata.prices import ExchangeRate, TradeAgreement

@@ -7,7 +7,7 @@ import sqlalchemy as sa
 
 from portal.audit.services import set_actor
 from portal.core.errors import ValidationFailed
-from portal.extensions import db
+from portal.core.extensions import db
 from portal.masterdata import services
 from portal.masterdata.entities import get_entity
 from portal.masterdata.prices import TradeAgreement

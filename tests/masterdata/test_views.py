@@ -7,7 +7,7 @@ import pytest
 import sqlalchemy as sa
 
 from portal.core import web
-from portal.extensions import db
+from portal.core.extensions import db
 from portal.masterdata import services
 from portal.masterdata.entities import ENTITIES
 from portal.masterdata.prices import TradeAgreement

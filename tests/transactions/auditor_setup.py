@@ -6,8 +6,8 @@ from datetime import datetime, timedelta, timezone
 import sqlalchemy as sa
 
 from portal.auditor.models import Anomaly
+from portal.core.extensions import db
 from portal.core.models import utcnow
-from portal.extensions import db
 from portal.transactions import ingest
 from portal.transactions.models import PosTransaction
 from tests.transactions.conftest import offline_database, sale

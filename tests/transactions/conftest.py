@@ -7,9 +7,9 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
+from portal.core.extensions import db
 from portal.core.models import utcnow
 from portal.device_api import credentials
-from portal.extensions import db
 from portal.setup.models import ChannelDatabase
 from portal.setup.stores import services as stores_services
 from tests.factories import RegisterFactory, StoreFactory

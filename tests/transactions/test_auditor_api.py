@@ -6,8 +6,8 @@ import pytest
 import sqlalchemy as sa
 
 from portal.audit.models import AuditEntry
+from portal.core.extensions import db
 from portal.core.models import utcnow
-from portal.extensions import db
 from portal.transactions.models import PosTransaction
 from tests.transactions.conftest import made
 from tests.transactions.conftest import send as send_batch

@@ -5,8 +5,8 @@ import json
 import pytest
 import sqlalchemy as sa
 
+from portal.core.extensions import db
 from portal.device_api.models import DeviceToken
-from portal.extensions import db
 from portal.transactions.models import PosTransaction, UploadSession
 from tests.core.routes import row_counts
 from tests.transactions.conftest import SALE, UPLOAD, sale

@@ -5,7 +5,7 @@ import threading
 import pytest
 import sqlalchemy as sa
 
-from portal.extensions import db
+from portal.core.extensions import db
 from portal.transactions.models import (
     PosTransaction,
     TransactionConflict,

@@ -6,7 +6,7 @@ import io
 import pytest
 import sqlalchemy as sa
 
-from portal.extensions import db
+from portal.core.extensions import db
 from portal.transactions.models import UploadSession
 from tests.transactions.auditor_setup import ago, local, sold, upload
 

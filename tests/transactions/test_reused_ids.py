@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 from portal.auditor.models import CONFLICT, REUSED_TRANSACTION_ID, Anomaly
-from portal.extensions import db
+from portal.core.extensions import db
 from portal.setup.stores import services as stores_services
 from portal.transactions.models import PosTransaction, TransactionConflict, UploadSession
 from tests.factories import RegisterFactory, StoreFactory

@@ -6,7 +6,7 @@ import json
 import pytest
 import sqlalchemy as sa
 
-from portal.extensions import db
+from portal.core.extensions import db
 from portal.transactions.models import PosTransaction, TransactionLine
 from portal.transactions.validation import check
 from tests.transactions.conftest import UPLOAD, sale

@@ -8,8 +8,8 @@ from decimal import Decimal
 import pytest
 import sqlalchemy as sa
 
+from portal.core.extensions import db
 from portal.device_api.models import DeviceStatus
-from portal.extensions import db
 from portal.transactions.models import (
     PosTransaction,
     TransactionConflict,

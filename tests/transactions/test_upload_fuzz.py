@@ -17,7 +17,7 @@ from flask import current_app
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from portal.extensions import db
+from portal.core.extensions import db
 from portal.transactions.models import PosTransaction
 from tests.core.routes import row_counts
 from tests.transactions.conftest import UPLOAD, sale

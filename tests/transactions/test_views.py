@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from portal.audit.models import AuditEntry
 from portal.auditor.models import Review
-from portal.extensions import db
+from portal.core.extensions import db
 from portal.transactions.models import UploadSession
 from tests.transactions.auditor_setup import ago, anomaly, local, priced, sold, stored, upload
 

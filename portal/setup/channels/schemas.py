@@ -4,7 +4,7 @@ import marshmallow as ma
 import sqlalchemy as sa
 
 from portal.core.api import ListArgsSchema, page_schema
-from portal.extensions import db
+from portal.core.extensions import db
 from portal.setup.models import DATABASE_KINDS, ChannelDatabase, ChannelDataGroup
 
 

@@ -4,9 +4,9 @@ import sqlalchemy as sa
 
 from portal.audit import services as audit
 from portal.core.errors import Conflict, NotFound, ValidationFailed
+from portal.core.extensions import db
 from portal.core.search import search
 from portal.core.validation import normalise_name
-from portal.extensions import db
 from portal.masterdata.references import unknown
 from portal.setup.models import CHANNEL, OFFLINE, ChannelDatabase, ChannelDataGroup, Store
 

@@ -7,8 +7,8 @@ from wtforms import SelectChoice
 
 from portal.auth.guards import permission_required
 from portal.auth.roles import Permission
+from portal.core.extensions import db
 from portal.core.web import attempt, form_page, paginate, submit
-from portal.extensions import db
 from portal.setup.channels import services
 from portal.setup.channels.forms import DatabaseFilterForm, DatabaseForm, GroupForm
 from portal.setup.hooks import PageExtras

@@ -6,9 +6,9 @@ import sqlalchemy as sa
 
 from portal.audit import services as audit
 from portal.core.errors import Conflict, NotFound, ValidationFailed
+from portal.core.extensions import db
 from portal.core.search import search
 from portal.core.validation import FieldErrors, check_range, normalise_name
-from portal.extensions import db
 from portal.masterdata.jobs import DIRECTIONS, KNOWN_TABLES, STANDARD_JOBS
 from portal.masterdata.references import unknown
 from portal.masterdata.versioning import transaction_version

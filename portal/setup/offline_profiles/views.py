@@ -7,8 +7,8 @@ from sqlalchemy.orm import selectinload
 from portal.auth.guards import permission_required
 from portal.auth.roles import Permission
 from portal.core.errors import DomainError
+from portal.core.extensions import db
 from portal.core.web import attempt, paginate, show_form_error, submit
-from portal.extensions import db
 from portal.setup.models import OfflineProfile, Register, Store
 from portal.setup.offline_profiles import services
 from portal.setup.offline_profiles.forms import (

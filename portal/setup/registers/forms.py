@@ -4,7 +4,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, SelectField, StringField
 from wtforms.validators import AnyOf
 
-from portal.extensions import db
+from portal.core.extensions import db
 from portal.setup.models import Register
 from portal.setup.stores import services as stores
 from portal.setup.stores.forms import profile_choices

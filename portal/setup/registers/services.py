@@ -4,9 +4,9 @@ import sqlalchemy as sa
 
 from portal.audit import services as audit
 from portal.core.errors import Conflict, NotFound, ValidationFailed
+from portal.core.extensions import db
 from portal.core.search import search
 from portal.core.validation import FieldErrors, normalise_number
-from portal.extensions import db
 from portal.masterdata.dependents import setup_in_use
 from portal.masterdata.versioning import transaction_version
 from portal.setup.channels import services as channels

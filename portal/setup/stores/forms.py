@@ -3,8 +3,8 @@
 from flask_wtf import FlaskForm
 from wtforms import SelectField, StringField
 
+from portal.core.extensions import db
 from portal.core.validation import time_zone_choices
-from portal.extensions import db
 from portal.setup.channels import services as channels
 from portal.setup.models import Store
 from portal.setup.offline_profiles import services as offline_profiles

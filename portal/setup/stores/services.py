@@ -4,6 +4,7 @@ import sqlalchemy as sa
 
 from portal.audit import services as audit
 from portal.core.errors import Conflict, NotFound, ValidationFailed
+from portal.core.extensions import db
 from portal.core.search import search
 from portal.core.validation import (
     FieldErrors,
@@ -12,7 +13,6 @@ from portal.core.validation import (
     normalise_name,
     normalise_number,
 )
-from portal.extensions import db
 from portal.masterdata.dependents import setup_in_use
 from portal.masterdata.references import STORE_REFERENCES, check_codes, unknown
 from portal.setup.channels import services as channels

@@ -6,8 +6,8 @@ from sqlalchemy.orm import selectinload
 
 from portal.auth.guards import permission_required
 from portal.auth.roles import Permission
+from portal.core.extensions import db
 from portal.core.web import attempt, form_page, paginate
-from portal.extensions import db
 from portal.setup.models import Register, Store
 from portal.setup.stores import services
 from portal.setup.stores.forms import NewStoreForm, StoreForm

@@ -3,7 +3,7 @@
 import pytest
 
 from portal.core.errors import Conflict, ValidationFailed
-from portal.extensions import db
+from portal.core.extensions import db
 from portal.setup.channels import services as channels
 from tests.factories import GroupFactory, RegisterFactory, StoreFactory
 

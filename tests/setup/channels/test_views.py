@@ -5,7 +5,7 @@ import re
 import pytest
 import sqlalchemy as sa
 
-from portal.extensions import db
+from portal.core.extensions import db
 from portal.setup.models import ChannelDatabase, ChannelDataGroup
 from portal.setup.registers import services as registers
 from tests.factories import GroupFactory, ProfileFactory, RegisterFactory, StoreFactory

@@ -3,7 +3,7 @@
 import pytest
 import sqlalchemy as sa
 
-from portal.extensions import db
+from portal.core.extensions import db
 from portal.masterdata.jobs import STANDARD_JOBS
 from portal.setup.models import OfflineProfile
 from tests.factories import ProfileFactory, RegisterFactory

@@ -3,7 +3,7 @@
 import pytest
 
 from portal.core.errors import Conflict, ValidationFailed
-from portal.extensions import db
+from portal.core.extensions import db
 from portal.masterdata.jobs import STANDARD_JOBS
 from portal.setup.offline_profiles import services as profiles
 from tests.factories import ProfileFactory, RegisterFactory

@@ -5,7 +5,7 @@ import re
 import pytest
 import sqlalchemy as sa
 
-from portal.extensions import db
+from portal.core.extensions import db
 from portal.masterdata.jobs import STANDARD_JOBS
 from portal.setup.models import OfflineProfile
 from tests.factories import ProfileFactory, RegisterFactory, StoreFactory

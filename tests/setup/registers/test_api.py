@@ -3,7 +3,7 @@
 import pytest
 import sqlalchemy as sa
 
-from portal.extensions import db
+from portal.core.extensions import db
 from portal.setup.models import OFFLINE, ChannelDatabase, Register
 from tests.factories import GroupFactory, ProfileFactory, RegisterFactory, StoreFactory
 

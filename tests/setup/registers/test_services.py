@@ -6,7 +6,7 @@ import sqlalchemy as sa
 from portal.audit.models import AuditEntry
 from portal.audit.services import set_actor
 from portal.core.errors import Conflict, ValidationFailed
-from portal.extensions import db
+from portal.core.extensions import db
 from portal.setup.models import OFFLINE, ChannelDatabase
 from portal.setup.registers import services as registers
 from portal.setup.stores import services as stores

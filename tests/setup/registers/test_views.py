@@ -5,7 +5,7 @@ import html
 import pytest
 import sqlalchemy as sa
 
-from portal.extensions import db
+from portal.core.extensions import db
 from portal.setup.models import OFFLINE, ChannelDatabase, Register
 from tests.factories import GroupFactory, ProfileFactory, RegisterFactory, StoreFactory
 

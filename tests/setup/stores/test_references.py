@@ -7,7 +7,7 @@ import pytest
 import sqlalchemy as sa
 
 from portal.core.errors import ValidationFailed
-from portal.extensions import db
+from portal.core.extensions import db
 from portal.masterdata import services as masterdata
 from portal.masterdata.tax import SalesTaxGroup
 from portal.setup.models import Store

@@ -5,7 +5,7 @@ import sqlalchemy as sa
 
 from portal.audit.models import AuditEntry
 from portal.core.errors import Conflict, NotFound, ValidationFailed
-from portal.extensions import db
+from portal.core.extensions import db
 from portal.setup.models import CHANNEL, ChannelDatabase
 from portal.setup.stores import services as stores
 from tests.factories import GroupFactory, RegisterFactory, StoreFactory
