@@ -216,7 +216,11 @@ class Heartbeats(MethodView):
     @blp.response(200, HeartbeatReceiptSchema)
     @errors(blp, 400, 401, 422)
     def post(self, data):
-        """Report the device's mode, pending uploads, last applied package and app version."""
+        """Report the device's state: mode and since when, pending uploads, last package applied.
+
+        Also its local database's size, free disk, last error, whether its offline profile
+        pauses synchronization, and its app version; HQ shows them on the device's pages.
+        """
         heartbeat = heartbeats.record_heartbeat(current_database(), data)
         received_at = heartbeat.received_at
         db.session.commit()

@@ -21,14 +21,16 @@ def record_heartbeat(database: ChannelDatabase, report: dict) -> Heartbeat:
             f"Package {last_applied} is not a package of '{database.name}'.",
             {"last_applied_package": "Not one of this database's packages."},
         )
-    # A device back online may still send when it went offline; that is over now.
-    offline_since = None if report["mode"] == ONLINE else _utc(report.get("offline_since"))
     values = {
         "mode": report["mode"],
-        "offline_since": offline_since,
+        **_mode_times(report),
         "pending_uploads": report["pending_uploads"],
         "last_applied_session_id": last_applied,
         "app_version": report.get("app_version") or "",
+        "database_bytes": report.get("database_bytes"),
+        "free_disk_bytes": report.get("free_disk_bytes"),
+        "last_error": report.get("last_error") or "",
+        "sync_paused": bool(report.get("sync_paused")),
     }
     heartbeat = Heartbeat(channel_database_id=database.id, received_at=utcnow(), **values)
     db.session.add(heartbeat)
@@ -38,6 +40,19 @@ def record_heartbeat(database: ChannelDatabase, report: dict) -> Heartbeat:
     status.reported_at = heartbeat.received_at
     db.session.flush()
     return heartbeat
+
+
+def _mode_times(report: dict) -> dict:
+    """Since when the device is in its mode; an offline one's `offline_since` is the same moment.
+
+    A device back online may still send when it went offline; that is over now. Devices that
+    send only `offline_since` (older agents) have it taken as their offline mode's start.
+    """
+    mode_since = _utc(report.get("mode_since"))
+    if report["mode"] == ONLINE:
+        return {"offline_since": None, "mode_since": mode_since}
+    offline_since = _utc(report.get("offline_since")) or mode_since
+    return {"offline_since": offline_since, "mode_since": mode_since or offline_since}
 
 
 def _is_session_of(database: ChannelDatabase, session_id: int) -> bool:

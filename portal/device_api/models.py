@@ -68,6 +68,11 @@ class DeviceStatus(db.Model):
     last_applied_session_id: Mapped[int | None] = mapped_column()
     app_version: Mapped[str] = mapped_column(sa.String(40), default="")
     last_upload_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    mode_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    database_bytes: Mapped[int | None] = mapped_column(sa.BigInteger)
+    free_disk_bytes: Mapped[int | None] = mapped_column(sa.BigInteger)
+    last_error: Mapped[str] = mapped_column(sa.String(1000), default="")
+    sync_paused: Mapped[bool] = mapped_column(default=False)
 
     channel_database: Mapped[ChannelDatabase] = relationship()
 
@@ -86,6 +91,11 @@ class Heartbeat(db.Model):
     pending_uploads: Mapped[int] = mapped_column(default=0)
     last_applied_session_id: Mapped[int | None] = mapped_column()
     app_version: Mapped[str] = mapped_column(sa.String(40), default="")
+    mode_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    database_bytes: Mapped[int | None] = mapped_column(sa.BigInteger)
+    free_disk_bytes: Mapped[int | None] = mapped_column(sa.BigInteger)
+    last_error: Mapped[str] = mapped_column(sa.String(1000), default="")
+    sync_paused: Mapped[bool] = mapped_column(default=False)
 
 
 class FleetSample(db.Model):

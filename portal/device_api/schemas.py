@@ -3,6 +3,7 @@
 import marshmallow as ma
 
 from portal.core.api import page_schema
+from portal.core.arguments import StrictBoolean
 from portal.device_api.models import MODES
 from portal.device_api.packages import LIST_AVAILABLE, LIST_STATUSES, REPORTABLE
 from portal.distribution.models import FULL, INCREMENTAL, SESSION_STATUSES
@@ -12,6 +13,8 @@ from portal.setup.offline_profiles.schemas import OfflineProfileSchema, OfflineS
 
 # PostgreSQL's integer columns end here; a larger number must be a field error, not a crash.
 MAX_INT = 2**31 - 1
+# Sizes are kept in 64-bit columns; numbers of 10^14 or more are refused everywhere.
+MAX_BYTES = 10**14 - 1
 
 
 class ActivationCodeRequestSchema(ma.Schema):
@@ -179,6 +182,16 @@ class PackageReportSchema(ma.Schema):
     )
 
 
+def _bytes(description: str) -> ma.fields.Integer:
+    return ma.fields.Integer(
+        load_default=None,
+        allow_none=True,
+        strict=True,
+        validate=ma.validate.Range(min=0, max=MAX_BYTES),
+        metadata={"description": f"{description}, in bytes"},
+    )
+
+
 class HeartbeatSchema(ma.Schema):
     """A device's state as it reports it."""
 
@@ -202,6 +215,23 @@ class HeartbeatSchema(ma.Schema):
         metadata={"description": "Id of the last package applied, one of this database's"},
     )
     app_version = ma.fields.String(load_default="", validate=ma.validate.Length(max=40))
+    mode_since = ma.fields.AwareDateTime(
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "Since when the device is in this mode, with its UTC offset"},
+    )
+    database_bytes = _bytes("The size of the device's local database")
+    free_disk_bytes = _bytes("Free space on the disk holding the local database")
+    last_error = ma.fields.String(
+        load_default="",
+        allow_none=True,
+        validate=ma.validate.Length(max=1000),
+        metadata={"description": "The device's last error, for HQ to help; empty when none"},
+    )
+    sync_paused = StrictBoolean(
+        load_default=False,
+        metadata={"description": "The offline profile pauses synchronization: no downloads"},
+    )
 
 
 class HeartbeatReceiptSchema(ma.Schema):

@@ -82,6 +82,47 @@ def test_an_online_device_has_no_offline_since(client, register):
     assert db.session.scalar(sa.select(DeviceStatus)).offline_since is None
 
 
+def test_the_heartbeat_keeps_what_hq_needs_to_help_a_store(client, register):
+    response = beat(
+        client,
+        register,
+        mode="online",
+        offline_since=None,
+        mode_since="2026-11-20T15:00:00+01:00",
+        database_bytes=48_234_496,
+        free_disk_bytes=2**40,
+        last_error="Cannot reach the portal: timed out",
+        sync_paused=True,
+    )
+
+    assert response.status_code == 200, response.text
+    status = db.session.scalar(sa.select(DeviceStatus))
+    heartbeat = db.session.scalar(sa.select(Heartbeat))
+    for row in (status, heartbeat):
+        assert row.mode_since == datetime(2026, 11, 20, 14, 0, tzinfo=UTC)
+        assert (row.database_bytes, row.free_disk_bytes) == (48_234_496, 2**40)
+        assert row.last_error == "Cannot reach the portal: timed out"
+        assert row.sync_paused is True
+        assert row.offline_since is None
+
+
+def test_an_offline_device_is_offline_since_its_mode_since(client, register):
+    response = beat(client, register, offline_since=None, mode_since="2026-11-20T14:03:11Z")
+
+    assert response.status_code == 200
+    status = db.session.scalar(sa.select(DeviceStatus))
+    since = datetime(2026, 11, 20, 14, 3, 11, tzinfo=UTC)
+    assert status.offline_since == status.mode_since == since
+
+
+def test_an_older_agent_s_offline_since_is_its_mode_since(client, register):
+    assert beat(client, register).status_code == 200
+
+    status = db.session.scalar(sa.select(DeviceStatus))
+    assert status.mode_since == status.offline_since
+    assert (status.database_bytes, status.last_error, status.sync_paused) == (None, "", False)
+
+
 def test_only_mode_and_pending_uploads_are_required(client, register):
     response = client.post(
         f"{API}/status", json={"mode": "online", "pending_uploads": 0}, headers=register
@@ -126,6 +167,14 @@ def test_another_databases_package_is_not_a_last_applied_package(client, registe
         ({"app_version": "x" * 41}, {"app_version"}),
         ({"app_version": 2}, {"app_version"}),
         ({"battery": 80}, {"battery"}),
+        ({"mode_since": "2026-11-20T14:03:11"}, {"mode_since"}),
+        ({"database_bytes": -1}, {"database_bytes"}),
+        ({"database_bytes": "12"}, {"database_bytes"}),
+        ({"free_disk_bytes": 10**14}, {"free_disk_bytes"}),
+        ({"free_disk_bytes": 1.5}, {"free_disk_bytes"}),
+        ({"last_error": "x" * 1001}, {"last_error"}),
+        ({"sync_paused": "yes"}, {"sync_paused"}),
+        ({"sync_paused": 1}, {"sync_paused"}),
     ],
     ids=[
         "unknown-mode",
@@ -144,6 +193,14 @@ def test_another_databases_package_is_not_a_last_applied_package(client, registe
         "long-version",
         "number-version",
         "unknown-field",
+        "naive-mode-since",
+        "negative-size",
+        "text-size",
+        "huge-free-disk",
+        "fraction-free-disk",
+        "long-error",
+        "text-paused",
+        "number-paused",
     ],
 )
 def test_bad_heartbeats_are_422_naming_the_field(client, register, changes, fields):

@@ -210,6 +210,31 @@ def test_database_and_register_pages_show_the_device_status(client, login):
         assert "12 accepted" in page
 
 
+def test_pages_show_what_the_device_says_to_help_a_store(client, login):
+    database = setup.offline_database(activated_at=setup.minutes_ago(600), register_number="R-8")
+    _, secret = device_token(database)
+    beat = {
+        "mode": "online",
+        "mode_since": "2026-11-20T14:00:00Z",
+        "pending_uploads": 3,
+        "database_bytes": 48_200_000,
+        "free_disk_bytes": 1_500_000_000,
+        "last_error": "Cannot reach the portal: timed out",
+        "sync_paused": True,
+    }
+    headers = {"Authorization": f"Bearer {secret}"}
+    assert client.post("/api/v1/device/status", json=beat, headers=headers).status_code == 200
+    login("auditor")
+
+    for url in (f"/channel-databases/{database.id}", "/registers/R-8"):
+        page = client.get(url).text
+        assert 'Online since <span class="text-nowrap">2026-11-20 14:00 UTC</span>' in page, url
+        assert '<span class="badge text-bg-warning">Paused</span>' in page
+        assert "the device downloads no packages" in page
+        assert "48.2 MB" in page and "1.5 GB" in page
+        assert "Cannot reach the portal: timed out" in page
+
+
 def test_database_never_activated_says_so(client, login):
     database = setup.offline_database()
     login("hq")
