@@ -6,6 +6,8 @@
     portal-agent upload
     portal-agent resend HOUSTON-1-000003 [--changed]
     portal-agent status
+    portal-agent run --sales-per-minute 10 [--minutes 60] [--time-scale 0.01]
+    portal-agent disconnect | connect
 
 Exit codes: 0 done, 1 failed (a package or a sale refused), 2 bad input, 3 portal unreachable,
 4 credentials refused (wrong code, revoked token).
@@ -17,7 +19,7 @@ import sys
 from decimal import Decimal
 from urllib.parse import urlsplit
 
-from portal.agent import sales, sync
+from portal.agent import mode, register_cli, sales, sync
 from portal.agent import upload as uploads
 from portal.agent.client import PortalClient
 from portal.agent.errors import EXIT_FAILED, AgentError, ApplyFailed, UsageError
@@ -106,6 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--json", action="store_true", help="print the state as JSON")
     status.add_argument("--no-heartbeat", action="store_true", help="do not contact the portal")
     status.set_defaults(command=run_status)
+    register_cli.add_commands(commands, device_client)
     return parser
 
 
@@ -246,8 +249,13 @@ def local_report(state: LocalState) -> dict:
         "url": state.get("url"),
         "database": database,
         "activated": bool(state.get("token")),
-        "mode": "offline" if state.get("offline_since") else "online",
+        "mode": mode.mode(state),
+        "mode_since": mode.mode_since(state),
         "offline_since": state.get("offline_since"),
+        "switched_by_hand": mode.manual(state),
+        "sync_paused": mode.sync_paused(state),
+        "uploads_sales": mode.uploads_sales(state),
+        "last_error": state.get("last_error") or "",
         "last_sync_at": state.get("last_sync_at"),
         "last_heartbeat_at": state.get("last_heartbeat_at"),
         "packages": {
@@ -276,8 +284,15 @@ def _print_report(report: dict) -> None:
             f"Database:   {database.get('name')} ({database.get('kind')}, id {database.get('id')})"
             f", store {database.get('store')}, register {database.get('register') or '-'}"
         )
-    since = f" since {report['offline_since']}" if report["offline_since"] else ""
-    print(f"Mode:       {report['mode']}{since}")
+    since = f" since {report['mode_since']}" if report["mode_since"] else ""
+    by_hand = " (switched by hand: 'connect' to go back)" if report["switched_by_hand"] else ""
+    print(f"Mode:       {report['mode']}{since}{by_hand}")
+    if report["sync_paused"]:
+        print("Sync:       paused by the offline profile (no downloads)")
+    if not report["uploads_sales"]:
+        print("Uploads:    off (the offline profile has no upload scope for sales)")
+    if report["last_error"]:
+        print(f"Last error: {report['last_error']}")
     print(f"Last sync:  {report['last_sync_at'] or 'never'}")
     print(
         f"Packages:   {packages['applied']} applied (last {packages['last_applied'] or '-'}), "

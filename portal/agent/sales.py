@@ -14,8 +14,9 @@ from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from portal.agent import mode
 from portal.agent.errors import UsageError
-from portal.agent.local import PENDING, LocalState, now_iso
+from portal.agent.local import PENDING, LocalState
 
 # Payment methods a register may take offline when the data names none.
 FALLBACK_METHODS = ("cash", "card")
@@ -157,8 +158,8 @@ def sell(
             "(the store's products, prices and tax come with its packages)."
         )
     pick = random.Random(seed)
-    if offline and state.get("offline_since") is None:
-        state.put(offline_since=now_iso())
+    if offline:
+        mode.go_offline(state)
     # Each offline sale says since when the register was cut off, for HQ's auditors.
     offline_since = state.get("offline_since") if offline else None
     sales = []

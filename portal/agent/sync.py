@@ -9,6 +9,7 @@ from pathlib import Path
 
 import httpx
 
+from portal.agent import mode
 from portal.agent.apply import apply_package
 from portal.agent.client import PortalClient, TransientStatus, app_version
 from portal.agent.errors import ApplyFailed, Refused
@@ -42,6 +43,12 @@ def available_packages(client: PortalClient) -> list[dict]:
 def sync(client: PortalClient, state: LocalState, say: Say) -> int:
     """Apply every available package in order; returns how many. Raises at the first failure."""
     fetch_config(client, state)
+    if mode.sync_paused(state):
+        say(
+            f"Offline synchronization is paused by the offline profile "
+            f"'{mode.profile(state)['name']}': no packages downloaded."
+        )
+        return 0
     items = available_packages(client)
     if not items:
         say("No packages to apply: up to date.")
@@ -161,15 +168,22 @@ def _range_start(response: httpx.Response) -> int | None:
 
 
 def heartbeat(client: PortalClient, state: LocalState) -> dict:
-    """Tell HQ how this device is doing: mode, sync position, sales waiting to upload."""
-    offline_since = state.get("offline_since")
+    """Tell HQ how this device is doing; returns HQ's answer.
+
+    Mode and since when, sync position, sales waiting to upload, the local database's size and
+    the free disk, the last error, and whether the offline profile pauses synchronization.
+    """
     body = {
-        "mode": "offline" if offline_since else "online",
-        "offline_since": offline_since,
+        "mode": mode.mode(state),
+        "mode_since": mode.mode_since(state),
+        "offline_since": state.get("offline_since"),
         "pending_uploads": state.pending_uploads(),
         "last_applied_package": state.last_applied_package(),
+        "last_error": state.get("last_error") or "",
+        "sync_paused": mode.sync_paused(state),
+        **mode.disk_report(state),
         "app_version": app_version(),
     }
-    client.request("POST", "/status", json=body)
+    answer = client.call("POST", "/status", json=body)
     state.put(last_heartbeat_at=now_iso())
-    return body
+    return answer

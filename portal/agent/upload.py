@@ -20,6 +20,7 @@ import sqlite3
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
+from portal.agent import mode
 from portal.agent.client import PortalClient, TransientStatus
 from portal.agent.errors import AgentError, PortalUnreachable, Refused, UsageError
 from portal.agent.local import DONE, KEPT, PENDING, REFUSED, SET_ASIDE, LocalState, now_iso
@@ -32,6 +33,10 @@ BUSY = frozenset({429, 503})
 SUSPECTS_BEFORE_STOP = 3
 
 Say = Callable[[str], None]
+NO_UPLOAD_SCOPE = (
+    "The offline profile has no upload scope for sales (sales_transaction): the sales stay "
+    "here, and the heartbeat tells HQ how many."
+)
 
 
 @dataclass
@@ -51,6 +56,8 @@ def upload(
     include_refused: bool = False,
 ) -> dict[str, int]:
     """Upload every pending sale (and the kept ones if asked); returns the outcome counts."""
+    if not mode.uploads_sales(state):
+        raise UsageError(NO_UPLOAD_SCOPE)
     if not 1 <= batch_size <= BATCH_SIZE:
         raise UsageError(f"--batch-size must be between 1 and {BATCH_SIZE}.")
     statuses = (PENDING, *KEPT) if include_refused else (PENDING,)
@@ -68,8 +75,8 @@ def upload(
     if run.suspects and not run.answered:
         # HQ answered nothing: the fault may be HQ's, so nothing is set aside.
         raise next(reversed(run.suspects.values()))
-    if state.pending_uploads() == 0:
-        state.put(offline_since=None)  # reconnected, and nothing is waiting any more
+    if state.pending_uploads() == 0 and not mode.manual(state):
+        mode.go_online(state)  # reconnected, and nothing is waiting any more
     return counts
 
 

@@ -1,0 +1,177 @@
+"""`portal-agent run` against a live portal behind a link that can be cut: the profile followed.
+
+The loop's clock is a manual one (its sleeps pass at once); requests are real, over a real TCP
+proxy, and a cut link makes them time out for real, after the profile's time-out times the
+test's time scale.
+"""
+
+import pytest
+import sqlalchemy as sa
+
+from portal.agent import mode
+from portal.agent.client import PortalClient
+from portal.agent.clock import ManualClock
+from portal.agent.cutoff import CutOff
+from portal.agent.local import LocalState
+from portal.agent.run import Register
+from portal.core.extensions import db
+from portal.device_api.models import DeviceStatus
+from portal.distribution.models import SESSION_AVAILABLE, DownloadSession
+from portal.setup.offline_profiles import services as offline_profiles
+from portal.transactions.models import PosTransaction
+from tests.agent.portal import change_master_data, database_named, run_every_schedule
+
+# The profile's 30 s time-out lasts 0.6 s; its 5-minute intervals 6 s of the manual clock.
+SCALE = 0.02
+RECONNECT_S = 5 * 60 * SCALE
+# One sale a second of the manual clock.
+PER_MINUTE = 60
+
+
+@pytest.fixture
+def link(live_url):
+    """A cuttable link to the live portal."""
+    with CutOff(live_url) as proxy:
+        yield proxy
+
+
+@pytest.fixture
+def register(agent, activated, link):
+    """SEATTLE-1's agent, activated and synced, as a loop on a manual clock through `link`."""
+    activated("SEATTLE-1")
+    assert agent("sync")[0] == 0
+    state = LocalState(agent.state_file)
+    token = state.get("token")
+    loop = Register(
+        state,
+        lambda timeout: PortalClient(link.url, token, timeout=timeout, retries=0),
+        clock=ManualClock(),
+        sales_per_minute=PER_MINUTE,
+        time_scale=SCALE,
+        say=lambda _: None,
+        seed=7,
+    )
+    yield loop
+    state.close()
+
+
+def device() -> DeviceStatus:
+    """What HQ keeps of SEATTLE-1's device."""
+    db.session.expire_all()
+    return db.session.get(DeviceStatus, database_named("SEATTLE-1").id)
+
+
+def received() -> list[PosTransaction]:
+    """The sales HQ stored for SEATTLE-1, in sequence."""
+    db.session.expire_all()
+    return list(db.session.scalars(sa.select(PosTransaction).order_by(PosTransaction.sequence)))
+
+
+def test_a_timeout_switches_offline_and_the_sale_completes_there(register, link):
+    tally = register.run(count=2)
+    assert [sale.offline for sale in received()] == [False, False]
+    assert tally.switches == [] and tally.heartbeats >= 1
+
+    link.cut()
+    tally = register.run(count=3)
+
+    (switch,) = tally.switches
+    assert switch.to == "offline" and "the sale's data request failed" in switch.cause
+    assert tally.offline_sales == 3
+    assert mode.mode(register.state) == "offline"
+    assert register.state.pending_uploads() == 3
+    assert "timed out" in register.state.get("last_error")
+    assert len(received()) == 2
+    # Within the reconnection interval HQ was not tried again: the sale's own request was the
+    # one connection the cut link held.
+    assert link.held == 1 and tally.failed_reconnects == 0
+
+
+def test_offline_it_tries_hq_only_after_the_interval_at_the_start_of_a_sale(register, link):
+    register.run(count=1)
+    link.cut()
+    register.run(count=1)
+    went_offline = register.tally.switches[0].at
+    held = link.held
+
+    register.run(minutes=RECONNECT_S * 2.5 / 60)
+
+    # Two attempts in 2.5 intervals, each at a sale's start, each a connection left hanging.
+    assert register.tally.failed_reconnects == 2 == link.held - held
+    assert mode.mode(register.state) == "offline"
+    assert register.last_attempt - went_offline == pytest.approx(2 * RECONNECT_S, abs=1.0)
+
+
+def test_back_online_it_uploads_what_it_sold_offline_then_syncs(register, link):
+    register.run(count=1)
+    link.cut()
+    register.run(count=4)
+    assert register.state.pending_uploads() == 4
+    link.restore()
+
+    register.run(minutes=RECONNECT_S / 60)
+
+    back = register.tally.switches[-1]
+    assert back.to == "online" and back.cause == "reconnected" and back.at_sale_start
+    assert back.took >= RECONNECT_S
+    sales = received()
+    assert [s.sequence for s in sales] == list(range(1, len(sales) + 1))
+    assert sum(s.offline for s in sales) == register.tally.offline_sales >= 4
+    assert register.state.pending_uploads() == 0
+    assert device().mode == "online"
+
+
+def test_disconnect_by_hand_holds_until_connect(agent, register, link):
+    register.run(count=1)
+    code, out, err = agent("disconnect")
+    assert code == 2 and "before sign-in" in err
+
+    register.state.put(signed_in="ana")
+    code, out, err = agent("disconnect")
+    assert code == 0, err
+    assert "Disconnected" in out
+    assert device().mode == "offline"
+
+    # Offline by hand: the interval passes many times and HQ is never tried.
+    tally = register.run(minutes=RECONNECT_S * 3 / 60)
+    assert tally.switches[-1].cause == "switched by hand" and tally.failed_reconnects == 0
+    assert register.state.pending_uploads() > 0
+
+    code, out, err = agent("connect")
+    assert code == 0, err
+    assert "Connected" in out and register.state.pending_uploads() == 0
+    assert len(received()) == register.tally.sales
+
+
+def test_manual_switch_before_sign_in_where_the_profile_allows_it(agent, register, app_ctx):
+    profile = offline_profiles.get_profile("Standard offline")
+    offline_profiles.update_profile(profile, {"allow_manual_switch_before_sign_in": True})
+    db.session.commit()
+    assert agent("sync")[0] == 0  # the new profile comes with the configuration
+
+    code, out, err = agent("disconnect")
+
+    assert code == 0, err
+    assert mode.manual(register.state)
+
+
+def test_paused_sync_downloads_nothing_and_says_so(agent, register, app_ctx):
+    change_master_data()
+    run_every_schedule()
+    profile = offline_profiles.get_profile("Standard offline")
+    offline_profiles.update_profile(profile, {"pause_sync": True})
+    db.session.commit()
+
+    tally = register.run(count=3)
+
+    assert tally.packages_applied == 0 and tally.heartbeats >= 1
+    waiting = db.session.scalars(
+        sa.select(DownloadSession).where(
+            DownloadSession.channel_database_id == database_named("SEATTLE-1").id,
+            DownloadSession.status == SESSION_AVAILABLE,
+        )
+    ).all()
+    assert waiting, "the packages built before the pause are still there, not downloaded"
+    assert device().sync_paused is True
+    code, out, _ = agent("sync")
+    assert code == 0 and "Offline synchronization is paused" in out
