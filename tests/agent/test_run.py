@@ -175,3 +175,20 @@ def test_paused_sync_downloads_nothing_and_says_so(agent, register, app_ctx):
     assert device().sync_paused is True
     code, out, _ = agent("sync")
     assert code == 0 and "Offline synchronization is paused" in out
+
+
+def test_without_an_upload_scope_for_sales_the_sales_stay_and_hq_sees_them_waiting(
+    agent, register, app_ctx
+):
+    profile = offline_profiles.get_profile("Standard offline")
+    downloads = [s for s in offline_profiles.default_scopes() if s["direction"] == "download"]
+    offline_profiles.update_profile(profile, {"scopes": downloads})
+    db.session.commit()
+
+    tally = register.run(count=3)
+
+    assert tally.sales == 3 and tally.errors == [] and received() == []
+    assert agent("status")[0] == 0  # a heartbeat
+    assert device().pending_uploads == 3
+    code, _, err = agent("upload")
+    assert code == 2 and "no upload scope for sales" in err

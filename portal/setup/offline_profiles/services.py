@@ -9,7 +9,13 @@ from portal.core.errors import Conflict, NotFound, ValidationFailed
 from portal.core.extensions import db
 from portal.core.search import search
 from portal.core.validation import FieldErrors, check_range, normalise_name
-from portal.masterdata.jobs import DIRECTIONS, KNOWN_TABLES, STANDARD_JOBS
+from portal.masterdata.jobs import (
+    BIDIRECTIONAL,
+    DIRECTIONS,
+    KNOWN_TABLES,
+    STANDARD_JOBS,
+    UPLOAD,
+)
 from portal.masterdata.references import unknown
 from portal.masterdata.versioning import transaction_version
 from portal.setup.models import OfflineProfile, OfflineScope, Register, Store
@@ -25,6 +31,9 @@ FLAGS = ("pause_sync", "allow_manual_switch_before_sign_in", "advanced_offline_s
 MAX_OFFLINE_MINUTES = (1, 525_600)
 MAX_OFFLINE_TOTAL = (Decimal("0.01"), Decimal("1000000000"))
 THRESHOLDS = ("max_offline_minutes", "max_offline_total")
+# What a register uploads (job P-0001's tables); a scope uploading them names the sales table.
+UPLOAD_TABLES = tuple(t for job in STANDARD_JOBS if job.direction == UPLOAD for t in job.tables)
+SALES_TABLE = "sales_transaction"
 
 
 def get_profile(name: str) -> OfflineProfile:
@@ -186,7 +195,39 @@ def _check_scope(scope: dict, index: int) -> dict:
             f"Scope '{name}' lists unknown tables: {', '.join(unknown)}.",
             {f"{field}.tables": "Only tables of the scheduler jobs."},
         )
+    _check_direction(name, field, direction, tables)
     return {"name": name, "direction": direction, "tables": tables}
+
+
+def _check_direction(name: str, field: str, direction: str, tables: list[str]) -> None:
+    """Refuse a scope no register would act on: a setting must never be stored and ignored.
+
+    Master data goes down to registers; what a register sends up is its sales, whole.
+    """
+    sales = ", ".join(UPLOAD_TABLES)
+    if direction == BIDIRECTIONAL:
+        raise ValidationFailed(
+            f"Scope '{name}' cannot be bidirectional: registers receive master data and send "
+            "only their sales.",
+            {f"{field}.direction": f"Download for master data, upload for the sales ({sales})."},
+        )
+    if direction == UPLOAD:
+        others = [table for table in tables if table not in UPLOAD_TABLES]
+        if others:
+            raise ValidationFailed(
+                f"Scope '{name}' uploads {', '.join(others)}, which registers never send.",
+                {f"{field}.tables": f"A register uploads only its sales: {sales}."},
+            )
+        if SALES_TABLE not in tables:
+            raise ValidationFailed(
+                f"Scope '{name}' uploads sales lines or payments without their sales.",
+                {f"{field}.tables": f"Lines and payments go up with their sale: add {SALES_TABLE}"},
+            )
+    elif any(table in UPLOAD_TABLES for table in tables):
+        raise ValidationFailed(
+            f"Scope '{name}' downloads sales, which HQ never sends to registers.",
+            {f"{field}.tables": f"The sales ({sales}) belong in an upload scope."},
+        )
 
 
 def _check_scope_names_unique(scopes: list[dict]) -> None:

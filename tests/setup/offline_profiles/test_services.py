@@ -50,6 +50,44 @@ def test_bad_scopes_are_refused(scope, field):
 
 
 @pytest.mark.parametrize(
+    "scope, field, reason",
+    [
+        (
+            {"name": "X", "direction": "bidirectional", "tables": ["currency"]},
+            "scopes.0.direction",
+            "Download for master data, upload for the sales",
+        ),
+        (
+            {"name": "X", "direction": "upload", "tables": ["sales_transaction", "product"]},
+            "scopes.0.tables",
+            "A register uploads only its sales",
+        ),
+        (
+            {"name": "X", "direction": "upload", "tables": ["payment_line"]},
+            "scopes.0.tables",
+            "add sales_transaction",
+        ),
+        (
+            {"name": "X", "direction": "download", "tables": ["product", "sales_line"]},
+            "scopes.0.tables",
+            "belong in an upload scope",
+        ),
+    ],
+    ids=["both-ways", "uploads-master-data", "lines-without-sales", "downloads-sales"],
+)
+def test_scopes_no_register_would_follow_are_refused_with_the_reason(scope, field, reason):
+    with pytest.raises(ValidationFailed) as error:
+        profiles.create_profile({"name": "P", "scopes": [scope]})
+    assert reason in error.value.fields[field]
+
+
+def test_an_upload_scope_of_the_sales_is_kept():
+    sales = {"name": "Sales", "direction": "upload", "tables": ["sales_transaction"]}
+    profile = profiles.create_profile({"name": "P", "scopes": [sales]})
+    assert [(s.direction, s.tables) for s in profile.scopes] == [("upload", ["sales_transaction"])]
+
+
+@pytest.mark.parametrize(
     "field, value", [("offline_timeout_s", 0), ("reconnect_interval_min", 100000)]
 )
 def test_settings_out_of_range_are_refused(field, value):

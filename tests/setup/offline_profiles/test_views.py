@@ -244,9 +244,9 @@ def test_scope_is_added_then_saved(client, login):
     assert editor_rows(added.text) == [("Sales tax", ["tax_code", "tax_rate"]), ("", [])]
     assert stored_scopes("P") == [("Sales tax", "download", TAX["tables"])]
 
-    new = {"name": "Currency", "direction": "bidirectional", "tables": ["currency"]}
+    new = {"name": "Sales", "direction": "upload", "tables": ["sales_transaction"]}
     client.post("/offline-profiles/P/scopes", data=scope_form([TAX, new]))
-    assert stored_scopes("P")[1] == ("Currency", "bidirectional", ["currency"])
+    assert stored_scopes("P")[1] == ("Sales", "upload", ["sales_transaction"])
 
 
 def test_scope_is_removed_then_saved(client, login):
