@@ -7,6 +7,7 @@ new ones go through again. It listens on 127.0.0.1 only.
 """
 
 import contextlib
+import ipaddress
 import socket
 import threading
 from urllib.parse import urlsplit
@@ -35,9 +36,12 @@ class _Link:
 class CutOff:
     """A proxy to `upstream` (an http URL) on a free loopback port; `cut()` and `restore()`."""
 
-    def __init__(self, upstream: str):
+    def __init__(self, upstream: str, source: str | None = None):
         parts = urlsplit(upstream)
         self.target = (parts.hostname or "127.0.0.1", parts.port or 80)
+        # Another loopback address to connect from, so HQ tells this link's traffic apart; only
+        # for an HQ on loopback, where every 127.x.y.z address is this machine's.
+        self.source = (source, 0) if source and _loopback(self.target[0]) else None
         self.scheme = parts.scheme or "http"
         self.lock = threading.Lock()
         self.links: set[_Link] = set()
@@ -105,7 +109,9 @@ class CutOff:
             if link.caught:
                 link.closed.wait()  # hangs until the cut ends or the proxy closes
                 return
-            link.upstream = socket.create_connection(self.target, timeout=10)
+            link.upstream = socket.create_connection(
+                self.target, timeout=10, source_address=self.source
+            )
             back = threading.Thread(
                 target=self._pump, args=(link, link.upstream, link.client), daemon=True
             )
@@ -140,3 +146,12 @@ class CutOff:
             except OSError:
                 break
         link.close()
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

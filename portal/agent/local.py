@@ -80,7 +80,11 @@ class LocalState:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         # Autocommit: every unit of work opens its own transaction (see `transaction`).
-        self.conn = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+        # A drill hands each register's state from its setup thread to its selling thread; it
+        # is never used by two threads at once.
+        self.conn = sqlite3.connect(
+            self.path, isolation_level=None, timeout=30, check_same_thread=False
+        )
         self.conn.row_factory = sqlite3.Row
         self.conn.execute("PRAGMA journal_mode=WAL")
         self.conn.execute("PRAGMA synchronous=FULL")

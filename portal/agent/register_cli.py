@@ -1,15 +1,17 @@
-"""The register's commands: `run`, and operation 917's `disconnect` and `connect`.
+"""The register's commands: `run`, operation 917's `disconnect` and `connect`, and `drill`.
 
 Kept apart from the one-shot commands of `cli.py`; `cli.build_parser` adds them.
 """
 
 import sys
+import tempfile
 from collections.abc import Callable
+from pathlib import Path
 
-from portal.agent import mode, run, sync
+from portal.agent import drill, mode, run, sync
 from portal.agent import upload as uploads
 from portal.agent.client import PortalClient
-from portal.agent.errors import AgentError, PortalUnreachable, UsageError
+from portal.agent.errors import EXIT_FAILED, AgentError, PortalUnreachable, UsageError
 from portal.agent.local import LocalState
 
 DeviceClient = Callable[..., PortalClient]
@@ -42,6 +44,32 @@ def add_commands(commands, device_client: DeviceClient) -> None:
         "connect", help="operation 917: connect to HQ again, then upload and sync"
     )
     connect.set_defaults(command=run_connect, device_client=device_client)
+
+    drill = commands.add_parser(
+        "drill", help="play a chain of registers through outages against HQ, then check HQ"
+    )
+    drill.add_argument("--token", required=True, help="an HQ API token (admin or hq)")
+    drill.add_argument("--stores", type=int, default=2)
+    drill.add_argument("--registers", type=int, default=2, help="registers per store")
+    drill.add_argument("--minutes", type=float, default=1.0, help="how long they sell")
+    drill.add_argument("--sales-per-minute", type=float, default=6.0, help="per register")
+    drill.add_argument(
+        "--time-scale",
+        type=float,
+        default=0.02,
+        help="multiply the drill profile's time-out and intervals by this",
+    )
+    drill.add_argument("--offline-timeout", type=int, default=30, help="profile, seconds")
+    drill.add_argument("--reconnect-interval", type=int, default=1, help="profile, minutes")
+    drill.add_argument("--health-check-interval", type=int, default=1, help="profile, minutes")
+    drill.add_argument(
+        "--cut-share", type=float, default=0.5, help="share of registers that lose HQ once"
+    )
+    drill.add_argument("--cut-seconds", type=float, help="how long each loses HQ")
+    drill.add_argument("--setup-minutes", type=float, default=5.0, help="wait for packages")
+    drill.add_argument("--seed", type=int, help="make the outages repeatable")
+    drill.add_argument("--folder", help="keep the agents' files here (default: a temporary one)")
+    drill.set_defaults(command=run_drill)
 
 
 def run_loop(args, state: LocalState) -> int:
@@ -141,3 +169,38 @@ def _tell_hq(args, state: LocalState) -> None:
             sync.heartbeat(client, state)
     except AgentError:
         pass
+
+
+def run_drill(args, _state: LocalState) -> int:
+    """Set up, play and check a drill; exit 1 on any loss, duplicate or error."""
+    if not args.url:
+        raise UsageError("Give the portal's address with --url.")
+    plan = drill.Plan(
+        stores=args.stores,
+        registers=args.registers,
+        minutes=args.minutes,
+        sales_per_minute=args.sales_per_minute,
+        time_scale=args.time_scale,
+        offline_timeout_s=args.offline_timeout,
+        reconnect_interval_min=args.reconnect_interval,
+        health_check_interval_min=args.health_check_interval,
+        cut_share=args.cut_share,
+        cut_seconds=args.cut_seconds,
+        seed=args.seed,
+        setup_minutes=args.setup_minutes,
+    )
+    drill.check_plan(plan, args.url)
+    with tempfile.TemporaryDirectory(prefix="portal-drill-") as scratch:
+        folder = Path(args.folder or scratch)
+        folder.mkdir(parents=True, exist_ok=True)
+        play = drill.Drill(args.url, args.token, plan, folder)
+        try:
+            play.set_up()
+            play.play()
+            play.finish()
+            report = play.check()
+        finally:
+            play.close()
+    for line in report.lines():
+        print(line)
+    return 0 if report.ok else EXIT_FAILED

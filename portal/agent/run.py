@@ -81,6 +81,7 @@ class Register:
         self.staff = staff
         self.tally = Tally()
         self.client: PortalClient | None = None
+        self.last_answer = 0.0
         self.timing = mode.Timing.of(state, time_scale)
         self.seen_mode = mode.mode(state)
         self.offline_at = self.clock.now()
@@ -246,7 +247,7 @@ class Register:
         except Unauthorized:
             raise
         except PortalUnreachable as error:
-            took = time.perf_counter() - started
+            took = time.perf_counter() - max(started, self.last_answer)
             mode.note_error(self.state, f"{what}: {error.message}")
             if mode.go_offline(self.state):
                 self.offline_at = self.last_attempt = self.clock.now()
@@ -263,6 +264,12 @@ class Register:
         if self.client is not None:
             self.client.close()
         self.client = self.make_client(self.timing.offline_timeout)
+        # The time a failing request took counts from HQ's last answer, not from the start of
+        # a longer piece of work (a sync of several packages) that it ended.
+        self.client.http.event_hooks["response"].append(self._answered)
+
+    def _answered(self, _response) -> None:
+        self.last_answer = time.perf_counter()
 
     def _switched(self, to: str, cause: str, took: float | None, at_sale_start=False) -> None:
         self.seen_mode = to

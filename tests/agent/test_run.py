@@ -5,8 +5,14 @@ proxy, and a cut link makes them time out for real, after the profile's time-out
 test's time scale.
 """
 
+import json
+import threading
+
+import httpx
 import pytest
 import sqlalchemy as sa
+from werkzeug.serving import make_server
+from werkzeug.wrappers import Request, Response
 
 from portal.agent import mode
 from portal.agent.client import PortalClient
@@ -192,3 +198,57 @@ def test_without_an_upload_scope_for_sales_the_sales_stay_and_hq_sees_them_waiti
     assert device().pending_uploads == 3
     code, _, err = agent("upload")
     assert code == 2 and "no upload scope for sales" in err
+
+
+class AsksForUploads:
+    """In front of the portal: every heartbeat answer also says `"upload_requested": true`."""
+
+    def __init__(self, upstream: str):
+        self.http = httpx.Client(base_url=upstream)
+
+    def __call__(self, environ, start_response):
+        request = Request(environ)
+        headers = {k: v for k, v in request.headers.items() if k.lower() in ("authorization",)}
+        answer = self.http.request(
+            request.method,
+            request.full_path if request.query_string else request.path,
+            content=request.get_data(),
+            headers={**headers, "Content-Type": request.content_type or "application/json"},
+        )
+        body = answer.content
+        if request.path.endswith("/device/status") and answer.status_code == 200:
+            body = json.dumps({**answer.json(), "upload_requested": True}).encode()
+        response = Response(body, answer.status_code, content_type=answer.headers["content-type"])
+        return response(environ, start_response)
+
+
+def test_a_heartbeat_answer_asking_for_uploads_uploads_at_once(agent, activated, live_url):
+    activated("SEATTLE-1")
+    assert agent("sync")[0] == 0
+    server = make_server("127.0.0.1", 0, AsksForUploads(live_url), threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    state = LocalState(agent.state_file)
+    try:
+        url, token = f"http://127.0.0.1:{server.server_port}", state.get("token")
+        # One sale every 100 minutes: between the first and the next, only check-ins happen.
+        loop = Register(
+            state,
+            lambda timeout: PortalClient(url, token, timeout=timeout, retries=0),
+            clock=ManualClock(),
+            sales_per_minute=0.01,
+            time_scale=SCALE,
+            say=lambda _: None,
+        )
+        loop.run(count=1)
+        assert agent("sell", "--count", "3")[0] == 0  # sold meanwhile, not uploaded yet
+        assert state.pending_uploads() == 3
+
+        tally = loop.run(minutes=RECONNECT_S * 1.5 / 60)
+
+        assert tally.sales == 1 and tally.upload_requests >= 1
+        assert state.pending_uploads() == 0 and len(received()) == 4
+    finally:
+        state.close()
+        server.shutdown()
+        thread.join(timeout=10)
