@@ -4,6 +4,7 @@ import re
 import threading
 
 import pytest
+from sqlalchemy.exc import OperationalError
 
 from portal.agent.cli import main
 from portal.auth import services as auth
@@ -20,7 +21,11 @@ def builder(app):
     def build() -> None:
         with app.app_context():
             while not stop.wait(0.3):
-                build_waiting_runs()
+                try:
+                    build_waiting_runs()
+                except OperationalError:
+                    # SQLite busy with the portal's writes: a worker would try again too.
+                    db.session.rollback()
                 db.session.remove()
 
     thread = threading.Thread(target=build, name="builder", daemon=True)

@@ -127,6 +127,34 @@ def test_back_online_it_uploads_what_it_sold_offline_then_syncs(register, link):
     assert device().mode == "online"
 
 
+def test_the_run_command_sells_uploads_and_says_what_it_did(agent, activated):
+    activated("SEATTLE-1")
+
+    code, out, err = agent(
+        "run", "--sales", "2", "--sales-per-minute", "600", "--time-scale", "0.02", "--seed", "1"
+    )
+
+    assert code == 0, err
+    assert "Ran: 2 sale(s), 0 offline; 0 switch(es) to offline" in out
+    assert "0 sale(s) waiting for HQ; 0 error(s)" in out
+    assert len(received()) == 2
+    assert device().mode == "online" and device().database_bytes > 0
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ("--sales-per-minute", "0"),
+        ("--time-scale", "-1"),
+        ("--minutes", "0"),
+        ("--sales", "0"),
+    ],
+)
+def test_the_run_command_refuses_bad_input(agent, argv):
+    code, _, err = agent("run", *argv)
+    assert code == 2 and "must be" in err
+
+
 def test_disconnect_by_hand_holds_until_connect(agent, register, link):
     register.run(count=1)
     code, out, err = agent("disconnect")
