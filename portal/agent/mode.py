@@ -26,8 +26,8 @@ def mode(state: LocalState) -> str:
 
 
 def mode_since(state: LocalState) -> str | None:
-    """Since when the register is in its mode (ISO 8601), if known."""
-    return state.get("offline_since") or state.get("mode_since")
+    """Since when the register is in its mode (ISO 8601): online from its activation on."""
+    return state.get("offline_since") or state.get("mode_since") or state.get("activated_at")
 
 
 def manual(state: LocalState) -> bool:

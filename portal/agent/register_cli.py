@@ -3,6 +3,7 @@
 Kept apart from the one-shot commands of `cli.py`; `cli.build_parser` adds them.
 """
 
+import argparse
 import sys
 import tempfile
 from collections.abc import Callable
@@ -48,7 +49,11 @@ def add_commands(commands, device_client: DeviceClient) -> None:
     drill = commands.add_parser(
         "drill", help="play a chain of registers through outages against HQ, then check HQ"
     )
-    drill.add_argument("--token", required=True, help="an HQ API token (admin or hq)")
+    # Also after the command, as `portal-agent drill --url URL ...`; unset, the global one stays.
+    drill.add_argument("--url", default=argparse.SUPPRESS, help="the portal's address")
+    drill.add_argument(
+        "--token", required=True, metavar="HQ_API_TOKEN", help="an HQ API token (admin)"
+    )
     drill.add_argument("--stores", type=int, default=2)
     drill.add_argument("--registers", type=int, default=2, help="registers per store")
     drill.add_argument("--minutes", type=float, default=1.0, help="how long they sell")

@@ -51,9 +51,9 @@ def test_a_small_drill_loses_nothing_and_follows_the_profile(
         [
             "--state",
             str(tmp_path / "unused.sqlite"),
+            "drill",
             "--url",
             live_url,
-            "drill",
             "--token",
             hq_token,
             "--stores",
