@@ -15,11 +15,12 @@ from wtforms.validators import Optional
 
 from portal.core.errors import DomainError
 from portal.core.forms import AmountField, WholeNumberField
-from portal.masterdata.jobs import DIRECTIONS, DOWNLOAD, STANDARD_JOBS
+from portal.masterdata.jobs import DOWNLOAD, STANDARD_JOBS
 from portal.setup.offline_profiles.services import (
     FLAGS,
     LIMITS,
     MAX_OFFLINE_MINUTES,
+    SCOPE_DIRECTIONS,
     THRESHOLDS,
     default_scopes,
 )
@@ -105,7 +106,7 @@ class ScopeForm(Form):
     name = StringField("Scope name", render_kw={"maxlength": 60})
     direction = SelectField(
         "Direction",
-        choices=[SelectChoice(direction, direction.capitalize()) for direction in DIRECTIONS],
+        choices=[SelectChoice(direction, direction.capitalize()) for direction in SCOPE_DIRECTIONS],
         validate_choice=False,
     )
     tables = SelectMultipleField(

@@ -21,7 +21,11 @@ class OfflineScopeSchema(ma.Schema):
 
     name = ma.fields.String(required=True, metadata={"example": "Sales tax"})
     direction = ma.fields.String(
-        metadata={"enum": list(DIRECTIONS), "description": "download when not given"}
+        metadata={
+            "enum": list(DIRECTIONS),
+            "description": "download (master data) when not given, or upload (the sales: "
+            "sales_transaction with its lines and payments); bidirectional is refused",
+        }
     )
     tables = ma.fields.List(
         ma.fields.String(), required=True, metadata={"example": ["tax_code", "tax_rate"]}

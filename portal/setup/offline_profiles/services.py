@@ -34,6 +34,8 @@ THRESHOLDS = ("max_offline_minutes", "max_offline_total")
 # What a register uploads (job P-0001's tables); a scope uploading them names the sales table.
 UPLOAD_TABLES = tuple(t for job in STANDARD_JOBS if job.direction == UPLOAD for t in job.tables)
 SALES_TABLE = "sales_transaction"
+# The directions a register follows; bidirectional is known to the jobs, refused in a scope.
+SCOPE_DIRECTIONS = tuple(d for d in DIRECTIONS if d != BIDIRECTIONAL)
 
 
 def get_profile(name: str) -> OfflineProfile:
