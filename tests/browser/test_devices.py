@@ -106,3 +106,36 @@ def test_hq_activates_a_register_and_watches_the_fleet(page, signed_in, shot, ap
 
 def _expect_heading(page: Page, name, where: str) -> None:
     expect(page.get_by_role("heading", level=1), where).to_have_text(name)
+
+
+def test_the_register_page_shows_what_its_device_says_to_help_the_store(
+    page, signed_in, shot, app_ctx
+):
+    StoreFactory(store_number="HOUSTON", name="Houston Galleria")
+    database = setup.offline_database("HOUSTON", setup.minutes_ago(600), register_number=REGISTER)
+    setup.heartbeat(
+        database,
+        setup.minutes_ago(2),
+        mode="offline",
+        offline_since=setup.minutes_ago(30),
+        mode_since=setup.minutes_ago(30),
+        pending_uploads=12,
+        database_bytes=48_200_000,
+        free_disk_bytes=1_500_000_000,
+        last_error="a heartbeat: Cannot reach the portal: timed out",
+        sync_paused=True,
+    )
+    signed_in("auditor")
+
+    page.goto(f"/registers/{REGISTER}")
+
+    device = page.locator("#content")
+    expect(device).to_contain_text("The device reports that it is working offline.")
+    expect(device).to_contain_text("Paused")
+    expect(device).to_contain_text("the device downloads no packages")
+    expect(device).to_contain_text("48.2 MB")
+    expect(device).to_contain_text("1.5 GB")
+    expect(device).to_contain_text("Cannot reach the portal: timed out")
+    expect(device).to_contain_text("12 (as last reported)")
+    shot(page, "register-device")
+    assert_accessible(page)
