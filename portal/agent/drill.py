@@ -16,7 +16,7 @@ import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -26,12 +26,11 @@ from portal.agent import mode, sales, sync
 from portal.agent import upload as uploads
 from portal.agent.client import PortalClient
 from portal.agent.cutoff import CutOff
+from portal.agent.drill_report import RegisterLine, Report, out_of_bounds, seconds
 from portal.agent.errors import AgentError, UsageError
 from portal.agent.local import LocalState, now_iso
 from portal.agent.run import Register, Tally
 
-# A switch to offline may come this much after the time-out (a busy machine, the proxy's tick).
-GRACE_S = 1.0
 API = "/api/v1"
 
 
@@ -307,9 +306,9 @@ class Drill:
 
     # Check ------------------------------------------------------------------------------------
 
-    def check(self) -> "Report":
+    def check(self) -> Report:
         """Compare what every register made with what HQ received."""
-        report = Report(plan=self.plan)
+        report = Report()
         timing = mode.Timing.of(self.agents[0].state, self.plan.time_scale)
         for agent in self.agents:
             made = {
@@ -338,10 +337,10 @@ class Drill:
                     *([agent.failure] if agent.failure else []),
                     *(["it made no sale"] if not made else []),
                 ],
-                out_of_bounds=_out_of_bounds(tally, timing),
+                out_of_bounds=out_of_bounds(tally, timing),
             )
             for item in got:
-                delay = _seconds(item["received_at"]) - _seconds(item["created_at"])
+                delay = seconds(item["received_at"]) - seconds(item["created_at"])
                 report.longest_to_hq = max(report.longest_to_hq, delay)
             report.registers.append(line)
         report.errors = list(self.errors)
@@ -353,115 +352,6 @@ class Drill:
             agent.link.close()
             agent.state.close()
         self.hq.close()
-
-
-def _out_of_bounds(tally: Tally, timing: mode.Timing) -> list[str]:
-    """Switches the profile does not allow: late to go offline, early or mid-sale to come back."""
-    found = []
-    for switch in tally.switches:
-        late = (
-            switch.to == mode.OFFLINE
-            and switch.took is not None
-            and switch.took > timing.offline_timeout + GRACE_S
-        )
-        early = (
-            switch.to == mode.ONLINE
-            and switch.cause == "reconnected"
-            and (switch.took < timing.reconnect_interval or not switch.at_sale_start)
-        )
-        if late:
-            found.append(
-                f"offline at {switch.wall} after {switch.took:.1f} s, past the "
-                f"{timing.offline_timeout:.1f} s time-out"
-            )
-        if early:
-            found.append(
-                f"back online at {switch.wall} after {switch.took:.1f} s offline "
-                f"(interval {timing.reconnect_interval:.1f} s, at a sale's start: "
-                f"{switch.at_sale_start})"
-            )
-    return found
-
-
-def _seconds(moment: str) -> float:
-    return datetime.fromisoformat(moment).timestamp()
-
-
-@dataclass
-class RegisterLine:
-    """One register's part of the report."""
-
-    number: str
-    made: int
-    received: int
-    missing: list[str]
-    duplicates: list[str]
-    unknown: list[str]
-    offline_sales: int
-    to_offline: int
-    back_online: int
-    cut: int
-    packages: int
-    errors: list[str]
-    out_of_bounds: list[str]
-
-    @property
-    def ok(self) -> bool:
-        """Nothing lost, nothing twice, nothing unexplained."""
-        return not (
-            self.missing or self.duplicates or self.unknown or self.errors or self.out_of_bounds
-        )
-
-
-@dataclass
-class Report:
-    """What the drill found."""
-
-    plan: Plan
-    registers: list[RegisterLine] = field(default_factory=list)
-    longest_to_hq: float = 0.0
-    errors: list[str] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        """Every sale at HQ exactly once, every switch within the profile, no error."""
-        return not self.errors and all(line.ok for line in self.registers)
-
-    def lines(self) -> list[str]:
-        """The report as printed."""
-        made = sum(r.made for r in self.registers)
-        received = sum(r.received for r in self.registers)
-        out = [
-            f"Sales made {made}, received at HQ {received}; "
-            f"missing {sum(len(r.missing) for r in self.registers)}, "
-            f"duplicated {sum(len(r.duplicates) for r in self.registers)}, "
-            f"unknown {sum(len(r.unknown) for r in self.registers)}.",
-            f"Longest time from sale to HQ: {self.longest_to_hq:.0f} s.",
-            f"Packages applied: {sum(r.packages for r in self.registers)}.",
-            "register          made  recvd  offline-sales  cut  to-offline  back  packages",
-        ]
-        for r in self.registers:
-            out.append(
-                f"{r.number:<16} {r.made:>5} {r.received:>6} {r.offline_sales:>14} "
-                f"{r.cut:>4} {r.to_offline:>11} {r.back_online:>5} {r.packages:>9}"
-                + ("" if r.ok else "  <- see below")
-            )
-        problems = [
-            f"{r.number}: {kind} {', '.join(items[:5])}{' ...' if len(items) > 5 else ''}"
-            for r in self.registers
-            for kind, items in (
-                ("missing at HQ:", r.missing),
-                ("at HQ twice:", r.duplicates),
-                ("at HQ, never made here:", r.unknown),
-                ("error:", r.errors),
-                ("switch out of bounds:", r.out_of_bounds),
-            )
-            if items
-        ]
-        out += [*problems, *(f"error: {e}" for e in self.errors)]
-        out.append(f"Errors: {len(problems) + len(self.errors)}.")
-        out.append("Drill passed." if self.ok else "Drill FAILED.")
-        return out
 
 
 def check_plan(plan: Plan, url: str) -> None:
