@@ -45,6 +45,7 @@ CANCELABLE = (
     SESSION_APPLY_FAILED,
 )
 FAILED = (SESSION_CREATE_FAILED, SESSION_DOWNLOAD_FAILED, SESSION_APPLY_FAILED)
+BUILT_ON_CANCELED = "Built on a canceled package: the next package of its job is a full one."
 
 
 def record_failure(session: DownloadSession, status: str, message: str) -> bool:
@@ -101,26 +102,17 @@ def cancel_sessions(session_ids: list[int], reason: str) -> list[int]:
         .with_for_update()
     ).all()
     chosen = {row.id for row in pending}
-    dependants = _built_on(pending, chosen)
-    canceled = db.session.execute(
-        sa.update(DownloadSession)
-        .where(
-            DownloadSession.id.in_(chosen | set(dependants)),
-            DownloadSession.status.in_(CANCELABLE),
-        )
-        .values(
-            status=SESSION_CANCELED,
-            message=sa.case(
-                *[(DownloadSession.id == i, text) for i, text in dependants.items()],
-                else_=reason,
-            )
-            if dependants
-            else reason,
-            updated_at=utcnow(),
-        )
-        .returning(DownloadSession.id, DownloadSession.run_id)
-        .execution_options(synchronize_session=False)
-    ).all()
+    dependants = _built_on(chosen)
+    canceled = []
+    for ids, message in ((chosen, reason), (dependants, BUILT_ON_CANCELED)):
+        if ids:
+            canceled += db.session.execute(
+                sa.update(DownloadSession)
+                .where(DownloadSession.id.in_(sorted(ids)), DownloadSession.status.in_(CANCELABLE))
+                .values(status=SESSION_CANCELED, message=message, updated_at=utcnow())
+                .returning(DownloadSession.id, DownloadSession.run_id)
+                .execution_options(synchronize_session=False)
+            ).all()
     was_requested = {row.id for row in pending if row.status == SESSION_REQUESTED}
     unbuilt = Counter(run_id for session_id, run_id in canceled if session_id in was_requested)
     for run_id, count in unbuilt.items():
@@ -128,26 +120,56 @@ def cancel_sessions(session_ids: list[int], reason: str) -> list[int]:
     return sorted(session_id for session_id, _ in canceled)
 
 
-def _built_on(pending, chosen: set[int]) -> dict[int, str]:
-    """Later pending incrementals of the same database and job, up to its next full package."""
-    dependants: dict[int, str] = {}
-    for row in pending:
-        later = db.session.execute(
-            sa.select(DownloadSession.id, DownloadSession.kind)
-            .where(
-                DownloadSession.channel_database_id == row.channel_database_id,
-                DownloadSession.job_number == row.job_number,
-                DownloadSession.id > row.id,
-                DownloadSession.status.in_(CANCELABLE),
-                DownloadSession.package_id.is_not(None),
-            )
-            .order_by(DownloadSession.id)
-        ).all()
-        for session_id, kind in later:
-            if kind == FULL:
-                break
-            if session_id not in chosen:
-                dependants.setdefault(session_id, f"Built on canceled package {row.id}.")
+def _built_on(chosen: set[int]) -> set[int]:
+    """Later pending incrementals of the same database and job, up to its next full package.
+
+    One query for the whole selection: a run or a database may have thousands of sessions.
+    """
+    if not chosen:
+        return set()
+    first = (
+        sa.select(
+            DownloadSession.channel_database_id.label("database_id"),
+            DownloadSession.job_number.label("job_number"),
+            sa.func.min(DownloadSession.id).label("first_id"),
+        )
+        .where(DownloadSession.id.in_(sorted(chosen)))
+        .group_by(DownloadSession.channel_database_id, DownloadSession.job_number)
+        .subquery()
+    )
+    later = db.session.execute(
+        sa.select(
+            DownloadSession.id,
+            DownloadSession.kind,
+            DownloadSession.channel_database_id,
+            DownloadSession.job_number,
+        )
+        .join(
+            first,
+            sa.and_(
+                DownloadSession.channel_database_id == first.c.database_id,
+                DownloadSession.job_number == first.c.job_number,
+                DownloadSession.id > first.c.first_id,
+            ),
+        )
+        .where(
+            DownloadSession.status.in_(CANCELABLE),
+            DownloadSession.package_id.is_not(None),
+        )
+        .order_by(
+            DownloadSession.channel_database_id, DownloadSession.job_number, DownloadSession.id
+        )
+    ).all()
+    dependants: set[int] = set()
+    ended: set[tuple[int, str]] = set()
+    for session_id, kind, database_id, job_number in later:
+        chain = (database_id, job_number)
+        if chain in ended or session_id in chosen:
+            continue
+        if kind == FULL:
+            ended.add(chain)  # a full package kept depends on nothing before it
+        else:
+            dependants.add(session_id)
     return dependants
 
 

@@ -173,7 +173,7 @@ def test_cancelling_a_session_cancels_what_was_built_on_it_and_the_next_package_
     assert canceled.status_code == 200, canceled.text
     assert canceled.json == {"canceled": [second, third]}
     assert session(second).status == "canceled"
-    assert session(third).message == f"Built on canceled package {second}."
+    assert session(third).message == lifecycle.BUILT_ON_CANCELED
     assert listed(client, houston) == []
     fourth = incremental()
     assert session(fourth).kind == "full"
@@ -327,3 +327,22 @@ def test_hq_may_sync_but_not_cancel_on_the_pages(client, houston, login):
     database = database_named("HOUSTON").id
     assert client.get(f"/distribution/full-sync?database={database}").status_code == 200
     assert session(first).status == "available"
+
+
+def test_a_full_package_ends_what_a_cancel_reaches_unless_it_is_canceled_too(
+    client, houston, scheduler
+):
+    (first,) = listed(client, houston)
+    assert report(client, houston, first).status_code == 200
+    before_full = incremental()
+    run_schedule(full=True)
+    full = sessions_of("HOUSTON")[-1].id
+    after_full = incremental()
+    assert (session(full).kind, session(after_full).kind) == ("full", "incremental")
+
+    kept = client.post(f"/api/v1/download-sessions/{before_full}/cancel", headers=scheduler)
+    assert kept.json == {"canceled": [before_full]}
+
+    both = client.post(f"/api/v1/download-sessions/{full}/cancel", headers=scheduler)
+    assert both.json == {"canceled": [full, after_full]}
+    assert listed(client, houston) == []
