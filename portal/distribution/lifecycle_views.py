@@ -197,6 +197,9 @@ def cancel_sessions():
     """Confirm, then cancel a selection of sessions."""
     ids = selected("session")
     back = back_to(url_for("core.worklist"))
+    if not ids:
+        flash("Select at least one download session.", "warning")
+        return redirect(back)
     if request.method == "GET":
         return _confirm(
             f"Cancel {len(ids)} download session(s)?",
