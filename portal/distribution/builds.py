@@ -308,7 +308,7 @@ def give_up(session_ids: list[int], message: str) -> list[int]:
     for run_id, count in Counter(run_id for _, run_id in failed).items():
         count_built(run_id, count, count)
     for session_id, _ in failed:
-        session_failed.send(db.session.get(DownloadSession, session_id))
+        session_failed.send(db.session.get(DownloadSession, session_id, populate_existing=True))
     return sorted(session_id for session_id, _ in failed)
 
 

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from flask import current_app
 
 from portal.core.extensions import db
-from portal.distribution import lifecycle, runs
+from portal.distribution import builds, lifecycle, runs
 from portal.distribution import services as distribution
 from portal.distribution.models import DistributionRun, DownloadSession
 from portal.distribution.signals import session_failed
@@ -346,3 +346,16 @@ def test_a_full_package_ends_what_a_cancel_reaches_unless_it_is_canceled_too(
     both = client.post(f"/api/v1/download-sessions/{full}/cancel", headers=scheduler)
     assert both.json == {"canceled": [full, after_full]}
     assert listed(client, houston) == []
+
+
+def test_a_build_given_up_sends_session_failed_too(failures):
+    run = runs.request_run(distribution.get_schedule("1080"))
+    db.session.commit()
+    planned = runs.plan_run(run.id)
+
+    builds.give_up(planned, "Build lost 3 times; retry it from the run page.")
+
+    assert sorted(failures) == [
+        (session_id, "create_failed", "Build lost 3 times; retry it from the run page.")
+        for session_id in planned
+    ]
