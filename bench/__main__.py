@@ -14,6 +14,8 @@
 - web_load: 20 users on the list and search pages over 1,000,000 transactions and 10,000
   registers under gunicorn: p95 and p99 against the 500 ms target, and again while a real
   Celery worker builds a full sync of every register, against the idle figures.
+- worklist: the scheduler's worklist, every tab, with 50,000 databases (failed, behind, silent
+  ones among them): p99 against the same with 500.
 - search: the master data list pages, searched by number, name, barcode and price group, with
   1,000,000 products: p99 against the same pages with 10,000 products.
 """
@@ -34,6 +36,7 @@ from bench.device_load import device_load_benchmark
 from bench.search import search_benchmark
 from bench.uploads import SALES, upload_benchmarks
 from bench.web_load import web_load_benchmark
+from bench.worklist import worklist_benchmark
 from portal.core.extensions import db
 from portal.distribution.export import TableExport
 from portal.distribution.models import SchedulerJob
@@ -77,7 +80,16 @@ def main() -> None:
     """Run the benchmarks and print a Markdown table of figures, baselines and ratios."""
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, for CI")
-    benchmarks = ["build", "incremental", "fanout", "uploads", "device_load", "web_load", "search"]
+    benchmarks = [
+        "build",
+        "incremental",
+        "fanout",
+        "uploads",
+        "device_load",
+        "web_load",
+        "search",
+        "worklist",
+    ]
     parser.add_argument("--only", choices=benchmarks, action="append")
     args = parser.parse_args()
     sizes = SIZES["quick" if args.quick else "full"]
@@ -97,6 +109,8 @@ def main() -> None:
             rows += web_load_benchmark(sizes, Path(scratch), step)
         if "search" in chosen:
             rows += search_benchmark(sizes, Path(scratch), step, args.quick)
+        if "worklist" in chosen:
+            rows += worklist_benchmark(Path(scratch), step, args.quick)
     print(
         f"\n### {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.node()}, "
         f"{platform.processor() or platform.machine()}, Python {platform.python_version()}\n"

@@ -79,7 +79,7 @@ def register_blueprints(app: Flask) -> None:
     from portal.device_api import uploads as device_uploads
     from portal.device_api import views as device_views
     from portal.distribution import api as distribution_api
-    from portal.distribution import schedule_views
+    from portal.distribution import lifecycle_api, lifecycle_views, schedule_views
     from portal.distribution import views as distribution_views
     from portal.masterdata import api as masterdata_api
     from portal.masterdata import views as masterdata_views
@@ -102,6 +102,7 @@ def register_blueprints(app: Flask) -> None:
         offline_profiles_views,
         distribution_views,
         schedule_views,
+        lifecycle_views,
         masterdata_views,
         device_views,
         transactions_views,
@@ -116,6 +117,7 @@ def register_blueprints(app: Flask) -> None:
         offline_profiles_api.blp,
         distribution_api.schedules_blp,
         distribution_api.runs_blp,
+        lifecycle_api.sessions_blp,
         masterdata_api.blp,
         device_api.blp,
         device_uploads.blp,

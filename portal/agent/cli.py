@@ -260,7 +260,9 @@ def local_report(state: LocalState) -> dict:
         "last_heartbeat_at": state.get("last_heartbeat_at"),
         "packages": {
             "applied": sum(p["status"] == "applied" for p in packages),
-            "apply_failed": sum(p["status"] == "apply_failed" for p in packages),
+            "apply_failed": sum(
+                p["status"] in ("apply_failed", "download_failed") for p in packages
+            ),
             "unreported": sum(p["reported_at"] is None for p in packages),
             "last_applied": state.last_applied_package(),
         },

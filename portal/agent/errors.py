@@ -46,3 +46,7 @@ class Refused(AgentError):
 
 class ApplyFailed(AgentError):
     """A package could not be verified or written into the local database."""
+
+
+class DownloadFailed(ApplyFailed):
+    """A package could not be downloaded whole, or failed its SHA-256 check."""

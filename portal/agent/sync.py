@@ -12,7 +12,7 @@ import httpx
 from portal.agent import mode
 from portal.agent.apply import apply_package
 from portal.agent.client import PortalClient, TransientStatus, app_version
-from portal.agent.errors import ApplyFailed, Refused
+from portal.agent.errors import ApplyFailed, DownloadFailed, Refused
 from portal.agent.local import LocalState, now_iso
 from portal.distribution.package_files import file_sha256
 
@@ -65,9 +65,11 @@ def sync(client: PortalClient, state: LocalState, say: Say) -> int:
             path = download(client, state.package_folder, item, say)
             counts = apply_package(state, path, item)
         except ApplyFailed as error:
+            # HQ offers the package again until its try count is used up.
+            failed = "download_failed" if isinstance(error, DownloadFailed) else "apply_failed"
             with state.transaction() as conn:
-                state.record_package(conn, item, "apply_failed", error.message)
-            report(client, state, item["id"], "apply_failed", error.message)
+                state.record_package(conn, item, failed, error.message)
+            report(client, state, item["id"], failed, error.message)
             raise
         path.unlink(missing_ok=True)
         report(client, state, item["id"], "applied", "")
@@ -113,7 +115,7 @@ def download(client: PortalClient, folder: Path, item: dict, say: Say) -> Path:
         _fetch_with_retries(client, item, partial, say)
     if file_sha256(partial) != item["sha256"]:
         partial.unlink()
-        raise ApplyFailed(
+        raise DownloadFailed(
             f"Package {item['id']} failed its SHA-256 check after download (expected "
             f"{item['sha256']}); the next sync downloads it again."
         )

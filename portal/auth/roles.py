@@ -33,7 +33,7 @@ GRANTS: dict[Permission, frozenset[Role]] = {
     Permission.CHANGE_MASTERDATA: frozenset({Role.ADMIN, Role.HQ}),
     # HQ staff run a schedule after changing what it carries (1080 after a tax change).
     Permission.RUN_DISTRIBUTION: frozenset({Role.ADMIN, Role.HQ, Role.SCHEDULER}),
-    # What goes where and when, and repairing failed builds, is the schedulers' job.
+    # What goes where and when, and repairing or cancelling sessions, is the schedulers' job.
     Permission.CHANGE_SCHEDULES: frozenset({Role.ADMIN, Role.SCHEDULER}),
     Permission.RETRY_BUILDS: frozenset({Role.ADMIN, Role.SCHEDULER}),
     # What registers sold is for auditors, and HQ staff who answer for the stores.
@@ -56,7 +56,9 @@ DESCRIPTIONS: dict[Permission, str] = {
         "database"
     ),
     Permission.CHANGE_SCHEDULES: "create, edit and delete distribution schedules",
-    Permission.RETRY_BUILDS: "retry failed builds (a download session, or all of a run's)",
+    Permission.RETRY_BUILDS: (
+        "retry or cancel download sessions (one, a selection, a run's or a database's pending ones)"
+    ),
     Permission.READ_TRANSACTIONS: "read uploaded transactions, anomalies and upload sessions",
     Permission.REVIEW_TRANSACTIONS: "review transactions and anomalies",
     Permission.MANAGE_USERS: "manage users and revoke their API tokens",

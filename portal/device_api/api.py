@@ -194,11 +194,13 @@ class PackageReport(MethodView):
     @blp.response(200, PackageItemSchema)
     @errors(blp, 400, 401, 404, 409, 422)
     def post(self, data, session_id):
-        """Report a package applied (strictly in order) or failed to apply.
+        """Report a package applied (strictly in order), or failed to download or apply.
 
-        Applying one out of order is 409 naming the package to apply first in
-        `fields.must_apply_first`. Applying a full package cancels the earlier pending packages
-        of its job, which it supersedes.
+        A failed package is offered again (`available`, the message counting the tries) until
+        the try count (3 by default) is used up; it then ends `download_failed` or
+        `apply_failed` and waits for HQ. Applying one out of order is 409 naming the package to
+        apply first in `fields.must_apply_first`. Applying a full package cancels the earlier
+        pending packages of its job, which it supersedes.
         """
         session = packages.get_package(current_database(), session_id)
         packages.report(session, data["status"], data["message"])

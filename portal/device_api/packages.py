@@ -15,7 +15,8 @@ from portal.audit import services as audit
 from portal.core.errors import Conflict, NotFound
 from portal.core.extensions import db
 from portal.core.models import utcnow
-from portal.distribution import builds
+from portal.distribution import builds, lifecycle
+from portal.distribution.lifecycle import DEVICE_FAILURES
 from portal.distribution.models import (
     FULL,
     SESSION_APPLIED,
@@ -35,8 +36,9 @@ LIST_APPLIED = "applied"
 LIST_ALL = "all"
 LIST_STATUSES = (LIST_AVAILABLE, LIST_APPLIED, LIST_ALL)
 
-# Offered to the device and not yet applied.
-OFFERED = (SESSION_AVAILABLE, SESSION_DOWNLOADED, SESSION_APPLY_FAILED)
+# Offered to the device and not yet applied. One that failed its last try is not: it waits
+# for a scheduler.
+OFFERED = (SESSION_AVAILABLE, SESSION_DOWNLOADED)
 # Not yet applied and not given up: each holds back the sessions after it.
 PENDING = (
     SESSION_REQUESTED,
@@ -46,7 +48,7 @@ PENDING = (
     SESSION_DOWNLOAD_FAILED,
     SESSION_APPLY_FAILED,
 )
-REPORTABLE = (SESSION_APPLIED, SESSION_APPLY_FAILED)
+REPORTABLE = (SESSION_APPLIED, SESSION_APPLY_FAILED, SESSION_DOWNLOAD_FAILED)
 
 
 def packages_query(database: ChannelDatabase, status: str = LIST_AVAILABLE) -> sa.Select:
@@ -96,7 +98,7 @@ def mark_downloaded(session_id: int) -> bool:
         sa.update(DownloadSession)
         .where(
             DownloadSession.id == session_id,
-            DownloadSession.status.in_((SESSION_AVAILABLE, SESSION_DOWNLOAD_FAILED)),
+            DownloadSession.status == SESSION_AVAILABLE,
         )
         .values(status=SESSION_DOWNLOADED, updated_at=utcnow())
         .execution_options(synchronize_session=False)
@@ -135,14 +137,18 @@ def first_blocker(session: DownloadSession) -> DownloadSession | None:
 
 
 def report(session: DownloadSession, status: str, message: str = "") -> DownloadSession:
-    """Record that the device applied a package, or failed to; applied ones go in order."""
+    """Record that the device applied a package, or failed to download or apply it.
+
+    Applied ones go in order. A failure is offered again until the try count is used up
+    (`lifecycle.record_failure`).
+    """
     previous = session.status
     if status == SESSION_APPLIED and previous == SESSION_APPLIED:
         return session  # a retried report: the device lost our first answer
     if previous not in OFFERED:
         raise Conflict(
-            f"Package {session.id} is {previous}: only an available, downloaded or failed "
-            "package can be applied or reported as failed."
+            f"Package {session.id} is {previous}: only an available or downloaded package "
+            "can be applied or reported as failed."
         )
     superseded: list[int] = []
     if status == SESSION_APPLIED:
@@ -152,20 +158,27 @@ def report(session: DownloadSession, status: str, message: str = "") -> Download
                 f"Apply package {blocker.id} (job {blocker.job_number}) first.",
                 {"must_apply_first": blocker.id},
             )
-    claimed = db.session.execute(
-        sa.update(DownloadSession)
-        # Any offered status will do: the content endpoint may mark the session downloaded
-        # between our read and this write, after a fast device already applied the bytes.
+    # Any offered status will do: the content endpoint may mark the session downloaded
+    # between our read and this write, after a fast device already applied the bytes.
+    held = db.session.scalar(
+        sa.select(DownloadSession)
         .where(DownloadSession.id == session.id, DownloadSession.status.in_(OFFERED))
-        .values(status=status, message=message, updated_at=utcnow())
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    db.session.expire(session)
-    if not claimed:
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    if held is None:
         raise Conflict(f"Package {session.id} changed meanwhile; list the packages again.")
-    if status == SESSION_APPLIED and session.kind == FULL:
-        superseded = _supersede_earlier(session)
-    after = {"status": status, "message": message}
+    after: dict = {"status": status, "message": message}
+    if status in DEVICE_FAILURES:
+        ended = lifecycle.record_failure(session, status, message)
+        after |= {"status": session.status, "tries": session.failed_tries, "ended": ended}
+    else:
+        session.status = status
+        session.message = message
+        session.updated_at = utcnow()
+        db.session.flush()
+        if session.kind == FULL:
+            superseded = _supersede_earlier(session)
     if superseded:
         after["superseded"] = superseded
     audit.record(

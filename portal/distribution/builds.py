@@ -32,6 +32,7 @@ from portal.distribution.models import (
     SchedulerJob,
 )
 from portal.distribution.package_files import write_package
+from portal.distribution.signals import session_failed
 from portal.distribution.tables import TABLES, Target
 from portal.distribution.targets import tables_for, target_of
 from portal.setup.models import ChannelDatabase, Register, Store
@@ -57,6 +58,23 @@ def previous_position(session: DownloadSession) -> DownloadSession | None:
         .order_by(DownloadSession.new_version.desc(), DownloadSession.id.desc())
         .limit(1)
     )
+
+
+def needs_full(session: DownloadSession, previous: DownloadSession | None) -> bool:
+    """Whether a session of the job was canceled since the target's last offered package.
+
+    A canceled package may never have reached the target, so the next package cannot build on
+    it, nor on the last one offered before it: only a full package is safe.
+    """
+    stmt = sa.select(DownloadSession.id).where(
+        DownloadSession.channel_database_id == session.channel_database_id,
+        DownloadSession.job_number == session.job_number,
+        DownloadSession.status == SESSION_CANCELED,
+        DownloadSession.id < session.id,
+    )
+    if previous is not None:
+        stmt = stmt.where(DownloadSession.id > previous.id)
+    return db.session.scalar(sa.select(stmt.exists()))
 
 
 # Sessions per build task: big enough to share lookups, small enough to show steady progress.
@@ -110,6 +128,9 @@ def build_sessions(session_ids: list[int]) -> dict[int, str]:
         if _finish(session.id, status, package, fields):
             batch.count(session.run_id, status, package)
             batch.statuses[session.id] = status
+            if status == SESSION_CREATE_FAILED:
+                db.session.refresh(session)
+                session_failed.send(session)
     batch.close_runs()
     return batch.statuses
 
@@ -174,6 +195,7 @@ def _build(session: DownloadSession, batch: _Batch) -> tuple[str, DataPackage | 
         run.full_sync
         or previous is None
         or previous.scope_key != key
+        or needs_full(session, previous)
         or any(TABLES[t].always_full for t in tables)
     )
     fields = {
@@ -285,6 +307,8 @@ def give_up(session_ids: list[int], message: str) -> list[int]:
     ).all()
     for run_id, count in Counter(run_id for _, run_id in failed).items():
         count_built(run_id, count, count)
+    for session_id, _ in failed:
+        session_failed.send(db.session.get(DownloadSession, session_id, populate_existing=True))
     return sorted(session_id for session_id, _ in failed)
 
 

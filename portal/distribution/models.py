@@ -167,6 +167,9 @@ class DownloadSession(db.Model):
     status: Mapped[str] = mapped_column(sa.String(20), default=SESSION_REQUESTED, index=True)
     message: Mapped[str] = mapped_column(sa.Text, default="")
     tries: Mapped[int] = mapped_column(default=0)
+    # Downloads or applies the device reported failed since the package was last offered
+    # afresh; at the try count the session ends failed instead of being offered again.
+    failed_tries: Mapped[int] = mapped_column(default=0, server_default="0")
     # Builds started (claimed) since the session was last requested: the reaper gives up on a
     # session whose builds keep getting lost instead of handing it out for ever.
     build_attempts: Mapped[int] = mapped_column(default=0, server_default="0")
@@ -176,3 +179,17 @@ class DownloadSession(db.Model):
     run: Mapped[DistributionRun] = relationship()
     channel_database: Mapped[ChannelDatabase] = relationship()
     package: Mapped[DataPackage | None] = relationship()
+
+
+class DownloadSessionTry(db.Model):
+    """One failed download or apply a device reported for a session: when, and what it said."""
+
+    __tablename__ = "download_session_try"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("download_session.id", ondelete="CASCADE"), index=True
+    )
+    status: Mapped[str] = mapped_column(sa.String(20))
+    message: Mapped[str] = mapped_column(sa.Text, default="")
+    tried_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -5,7 +5,6 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
-from kombu.exceptions import OperationalError
 from sqlalchemy.orm import selectinload
 
 from portal.auth.guards import permission_required
@@ -13,7 +12,7 @@ from portal.auth.roles import Permission
 from portal.core.errors import DomainError
 from portal.core.extensions import db
 from portal.core.web import attempt, form_page, id_arg, paginate, submit
-from portal.distribution import runs, services, sessions, tasks
+from portal.distribution import lifecycle, runs, services, sessions, tasks
 from portal.distribution.forms import (
     FullPackageForm,
     NewScheduleForm,
@@ -21,6 +20,8 @@ from portal.distribution.forms import (
     ScheduleForm,
     SessionFilterForm,
 )
+from portal.distribution.labels import session_status_label
+from portal.distribution.lifecycle_views import enqueue
 from portal.distribution.models import (
     RUN_DONE,
     RUN_FAILED,
@@ -32,6 +33,7 @@ from portal.setup.channels import services as channels
 from portal.setup.models import ChannelDatabase
 
 bp = Blueprint("schedules", __name__, url_prefix="/distribution")
+bp.add_app_template_global(session_status_label)
 
 
 @bp.get("/schedules/")
@@ -160,6 +162,8 @@ def run_detail(run_id: int):
         filters=filters,
         percent=runs.progress(run),
         finished=run.status in (RUN_DONE, RUN_FAILED),
+        failed_count=lifecycle.failed_of_run(run.id),
+        pending_count=lifecycle.pending_of_run(run.id),
     )
 
 
@@ -208,50 +212,27 @@ def sessions_index():
 @bp.post("/sessions/<int:session_id>/retry")
 @permission_required(Permission.RETRY_BUILDS)
 def retry(session_id: int):
-    """Build a failed session's package again."""
+    """Try a failed or canceled session again: build its package, or offer it again."""
     session = sessions.get_session(session_id)
     back = request.form.get("next") or url_for(".run_detail", run_id=session.run_id)
     if not back.startswith("/") or back.startswith("//"):
         back = url_for(".run_detail", run_id=session.run_id)
-    if not attempt(lambda: sessions.retry_session(session)):
-        return redirect(back)
-    try:
-        tasks.enqueue_builds([session_id], retry=False)
-    except OperationalError:
-        flash(
-            f"Session {session_id} is requested again, but the task queue is unreachable: "
-            "it is built once the queue is back.",
-            "warning",
-        )
-    else:
-        flash(f"Session {session_id} is requested again; a worker builds its package.", "success")
+    to_build: list[int] = []
+    if attempt(lambda: to_build.extend(sessions.retry_session(session))):
+        enqueue(to_build, f"Session {session_id} is requested again")
     return redirect(back)
 
 
 @bp.post("/runs/<int:run_id>/retry")
 @permission_required(Permission.RETRY_BUILDS)
 def retry_run(run_id: int):
-    """Build every package of a run that could not be built again."""
+    """Try every failed session of a run again."""
     run = runs.get_run(run_id)
-    back = redirect(url_for(".run_detail", run_id=run_id))
-    try:
-        retried = sessions.retry_failed(run)
-    except DomainError as error:
-        db.session.rollback()
-        flash(error.message, "danger")
-        return back
-    db.session.commit()
-    try:
-        tasks.enqueue_builds(retried, retry=False)
-    except OperationalError:
-        flash(
-            f"{len(retried)} session(s) are requested again, but the task queue is unreachable: "
-            "they are built once the queue is back.",
-            "warning",
-        )
-    else:
-        flash(f"{len(retried)} session(s) are requested again; workers build them.", "success")
-    return back
+    failed = lifecycle.failed_of_run(run.id)
+    to_build: list[int] = []
+    if attempt(lambda: to_build.extend(sessions.retry_failed(run))):
+        enqueue(to_build, f"{failed} session(s) are requested again")
+    return redirect(url_for(".run_detail", run_id=run_id))
 
 
 def _start(run: DistributionRun):

@@ -7,6 +7,7 @@ from portal.core.api import ListArgsSchema, page_schema
 from portal.core.arguments import StrictBoolean
 from portal.core.extensions import db
 from portal.distribution import runs, sessions
+from portal.distribution.labels import session_status_label
 from portal.distribution.models import (
     FULL,
     INCREMENTAL,
@@ -103,6 +104,9 @@ class PackageSchema(ma.Schema):
     job = ma.fields.String(attribute="job_number")
     kind = ma.fields.String(allow_none=True, metadata={"enum": [FULL, INCREMENTAL]})
     status = ma.fields.String(metadata={"enum": list(SESSION_STATUSES)})
+    status_label = ma.fields.Function(
+        session_status_label, metadata={"type": "string", "example": "Apply failed: 3 tries"}
+    )
     base_version = ma.fields.Integer(allow_none=True)
     new_version = ma.fields.Integer(allow_none=True)
     # A session without a package (not built yet, failed, nothing changed) shows nulls here.

@@ -1,4 +1,4 @@
-"""Rules for download sessions: finding them, and giving a failed build another try."""
+"""Rules for download sessions: finding them, retrying failed ones, full data sync."""
 
 import sqlalchemy as sa
 
@@ -6,10 +6,14 @@ from portal.audit import services as audit
 from portal.core.errors import Conflict, NotFound
 from portal.core.extensions import db
 from portal.core.models import utcnow
+from portal.distribution import lifecycle, runs
 from portal.distribution.models import (
     RUN_RUNNING,
+    SESSION_APPLY_FAILED,
+    SESSION_AVAILABLE,
     SESSION_CANCELED,
     SESSION_CREATE_FAILED,
+    SESSION_DOWNLOAD_FAILED,
     SESSION_REQUESTED,
     DistributionRun,
     DistributionSchedule,
@@ -18,8 +22,11 @@ from portal.distribution.models import (
 from portal.distribution.targets import deliveries
 from portal.setup.models import ChannelDatabase, Store
 
-# A package that was never built can be built again; a delivered one is the target's business.
-RETRYABLE = (SESSION_CREATE_FAILED, SESSION_CANCELED)
+# A package that was never built can be built again.
+REBUILDABLE = (SESSION_CREATE_FAILED, SESSION_CANCELED)
+# A package the device gave up on is offered again as it is, with fresh tries.
+REOFFERABLE = (SESSION_DOWNLOAD_FAILED, SESSION_APPLY_FAILED)
+RETRYABLE = REBUILDABLE + REOFFERABLE
 
 
 def get_session(session_id: int) -> DownloadSession:
@@ -68,16 +75,24 @@ def schedules_reaching(database: ChannelDatabase) -> list[DistributionSchedule]:
     return [schedule for schedule in db.session.scalars(stmt) if deliveries(schedule, database)]
 
 
-def retry_session(session: DownloadSession) -> DownloadSession:
-    """Ask again for a package that could not be built; the caller commits, then enqueues it."""
+def retry_session(session: DownloadSession) -> list[int]:
+    """Try a failed or canceled session again; returns the sessions to build (maybe none).
+
+    One whose package could not be built (or was canceled) is requested again; the caller
+    commits, then enqueues it. One the device failed to download or apply is offered again.
+    """
     previous = session.status
     if previous not in RETRYABLE:
         raise Conflict(
-            f"Download session {session.id} is {previous}: only a session whose package could "
-            "not be built (create_failed) or that was canceled can be retried."
+            f"Download session {session.id} is {previous}: only a failed or canceled session "
+            "can be retried."
         )
     # Only if nobody retried it meanwhile, so the run counts it back once.
-    retried = _request_again(session.run, [session.id], previous)
+    rebuild = previous in REBUILDABLE or not _has_file(session)
+    if rebuild:
+        retried = _request_again(session.run, [session.id], previous)
+    else:
+        retried = lifecycle.offer_again([session.id], previous)
     db.session.expire(session)
     if not retried:
         raise Conflict(f"Download session {session.id} changed meanwhile; reload and try again.")
@@ -86,36 +101,101 @@ def retry_session(session: DownloadSession) -> DownloadSession:
         "download_session",
         str(session.id),
         before={"status": previous},
-        after={"status": SESSION_REQUESTED},
+        after={"status": SESSION_REQUESTED if rebuild else SESSION_AVAILABLE},
     )
-    return session
+    return retried if rebuild else []
+
+
+def _has_file(session: DownloadSession) -> bool:
+    return session.package is not None and session.package.removed_at is None
 
 
 def retry_failed(run: DistributionRun) -> list[int]:
-    """Ask again for every package of a run that could not be built; returns the sessions.
+    """Try every failed session of a run again; returns the sessions to build.
 
-    The caller commits, then enqueues them.
+    Builds that failed are requested again, packages devices gave up on are offered again.
+    The caller commits, then enqueues the builds.
     """
-    failed = list(
-        db.session.scalars(
-            sa.select(DownloadSession.id)
-            .where(
-                DownloadSession.run_id == run.id, DownloadSession.status == SESSION_CREATE_FAILED
-            )
-            .order_by(DownloadSession.id)
+    failed = db.session.execute(
+        sa.select(DownloadSession.id, DownloadSession.status)
+        .where(
+            DownloadSession.run_id == run.id,
+            DownloadSession.status.in_((SESSION_CREATE_FAILED, *REOFFERABLE)),
         )
+        .order_by(DownloadSession.id)
+    ).all()
+    rebuilt = _request_again(
+        run, [i for i, status in failed if status == SESSION_CREATE_FAILED], SESSION_CREATE_FAILED
     )
-    retried = _request_again(run, failed, SESSION_CREATE_FAILED)
-    if not retried:
-        raise Conflict(f"Run {run.id} has no download session that failed to build.")
+    offered = []
+    for status in REOFFERABLE:
+        offered += lifecycle.offer_again([i for i, s in failed if s == status], status)
+    if not rebuilt and not offered:
+        raise Conflict(f"Run {run.id} has no failed download session.")
     audit.record(
         "retry",
         "distribution_run",
         str(run.id),
-        before={"status": SESSION_CREATE_FAILED},
-        after={"status": SESSION_REQUESTED, "sessions": retried},
+        after={"rebuilt": rebuilt, "offered_again": sorted(offered)},
     )
-    return retried
+    return rebuilt
+
+
+def retry_selected(session_ids: list[int]) -> tuple[list[int], int]:
+    """Retry each failed session of a selection; returns the builds to enqueue and how many."""
+    to_build, count = [], 0
+    for session in db.session.scalars(
+        sa.select(DownloadSession)
+        .where(DownloadSession.id.in_(session_ids), DownloadSession.status.in_(RETRYABLE))
+        .order_by(DownloadSession.id)
+    ):
+        to_build += retry_session(session)
+        count += 1
+    if not count:
+        raise Conflict("None of the selected sessions is failed or canceled.")
+    return to_build, count
+
+
+def databases_of(session_ids: list[int]) -> list[int]:
+    """The channel databases of a selection of sessions, by id."""
+    return list(
+        db.session.scalars(
+            sa.select(DownloadSession.channel_database_id)
+            .where(DownloadSession.id.in_(session_ids))
+            .distinct()
+            .order_by(DownloadSession.channel_database_id)
+        )
+    )
+
+
+def full_sync_targets(database_ids: list[int]) -> dict[ChannelDatabase, list]:
+    """The databases of a selection that some enabled schedule reaches, with those schedules."""
+    databases = db.session.scalars(
+        sa.select(ChannelDatabase)
+        .where(ChannelDatabase.id.in_(database_ids))
+        .order_by(ChannelDatabase.name)
+    )
+    targets = {database: schedules_reaching(database) for database in databases}
+    return {database: found for database, found in targets.items() if found}
+
+
+def request_full_sync(database_ids: list[int]) -> list[DistributionRun]:
+    """Request a full package from each schedule reaching each database (each run audited).
+
+    The caller commits, then dispatches the runs.
+    """
+    targets = full_sync_targets(database_ids)
+    if not targets:
+        raise Conflict(
+            "No enabled schedule sends anything to the selected channel database(s): they are "
+            "inactive, never activated, or outside every schedule's groups."
+        )
+    requested = [
+        runs.request_run(schedule, True, database.id)
+        for database, schedules in targets.items()
+        for schedule in schedules
+    ]
+    return requested
 
 
 def _request_again(run: DistributionRun, session_ids: list[int], previous: str) -> list[int]:

@@ -37,6 +37,7 @@ SEGMENT_KINDS = {
     "schedules": "schedule",
     "runs": "run",
     "sessions": "session",
+    "download-sessions": "session",
     "packages": "session",
     "users": "user",
     "tokens": "token",

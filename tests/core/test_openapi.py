@@ -24,6 +24,14 @@ ENDPOINTS = {
     "/api/v1/distribution-schedules/{code}/runs": {"post"},
     "/api/v1/runs": {"get"},
     "/api/v1/runs/{run_id}": {"get"},
+    "/api/v1/runs/{run_id}/cancel": {"post"},
+    "/api/v1/runs/{run_id}/retry": {"post"},
+    "/api/v1/download-sessions/{session_id}": {"get"},
+    "/api/v1/download-sessions/{session_id}/cancel": {"post"},
+    "/api/v1/download-sessions/{session_id}/retry": {"post"},
+    "/api/v1/channel-databases/{database_id}/cancel-sessions": {"post"},
+    "/api/v1/channel-databases/{database_id}/full-sync": {"post"},
+    "/api/v1/channel-databases/full-sync": {"post"},
     "/api/v1/masterdata/{entity}": {"get", "post"},
     "/api/v1/masterdata/{entity}/delete": {"post"},
     "/api/v1/channel-databases/{database_id}/activation-code": {"post"},
@@ -141,10 +149,17 @@ def test_bodies_are_required_where_the_document_says_so(spec):
         for path, method, operation in operations(spec)
         if "requestBody" in operation and not operation["requestBody"].get("required")
     }
-    # An empty run request is "Run now": incremental, every target.
+    # An empty run request is "Run now": incremental, every target. The actions on one session,
+    # run or database take nothing but their URL.
     assert optional == {
         ("/api/v1/distribution-schedules/{code}/runs", "post"),
         ("/api/v1/channel-databases/{database_id}/activation-code", "post"),
+        ("/api/v1/channel-databases/{database_id}/cancel-sessions", "post"),
+        ("/api/v1/channel-databases/{database_id}/full-sync", "post"),
+        ("/api/v1/runs/{run_id}/cancel", "post"),
+        ("/api/v1/runs/{run_id}/retry", "post"),
+        ("/api/v1/download-sessions/{session_id}/cancel", "post"),
+        ("/api/v1/download-sessions/{session_id}/retry", "post"),
     }
 
 

@@ -42,6 +42,20 @@ GUARDS = {
     "distribution_schedules_api.": (Permission.READ_SETUP, Permission.CHANGE_SCHEDULES),
     "distribution_schedules_api.ScheduleRuns": (Permission.READ_SETUP, Permission.RUN_DISTRIBUTION),
     "runs_api.": (Permission.READ_SETUP, Permission.READ_SETUP),
+    # Retrying and cancelling sessions is the schedulers'; a full data sync is a run.
+    "runs_api.RunCancel": (Permission.READ_SETUP, Permission.RETRY_BUILDS),
+    "runs_api.RunRetry": (Permission.READ_SETUP, Permission.RETRY_BUILDS),
+    "download_sessions_api.": (Permission.READ_SETUP, Permission.RETRY_BUILDS),
+    "channel_databases_api.DatabaseCancel": (Permission.READ_SETUP, Permission.RETRY_BUILDS),
+    "channel_databases_api.DatabaseFullSync": (Permission.READ_SETUP, Permission.RUN_DISTRIBUTION),
+    "channel_databases_api.SelectionFullSync": (
+        Permission.READ_SETUP,
+        Permission.RUN_DISTRIBUTION,
+    ),
+    "lifecycle.": (Permission.READ_SETUP, Permission.RETRY_BUILDS),
+    "lifecycle.full_sync": (Permission.READ_SETUP, Permission.RUN_DISTRIBUTION),
+    # Ticked sessions go on to the page of the action chosen, which checks its own right.
+    "lifecycle.selection": (Permission.READ_SETUP, Permission.READ_SETUP),
     "device_api.": (DEVICE, DEVICE),
     "device_transactions_api.": (DEVICE, DEVICE),
     "transactions.": (Permission.READ_TRANSACTIONS, Permission.REVIEW_TRANSACTIONS),

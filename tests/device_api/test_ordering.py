@@ -128,11 +128,12 @@ def test_a_failed_package_holds_back_the_later_ones_until_applied_on_retry(clien
     second = incremental()
 
     failed = report(client, houston, first, "apply_failed", message="disk full")
-    assert failed.status_code == 200 and failed.json["status"] == "apply_failed"
-    assert sessions_of("HOUSTON")[0].message == "disk full"
+    # Offered again for another try, the device's words kept in the message.
+    assert failed.status_code == 200 and failed.json["status"] == "available"
+    assert sessions_of("HOUSTON")[0].message == "Failed to apply (try 1 of 3): disk full"
     listed = client.get(f"{API}/packages", headers=houston).json["items"]
     assert [(i["id"], i["status"]) for i in listed] == [
-        (first, "apply_failed"),
+        (first, "available"),
         (second, "available"),
     ]
 

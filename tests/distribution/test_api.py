@@ -253,6 +253,7 @@ def test_run_is_accepted_queued_and_reports_its_packages_once_built(
         "job": "1080",
         "kind": "full",
         "status": "available",
+        "status_label": "Available",
         "base_version": 0,
         "new_version": run.watermark,
         "sha256": session.package.sha256,
