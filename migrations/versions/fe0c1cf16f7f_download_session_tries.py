@@ -1,7 +1,7 @@
 """download session tries
 
 Revision ID: fe0c1cf16f7f
-Revises: f2b6c7d8e906
+Revises: 14a32e6ca285
 Create Date: 2026-12-07 01:42:33.503513
 
 """
@@ -13,7 +13,7 @@ import portal.core.models
 
 # revision identifiers, used by Alembic.
 revision = 'fe0c1cf16f7f'
-down_revision = 'f2b6c7d8e906'
+down_revision = '14a32e6ca285'
 branch_labels = None
 depends_on = None
 
