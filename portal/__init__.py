@@ -73,6 +73,7 @@ def register_blueprints(app: Flask) -> None:
     from portal.auditor import transaction_views as transactions_views
     from portal.auth import audit_views
     from portal.auth import views as auth_views
+    from portal.core import health
     from portal.dashboard import views as dashboard_views
     from portal.device_api import activation_api  # noqa: F401  (its route is channels_api's)
     from portal.device_api import api as device_api
@@ -93,6 +94,7 @@ def register_blueprints(app: Flask) -> None:
     from portal.setup.stores import views as stores_views
 
     for module in (
+        health,
         dashboard_views,
         auth_views,
         audit_views,
