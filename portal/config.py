@@ -1,5 +1,6 @@
 """Configuration from environment variables, with defaults that need no server."""
 
+import ipaddress
 import os
 import secrets
 from datetime import timedelta
@@ -48,6 +49,23 @@ def secret_key(instance_path: str, production: bool) -> str:
     return key_file.read_text().strip()
 
 
+LOOPBACK = ("127.0.0.0/8", "::1/128")
+
+
+def metrics_allow(production: bool) -> list[str]:
+    """`METRICS_ALLOW`: networks reading /metrics with no token; loopback outside production."""
+    raw = os.environ.get("METRICS_ALLOW")
+    if raw is None:
+        return [] if production else list(LOOPBACK)
+    networks = [item for item in raw.replace(",", " ").split() if item]
+    for network in networks:
+        try:
+            ipaddress.ip_network(network, strict=False)
+        except ValueError as error:
+            raise ConfigurationError(f"METRICS_ALLOW: {error}") from None
+    return networks
+
+
 def load(instance_path: str) -> dict[str, Any]:
     """Build the app configuration from the environment."""
     Path(instance_path).mkdir(parents=True, exist_ok=True)
@@ -93,6 +111,9 @@ def load(instance_path: str) -> dict[str, Any]:
             "security": [{"userToken": []}],
         },
         "PER_PAGE": 25,
+        # Who may scrape /metrics: a bearer token, or an address in the allowed networks.
+        "METRICS_TOKEN": os.environ.get("METRICS_TOKEN", ""),
+        "METRICS_ALLOW": metrics_allow(production),
         # Package files that every target has applied are removed after this many days.
         "PACKAGE_RETENTION_DAYS": int(os.environ.get("PACKAGE_RETENTION_DAYS", "7")),
         # A package build that has not finished after this long is handed to a worker again.

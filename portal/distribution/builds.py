@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
 from portal.core.extensions import db
+from portal.core.metrics import PACKAGE_BUILD_SECONDS, PACKAGE_BYTES
 from portal.core.models import utcnow
 from portal.distribution.export import TableExport
 from portal.distribution.manifest import manifest
@@ -230,7 +232,10 @@ def _package_for(content_key: str, job_number: str, fields: dict, tables, target
     connection = db.session.connection()
     contents = manifest(job_number, kind, base, upto, {t: TABLES[t] for t in tables})
     exports = table_exports(connection, tables, target, base, upto, full)
+    started = time.perf_counter()
     written = write_package(store, content_key, contents, exports)
+    PACKAGE_BUILD_SECONDS.labels(job_number).observe(time.perf_counter() - started)
+    PACKAGE_BYTES.labels(job_number).observe(written[1])
     if existing is not None:
         # Retention removed the file; the same content is needed again, so it is written anew.
         existing.path, existing.size, existing.sha256, existing.row_counts = written

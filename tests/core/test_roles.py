@@ -26,6 +26,8 @@ GUARDS = {
     "api-docs.openapi_json": (PUBLIC, PUBLIC),
     # Load balancers probe these without credentials; they say nothing about the data.
     "health.": (PUBLIC, PUBLIC),
+    # Prometheus has no user: its own token or address list guards it (tests/core/test_metrics.py).
+    "ops.": (PUBLIC, PUBLIC),
     "auth.login": (PUBLIC, PUBLIC),
     "auth.logout": (PUBLIC, PUBLIC),  # ends whatever session there is, and needs no rights
     "auth.account": (SIGNED_IN, SIGNED_IN),
