@@ -10,7 +10,7 @@ from werkzeug.routing import IntegerConverter
 
 from portal import config
 from portal.celery_app import celery_init_app
-from portal.core import metrics, security
+from portal.core import logs, metrics, security
 from portal.core.api import API_PREFIX
 from portal.core.errors import Conflict, DomainError, render_error
 from portal.core.extensions import api, csrf, db, login_manager, migrate
@@ -64,6 +64,7 @@ def register_extensions(app: Flask) -> None:
     api.init_app(app)
     security.init_app(app)
     metrics.init_app(app)
+    logs.init_app(app)
 
 
 def register_blueprints(app: Flask) -> None:

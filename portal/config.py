@@ -111,6 +111,9 @@ def load(instance_path: str) -> dict[str, Any]:
             "security": [{"userToken": []}],
         },
         "PER_PAGE": 25,
+        # `json`: one JSON object per log line, with the request id, user or device, task id.
+        "LOG_FORMAT": os.environ.get("LOG_FORMAT", "text"),
+        "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),
         # Who may scrape /metrics: a bearer token, or an address in the allowed networks.
         "METRICS_TOKEN": os.environ.get("METRICS_TOKEN", ""),
         "METRICS_ALLOW": metrics_allow(production),
