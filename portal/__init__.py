@@ -73,7 +73,7 @@ def register_blueprints(app: Flask) -> None:
     from portal.auditor import anomaly_views as anomalies_views
     from portal.auditor import transaction_api as transactions_auditor_api
     from portal.auditor import transaction_views as transactions_views
-    from portal.auth import audit_views
+    from portal.auth import audit_views, password_views  # noqa: F401  (auth's routes)
     from portal.auth import views as auth_views
     from portal.core import health
     from portal.dashboard import views as dashboard_views

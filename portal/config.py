@@ -111,6 +111,15 @@ def load(instance_path: str) -> dict[str, Any]:
             "security": [{"userToken": []}],
         },
         "PER_PAGE": 25,
+        # Mail for invitations and password resets; with no server the link goes to the log.
+        "MAIL_SERVER": os.environ.get("MAIL_SERVER", ""),
+        "MAIL_PORT": int(os.environ.get("MAIL_PORT", "25")),
+        "MAIL_USERNAME": os.environ.get("MAIL_USERNAME", ""),
+        "MAIL_PASSWORD": os.environ.get("MAIL_PASSWORD", ""),
+        "MAIL_USE_TLS": os.environ.get("MAIL_USE_TLS", "").lower() in ("1", "true", "yes"),
+        "MAIL_FROM": os.environ.get("MAIL_FROM", "HQ Portal <hq-portal@localhost>"),
+        # Links in mails start with this address; a request's own Host header could be forged.
+        "PORTAL_URL": os.environ.get("PORTAL_URL", "").rstrip("/"),
         # `json`: one JSON object per log line, with the request id, user or device, task id.
         "LOG_FORMAT": os.environ.get("LOG_FORMAT", "text"),
         "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),
