@@ -76,7 +76,12 @@ def load(instance_path: str) -> dict[str, Any]:
         "SECRET_KEY": secret_key(instance_path, production),
         "SQLALCHEMY_DATABASE_URI": database_url(instance_path),
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # A folder, or `s3://bucket/prefix` for an S3-compatible object store.
         "PACKAGE_STORE": os.environ.get("PACKAGE_STORE") or str(Path(instance_path) / "packages"),
+        # The S3 API's address when it is not AWS's (MinIO, Ceph, a gateway).
+        "PACKAGE_STORE_ENDPOINT": os.environ.get("PACKAGE_STORE_ENDPOINT", ""),
+        # How long a presigned download link of a package in object storage works.
+        "PACKAGE_URL_SECONDS": int(os.environ.get("PACKAGE_URL_SECONDS", "300")),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": production,
