@@ -2,10 +2,8 @@
 
 import socket
 
-import boto3
 import httpx
 import pytest
-from moto.server import ThreadedMotoServer
 
 BUCKET = "hq-packages"
 PREFIX = "chain-a"
@@ -14,6 +12,10 @@ PREFIX = "chain-a"
 @pytest.fixture
 def s3(app, monkeypatch):
     """Point the test app's PACKAGE_STORE at a bucket of a fresh S3 server; yields a client."""
+    # Imported here: moto takes most of a second to import, and few tests need it.
+    import boto3
+    from moto.server import ThreadedMotoServer
+
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
