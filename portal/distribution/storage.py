@@ -18,9 +18,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import boto3
-from botocore.config import Config
-from botocore.exceptions import ClientError
 from flask import current_app
 
 from portal.distribution.export import TableExport
@@ -90,6 +87,10 @@ class S3Store:
     """Package files in an S3-compatible bucket (AWS S3, MinIO, Ceph, ...), under a prefix."""
 
     def __init__(self, url: str, endpoint: str | None = None):
+        # boto3 takes a third of a second to import: only portals that use S3 pay for it.
+        import boto3
+        from botocore.config import Config
+
         parts = urlsplit(url)
         if not parts.netloc:
             raise ValueError(f"PACKAGE_STORE={url!r} names no bucket: use s3://bucket/prefix")
@@ -162,7 +163,7 @@ class S3Store:
         """Whether a package's object is in the bucket."""
         try:
             self.client.head_object(Bucket=self.bucket, Key=self.key(relative))
-        except ClientError as error:
+        except self.client.exceptions.ClientError as error:
             if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
                 return False
             raise
