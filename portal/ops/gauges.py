@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 import sqlalchemy as sa
 from flask import current_app
+from kombu.exceptions import ChannelError
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
@@ -112,13 +113,19 @@ def _queue_length() -> Iterator[GaugeMetricFamily]:
         labels=["queue"],
     )
     up = GaugeMetricFamily(f"{PREFIX}_broker_up", "1 when the broker answered this scrape.")
+    reachable = False
     try:
         with celery.connection_for_read() as connection:
             connection.ensure_connection(max_retries=1, timeout=BROKER_TIMEOUT_S)
-            declared = connection.default_channel.queue_declare(queue=queue, passive=True)
-        family.add_metric([queue], declared.message_count)
-        up.add_metric([], 1)
-    except Exception:  # noqa: BLE001  (a missing queue or a broker outage: no figure)
-        up.add_metric([], 0)
+            reachable = True
+            try:
+                waiting = connection.default_channel.queue_declare(queue=queue, passive=True)
+                family.add_metric([queue], waiting.message_count)
+            except ChannelError:
+                # Redis knows a queue only once a worker or a task declared it: none waits.
+                family.add_metric([queue], 0)
+    except Exception:  # noqa: BLE001  (a broker outage: no figure, and broker_up says so)
+        current_app.logger.warning("Metrics: the broker did not answer", exc_info=True)
+    up.add_metric([], 1 if reachable else 0)
     yield family
     yield up
