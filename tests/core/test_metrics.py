@@ -1,12 +1,23 @@
 """`/metrics`: Prometheus' text format, guarded, and its figures move with runs and uploads."""
 
+import os
+import socket
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import httpx
 import pytest
+from celery import Celery, shared_task
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.distribution.conftest import run_schedule, stores_group, tax_data  # noqa: F401
 from tests.factories import RegisterFactory
 from tests.transactions.conftest import device_headers, made, offline_database, send
+from tests.workers import delete_queue, wait_for, worker_process
 
+ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "scrape-token-for-tests"
 
 
@@ -90,3 +101,74 @@ def test_figures_move_after_a_run_and_an_upload(app, client, scrape, stores_grou
     assert sum(requests) >= 1
     assert _value(after, "hqportal_broker_up") == 1
     assert any(k[0] == "hqportal_celery_queue_length" for k in after)
+
+
+FAILING_TASK = "tests.core.test_metrics.fail"
+
+
+@shared_task(name=FAILING_TASK)
+def fail() -> None:
+    """A task that raises, for the worker's failure count."""
+    raise RuntimeError("failing on purpose")
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_a_worker_serves_its_task_failures(app_ctx, database_uri, tmp_path, monkeypatch):
+    broker = f"sqla+sqlite:///{tmp_path / 'broker.sqlite'}"
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    port = _free_port()
+    monkeypatch.setenv("WORKER_METRICS_PORT", str(port))
+    queue = f"metrics-{uuid.uuid4().hex[:10]}"
+    log = tmp_path / "worker.log"
+    failures = f'hqportal_celery_task_failures_total{{task="{FAILING_TASK}"}}'
+
+    def scrape() -> str:
+        try:
+            return httpx.get(f"http://127.0.0.1:{port}/metrics").text
+        except httpx.TransportError:
+            return ""
+
+    with (
+        worker_process(broker, queue, database_uri, tmp_path, log, f"--include={__name__}") as w,
+        Celery(broker=broker, set_as_current=False) as client,
+    ):
+        client.send_task(FAILING_TASK, queue=queue)
+        try:
+            wait_for(lambda: f"{failures} 1.0" in scrape(), w, log, "the failure on the port")
+        finally:
+            delete_queue(client, queue)
+
+
+COUNT_A_FAILURE = """
+from portal.core.metrics import TASK_FAILURES
+TASK_FAILURES.labels("distribution.build_packages").inc()
+"""
+SCRAPE = """
+import sys
+from portal import create_app
+app = create_app({"SQLALCHEMY_DATABASE_URI": sys.argv[1], "CELERY": {"broker_url": sys.argv[2]}})
+sys.stdout.write(app.test_client().get("/metrics").text)
+"""
+
+
+def test_multiprocess_mode_adds_up_every_process(app, database_uri, tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
+    env.pop("REDIS_URL", None)
+    for _ in range(2):  # two workers of the machine, each counting a failure
+        subprocess.run([sys.executable, "-c", COUNT_A_FAILURE], env=env, cwd=ROOT, check=True)
+    broker = f"sqla+sqlite:///{tmp_path / 'broker.sqlite'}"
+    scraped = subprocess.run(
+        [sys.executable, "-c", SCRAPE, database_uri, broker],
+        env=env,
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    line = 'hqportal_celery_task_failures_total{task="distribution.build_packages"} 2.0'
+    assert line in scraped
