@@ -81,6 +81,11 @@ def test_devices_download_through_a_presigned_url_and_report_it(
     )
     assert again.status_code == 200 and again.json["status"] == "downloaded"
 
+    # An object gone from the bucket behind HQ's back is a clear 404, not a dead link.
+    s3.delete_object(Bucket=BUCKET, Key=f"{PREFIX}/{session.package.path}")
+    gone = client.get(content, headers=headers)
+    assert gone.status_code == 404 and "removed" in gone.json["error"]["message"]
+
 
 @pytest.fixture
 def served(app):
