@@ -172,3 +172,13 @@ def test_no_reset_mail_in_production_without_portal_url(app, make_user, smtp_ser
     monkeypatch.setitem(app.config, "PORTAL_URL", "https://hq.example.com")
     Browser(app).post("/password/forgot", data={"email": email}, headers={"Host": "evil.example"})
     assert smtp_server.link_in(email).startswith("https://hq.example.com/password/reset?token=")
+
+
+def test_invitations_are_rate_limited_per_admin(app, login):
+    admin = Browser(app)
+    admin.post("/login", data={"email": login("admin"), "password": PASSWORD})
+    answers = [
+        admin.post("/users/invite", data={"email": f"u{n}@example.com", "role": "hq"}).status_code
+        for n in range(31)
+    ]
+    assert answers == [200] * 30 + [429]
