@@ -10,7 +10,7 @@ from werkzeug.routing import IntegerConverter
 
 from portal import config
 from portal.celery_app import celery_init_app
-from portal.core import security
+from portal.core import logs, metrics, security
 from portal.core.api import API_PREFIX
 from portal.core.errors import Conflict, DomainError, render_error
 from portal.core.extensions import api, csrf, db, login_manager, migrate
@@ -63,6 +63,8 @@ def register_extensions(app: Flask) -> None:
     login_manager.init_app(app)
     api.init_app(app)
     security.init_app(app)
+    metrics.init_app(app)
+    logs.init_app(app)
 
 
 def register_blueprints(app: Flask) -> None:
@@ -71,8 +73,9 @@ def register_blueprints(app: Flask) -> None:
     from portal.auditor import anomaly_views as anomalies_views
     from portal.auditor import transaction_api as transactions_auditor_api
     from portal.auditor import transaction_views as transactions_views
-    from portal.auth import audit_views
+    from portal.auth import audit_views, password_views  # noqa: F401  (auth's routes)
     from portal.auth import views as auth_views
+    from portal.core import health
     from portal.dashboard import views as dashboard_views
     from portal.device_api import activation_api  # noqa: F401  (its route is channels_api's)
     from portal.device_api import api as device_api
@@ -83,6 +86,7 @@ def register_blueprints(app: Flask) -> None:
     from portal.distribution import views as distribution_views
     from portal.masterdata import api as masterdata_api
     from portal.masterdata import views as masterdata_views
+    from portal.ops import views as ops_views
     from portal.setup.channels import api as channels_api
     from portal.setup.channels import views as channels_views
     from portal.setup.offline_profiles import api as offline_profiles_api
@@ -93,6 +97,8 @@ def register_blueprints(app: Flask) -> None:
     from portal.setup.stores import views as stores_views
 
     for module in (
+        health,
+        ops_views,
         dashboard_views,
         auth_views,
         audit_views,
@@ -131,12 +137,13 @@ def register_blueprints(app: Flask) -> None:
 
 def register_receivers(app: Flask) -> None:
     """Connect the packages that react to another's signals (a higher one to a lower one's)."""
-    from portal import auditor, device_api
+    from portal import auditor, device_api, ops
     from portal.distribution import history
 
     auditor.init_app(app)
     device_api.init_app(app)
     history.init_app(app)
+    ops.init_app(app)
 
 
 def register_errorhandlers(app: Flask) -> None:

@@ -1,7 +1,12 @@
 """Celery wired to the Flask app, following Flask's own Celery guide."""
 
-from celery import Celery, Task
+import os
+
+from celery import Celery, Task, signals
 from flask import Flask, has_app_context
+from prometheus_client import CollectorRegistry, multiprocess, start_http_server
+
+from portal.core.metrics import TASK_FAILURES
 
 TASK_MODULES = ["portal.distribution.tasks", "portal.device_api.tasks"]
 
@@ -22,3 +27,26 @@ def celery_init_app(app: Flask) -> Celery:
     celery_app.set_default()
     app.extensions["celery"] = celery_app
     return celery_app
+
+
+@signals.task_failure.connect
+def count_failure(sender=None, **_) -> None:
+    """Count a task that raised, by name, for the metrics."""
+    TASK_FAILURES.labels(getattr(sender, "name", "unknown")).inc()
+
+
+@signals.worker_ready.connect
+def serve_worker_metrics(**_) -> None:
+    """Serve the worker's own figures on `WORKER_METRICS_PORT`, when set, for Prometheus."""
+    port = os.environ.get("WORKER_METRICS_PORT")
+    if not port:
+        return
+    registry = None
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+    address = os.environ.get("WORKER_METRICS_ADDR", "127.0.0.1")
+    if registry is None:
+        start_http_server(int(port), address)
+    else:
+        start_http_server(int(port), address, registry=registry)

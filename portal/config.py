@@ -1,5 +1,6 @@
 """Configuration from environment variables, with defaults that need no server."""
 
+import ipaddress
 import os
 import secrets
 from datetime import timedelta
@@ -48,6 +49,23 @@ def secret_key(instance_path: str, production: bool) -> str:
     return key_file.read_text().strip()
 
 
+LOOPBACK = ("127.0.0.0/8", "::1/128")
+
+
+def metrics_allow(production: bool) -> list[str]:
+    """`METRICS_ALLOW`: networks reading /metrics with no token; loopback outside production."""
+    raw = os.environ.get("METRICS_ALLOW")
+    if raw is None:
+        return [] if production else list(LOOPBACK)
+    networks = [item for item in raw.replace(",", " ").split() if item]
+    for network in networks:
+        try:
+            ipaddress.ip_network(network, strict=False)
+        except ValueError as error:
+            raise ConfigurationError(f"METRICS_ALLOW: {error}") from None
+    return networks
+
+
 def load(instance_path: str) -> dict[str, Any]:
     """Build the app configuration from the environment."""
     Path(instance_path).mkdir(parents=True, exist_ok=True)
@@ -58,7 +76,12 @@ def load(instance_path: str) -> dict[str, Any]:
         "SECRET_KEY": secret_key(instance_path, production),
         "SQLALCHEMY_DATABASE_URI": database_url(instance_path),
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # A folder, or `s3://bucket/prefix` for an S3-compatible object store.
         "PACKAGE_STORE": os.environ.get("PACKAGE_STORE") or str(Path(instance_path) / "packages"),
+        # The S3 API's address when it is not AWS's (MinIO, Ceph, a gateway).
+        "PACKAGE_STORE_ENDPOINT": os.environ.get("PACKAGE_STORE_ENDPOINT", ""),
+        # How long a presigned download link of a package in object storage works.
+        "PACKAGE_URL_SECONDS": int(os.environ.get("PACKAGE_URL_SECONDS", "300")),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": production,
@@ -93,6 +116,21 @@ def load(instance_path: str) -> dict[str, Any]:
             "security": [{"userToken": []}],
         },
         "PER_PAGE": 25,
+        # Mail for invitations and password resets; with no server the link goes to the log.
+        "MAIL_SERVER": os.environ.get("MAIL_SERVER", ""),
+        "MAIL_PORT": int(os.environ.get("MAIL_PORT", "25")),
+        "MAIL_USERNAME": os.environ.get("MAIL_USERNAME", ""),
+        "MAIL_PASSWORD": os.environ.get("MAIL_PASSWORD", ""),
+        "MAIL_USE_TLS": os.environ.get("MAIL_USE_TLS", "").lower() in ("1", "true", "yes"),
+        "MAIL_FROM": os.environ.get("MAIL_FROM", "HQ Portal <hq-portal@localhost>"),
+        # Links in mails start with this address; a request's own Host header could be forged.
+        "PORTAL_URL": os.environ.get("PORTAL_URL", "").rstrip("/"),
+        # `json`: one JSON object per log line, with the request id, user or device, task id.
+        "LOG_FORMAT": os.environ.get("LOG_FORMAT", "text"),
+        "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),
+        # Who may scrape /metrics: a bearer token, or an address in the allowed networks.
+        "METRICS_TOKEN": os.environ.get("METRICS_TOKEN", ""),
+        "METRICS_ALLOW": metrics_allow(production),
         # Package files that every target has applied are removed after this many days.
         "PACKAGE_RETENTION_DAYS": int(os.environ.get("PACKAGE_RETENTION_DAYS", "7")),
         # A package build that has not finished after this long is handed to a worker again.

@@ -17,6 +17,8 @@ from portal.core.extensions import db, limiter
 from portal.masterdata.prices import Currency, PriceGroup
 from portal.masterdata.tax import SalesTaxGroup
 from tests.factories import ensure_master_data
+from tests.mail_server import smtp_server  # noqa: F401  (a fixture for every test)
+from tests.s3_server import s3  # noqa: F401  (a fixture for every test)
 
 PASSWORD = "correct-horse-battery"
 ROLES = ("admin", "hq", "scheduler", "auditor")

@@ -128,8 +128,11 @@ class PortalClient:
 
     @contextmanager
     def stream(self, path: str, headers: dict | None = None):
-        """Stream a GET's body (for package downloads); transport errors are the caller's."""
-        with self.http.stream("GET", path, headers=headers) as response:
+        """Stream a GET's body (for package downloads); transport errors are the caller's.
+
+        A redirect (to object storage) is followed; httpx drops the device token on the way.
+        """
+        with self.http.stream("GET", path, headers=headers, follow_redirects=True) as response:
             if response.status_code >= 400:
                 response.read()
                 self.check(response)

@@ -107,12 +107,12 @@ def download(client: PortalClient, folder: Path, item: dict, say: Say) -> Path:
     if final.exists() and file_sha256(final) == item["sha256"]:
         return final
     resumed = partial.exists() and partial.stat().st_size > 0
-    _fetch_with_retries(client, item, partial, say)
+    from_store = _fetch_with_retries(client, item, partial, say)
     if resumed and file_sha256(partial) != item["sha256"]:
         # The partial file was not a prefix of this package (a stale or damaged leftover).
         say(f"Package {item['id']} failed its SHA-256 check after resuming; downloading it whole.")
         partial.unlink()
-        _fetch_with_retries(client, item, partial, say)
+        from_store = _fetch_with_retries(client, item, partial, say)
     if file_sha256(partial) != item["sha256"]:
         partial.unlink()
         raise DownloadFailed(
@@ -120,10 +120,14 @@ def download(client: PortalClient, folder: Path, item: dict, say: Say) -> Path:
             f"{item['sha256']}); the next sync downloads it again."
         )
     partial.replace(final)
+    if from_store:
+        # HQ saw no byte of a download from object storage: it learns of it from us.
+        body = {"status": "downloaded", "message": ""}
+        client.request("POST", f"/packages/{item['id']}/status", json=body)
     return final
 
 
-def _fetch_with_retries(client: PortalClient, item: dict, partial: Path, say: Say) -> None:
+def _fetch_with_retries(client: PortalClient, item: dict, partial: Path, say: Say) -> bool:
     attempt = 0
     while True:
         try:
@@ -138,7 +142,8 @@ def _fetch_with_retries(client: PortalClient, item: dict, partial: Path, say: Sa
             attempt += 1
 
 
-def _fetch(client: PortalClient, item: dict, partial: Path, say: Say) -> None:
+def _fetch(client: PortalClient, item: dict, partial: Path, say: Say) -> bool:
+    """Download into `partial`, resuming it; True when the portal sent us to object storage."""
     offset = partial.stat().st_size if partial.exists() else 0
     if offset and offset >= item.get("size", offset + 1):
         offset = 0  # as long as the whole package or longer: it cannot be resumed
@@ -153,6 +158,7 @@ def _fetch(client: PortalClient, item: dict, partial: Path, say: Say) -> None:
             with open(partial, "ab" if resumed else "wb") as out:
                 for chunk in response.iter_bytes(1 << 16):
                     out.write(chunk)
+            return bool(response.history)
     except Refused as error:
         if error.status == 416 and offset:
             partial.unlink()  # the portal's file is shorter than ours: start afresh

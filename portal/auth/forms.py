@@ -70,3 +70,24 @@ class TokenForm(FlaskForm):
 
 class ConfirmForm(FlaskForm):
     """An empty form: its CSRF token confirms a change asked for on a confirmation page."""
+
+
+class InviteForm(FlaskForm):
+    """Whom to invite, and as what: they choose their password through the link."""
+
+    email = EmailField("Email", validators=[DataRequired()], render_kw={"autocomplete": "off"})
+    name = StringField("Name", validators=[Length(max=100)])
+    role = SelectField("Role", choices=ROLE_CHOICES)
+
+
+class ForgotPasswordForm(FlaskForm):
+    """The address to send a reset link to."""
+
+    email = EmailField("Email", validators=[DataRequired()], render_kw={"autocomplete": "username"})
+
+
+class SetPasswordForm(FlaskForm):
+    """A password chosen through an invitation or reset link; the services check its rules."""
+
+    password = PasswordField("New password", validators=[DataRequired()], render_kw=NEW_PASSWORD)
+    confirm = PasswordField("Repeat the new password", render_kw=NEW_PASSWORD)

@@ -2,7 +2,7 @@
 
 from collections.abc import Iterable, Iterator
 
-from flask import current_app, send_file
+from flask import current_app, redirect, send_file
 from flask.views import MethodView
 from flask_limiter.util import get_remote_address
 
@@ -123,12 +123,24 @@ class PackageContent(MethodView):
         content_type="application/zip",
         description="The byte range asked for with `Range: bytes=N-`, to resume a download.",
     )
+    @blp.alt_response(
+        302,
+        description="The package is in object storage: download it from `Location`, a "
+        "presigned URL valid a few minutes (it takes `Range` too), then report it "
+        "`downloaded`.",
+    )
     @blp.alt_response(304, description="Not modified: `If-None-Match` matches the ETag.")
     @errors(blp, 401, 404, 416)
     def get(self, session_id):
-        """Download a package; the session counts as downloaded once its last byte went out."""
+        """Download a package; the session counts as downloaded once its last byte went out.
+
+        From object storage the answer is a redirect to the bucket, and the device reports the
+        package `downloaded` once it has every byte and the SHA-256 matches.
+        """
         session = packages.get_package(current_database(), session_id)
-        path = packages.package_path(session)
+        path, url = packages.package_file(session)
+        if url is not None:
+            return redirect(url, 302)
         response = send_file(
             path,
             mimetype="application/zip",

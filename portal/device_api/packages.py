@@ -8,7 +8,6 @@ from collections import Counter
 from pathlib import Path
 
 import sqlalchemy as sa
-from flask import current_app
 from sqlalchemy.orm import aliased, joinedload
 
 from portal.audit import services as audit
@@ -29,6 +28,7 @@ from portal.distribution.models import (
     SESSION_REQUESTED,
     DownloadSession,
 )
+from portal.distribution.storage import package_store
 from portal.setup.models import ChannelDatabase
 
 LIST_AVAILABLE = "available"
@@ -48,7 +48,8 @@ PENDING = (
     SESSION_DOWNLOAD_FAILED,
     SESSION_APPLY_FAILED,
 )
-REPORTABLE = (SESSION_APPLIED, SESSION_APPLY_FAILED, SESSION_DOWNLOAD_FAILED)
+# A device that downloaded from object storage says so: the portal never saw the bytes go.
+REPORTABLE = (SESSION_DOWNLOADED, SESSION_APPLIED, SESSION_APPLY_FAILED, SESSION_DOWNLOAD_FAILED)
 
 
 def packages_query(database: ChannelDatabase, status: str = LIST_AVAILABLE) -> sa.Select:
@@ -77,19 +78,26 @@ def get_package(database: ChannelDatabase, session_id: int) -> DownloadSession:
     return session
 
 
-def package_path(session: DownloadSession) -> Path:
-    """The file of a session's package, or NotFound when there is none (any more)."""
+def package_file(session: DownloadSession) -> tuple[Path | None, str | None]:
+    """Where a session's package is: a local file, or a presigned URL of object storage.
+
+    NotFound when it has no file (any more).
+    """
     package = session.package
     if package is None:
         raise NotFound(f"Package {session.id} has no file: it is {session.status}.")
-    # Builds resolve the store against the working directory; send_file would use the app's.
-    path = Path(current_app.config["PACKAGE_STORE"]).resolve() / package.path
-    if package.removed_at is not None or not path.is_file():
+    store = package_store()
+    path = url = None
+    if package.removed_at is None:
+        path = store.local_path(package.path)
+        if path is None:
+            url = store.download_url(package.path, f"package-{session.id}.zip")
+    if path is None and url is None:
         raise NotFound(
             f"The file of package {session.id} was removed by retention; ask HQ for a full "
             f"package of job {session.job_number}."
         )
-    return path
+    return path, url
 
 
 def mark_downloaded(session_id: int) -> bool:
@@ -137,12 +145,17 @@ def first_blocker(session: DownloadSession) -> DownloadSession | None:
 
 
 def report(session: DownloadSession, status: str, message: str = "") -> DownloadSession:
-    """Record that the device applied a package, or failed to download or apply it.
+    """Record that the device downloaded or applied a package, or failed to download or apply it.
 
     Applied ones go in order. A failure is offered again until the try count is used up
     (`lifecycle.record_failure`).
     """
     previous = session.status
+    if status == SESSION_DOWNLOADED:
+        # Any later state already says as much: a repeated or late report changes nothing.
+        mark_downloaded(session.id)
+        db.session.expire(session)
+        return session
     if status == SESSION_APPLIED and previous == SESSION_APPLIED:
         return session  # a retried report: the device lost our first answer
     if previous not in OFFERED:

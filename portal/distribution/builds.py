@@ -2,15 +2,15 @@
 
 import hashlib
 import json
+import time
 from collections import Counter
-from pathlib import Path
 
 import sqlalchemy as sa
-from flask import current_app
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
 from portal.core.extensions import db
+from portal.core.metrics import PACKAGE_BUILD_SECONDS, PACKAGE_BYTES
 from portal.core.models import utcnow
 from portal.distribution.export import TableExport
 from portal.distribution.manifest import manifest
@@ -31,8 +31,8 @@ from portal.distribution.models import (
     DownloadSession,
     SchedulerJob,
 )
-from portal.distribution.package_files import write_package
 from portal.distribution.signals import session_failed
+from portal.distribution.storage import package_store
 from portal.distribution.tables import TABLES, Target
 from portal.distribution.targets import tables_for, target_of
 from portal.setup.models import ChannelDatabase, Register, Store
@@ -248,11 +248,13 @@ def _package_for(content_key: str, job_number: str, fields: dict, tables, target
     existing = db.session.scalar(sa.select(DataPackage).filter_by(content_key=content_key))
     if existing is not None and existing.removed_at is None:
         return existing
-    store = Path(current_app.config["PACKAGE_STORE"])
     connection = db.session.connection()
     contents = manifest(job_number, kind, base, upto, {t: TABLES[t] for t in tables})
     exports = table_exports(connection, tables, target, base, upto, full)
-    written = write_package(store, content_key, contents, exports)
+    started = time.perf_counter()
+    written = package_store().write(content_key, contents, exports)
+    PACKAGE_BUILD_SECONDS.labels(job_number).observe(time.perf_counter() - started)
+    PACKAGE_BYTES.labels(job_number).observe(written[1])
     if existing is not None:
         # Retention removed the file; the same content is needed again, so it is written anew.
         existing.path, existing.size, existing.sha256, existing.row_counts = written

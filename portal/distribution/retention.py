@@ -1,11 +1,11 @@
-"""Retention: package files go once every target is done with them and they have aged."""
+"""Retention: package files go once every target is done with them and they have aged.
 
-import time
+The files go from the package store, local folder or bucket alike.
+"""
+
 from datetime import timedelta
-from pathlib import Path
 
 import sqlalchemy as sa
-from flask import current_app
 
 from portal.core.extensions import db
 from portal.core.models import utcnow
@@ -15,6 +15,7 @@ from portal.distribution.models import (
     DataPackage,
     DownloadSession,
 )
+from portal.distribution.storage import package_store
 
 # A session in any other state may still download (or retry) its package.
 DONE_WITH_PACKAGE = (SESSION_APPLIED, SESSION_CANCELED)
@@ -36,18 +37,11 @@ def clean_packages(older_than: timedelta) -> int:
             )
         )
     )
-    store = Path(current_app.config["PACKAGE_STORE"])
+    store = package_store()
     for package in removable:
-        (store / package.path).unlink(missing_ok=True)
+        store.delete(package.path)
         package.removed_at = utcnow()
     db.session.flush()
-    _remove_abandoned_partials(store)
-    return len(removable)
-
-
-def _remove_abandoned_partials(store: Path) -> None:
     # A build killed mid-write leaves its temporary file behind; its rebuild writes a new one.
-    cutoff = time.time() - PARTIAL_MAX_AGE_S
-    for partial in store.rglob("*.partial"):
-        if partial.stat().st_mtime < cutoff:
-            partial.unlink(missing_ok=True)
+    store.remove_abandoned_partials(timedelta(seconds=PARTIAL_MAX_AGE_S))
+    return len(removable)

@@ -14,6 +14,8 @@ import sqlalchemy as sa
 from playwright.sync_api import Page
 
 from portal.auditor.models import Anomaly
+from portal.auth import password_links
+from portal.auth import services as auth
 from portal.core.extensions import db
 from portal.distribution.models import DownloadSession
 from tests.browser.helpers import assert_accessible, focus_problem, horizontal_overflow
@@ -39,7 +41,13 @@ NOT_PAGES = {
     "masterdata.template": "a CSV template to download",
     "transactions.export_csv": "a CSV export to download",
     "schedules.run_progress": "the JSON the run page polls",
+    "health.healthz": "a JSON liveness probe",
+    "health.readyz": "a JSON readiness probe",
+    "health.favicon": "the icon",
+    "ops.metrics": "Prometheus' text format",
 }
+# Pages opened through a one-time link: checked below with a link's token.
+LINK_PAGES = {"auth.password_invite", "auth.password_reset"}
 # Shown only to visitors: a signed-in user is sent on to the dashboard.
 SIGNED_OUT_PAGES = {"auth.login"}
 # Master data tables whose forms use other kinds of field than the route matrix's tax code.
@@ -71,7 +79,7 @@ def test_every_page_is_accessible_and_fits_desktop_and_tablet(page, signed_in, s
 
 def test_not_pages_names_only_routes_that_exist(app):
     endpoints = {rule.endpoint for rule in app.url_map.iter_rules()}
-    assert set(NOT_PAGES) | SIGNED_OUT_PAGES <= endpoints
+    assert set(NOT_PAGES) | SIGNED_OUT_PAGES | LINK_PAGES <= endpoints
 
 
 def _page_endpoints(app) -> set[str]:
@@ -83,6 +91,7 @@ def _page_endpoints(app) -> set[str]:
         and not is_api(rule)
         and rule.endpoint not in NOT_PAGES
         and rule.endpoint not in SIGNED_OUT_PAGES
+        and rule.endpoint not in LINK_PAGES
     }
 
 
@@ -100,6 +109,9 @@ def _pages(app, objects, finished: int) -> list[tuple[str, str, int]]:
         ("transactions.index (filtered)", "/transactions/?anomaly=price_override", 200),
         ("anomalies.index (filtered)", "/anomalies/?kind=price_override", 200),
         ("error page", "/stores/NO-SUCH-STORE", 404),
+        ("auth.password_invite", _link(app, password_links.INVITE), 200),
+        ("auth.password_reset", _link(app, password_links.RESET), 200),
+        ("auth.password_reset (used or expired)", "/password/reset?token=nope", 410),
     ]
     for entity in MORE_ENTITIES:
         pages += [
@@ -107,6 +119,15 @@ def _pages(app, objects, finished: int) -> list[tuple[str, str, int]]:
             (f"masterdata.create ({entity})", f"/masterdata/{entity}/new", 200),
         ]
     return pages
+
+
+def _link(app, purpose: str) -> str:
+    """The path of a one-time link for a new user."""
+    with app.test_request_context():
+        user = auth.create_user(f"{purpose}-page@example.com", "hq", "a-long-password")
+        link = password_links.link_for(user, purpose)
+        db.session.commit()
+    return link.split("localhost", 1)[1]
 
 
 def _check(page: Page, shot, label: str, url: str, expected: int = 200) -> list[str]:

@@ -258,7 +258,7 @@ def test_a_full_package_also_supersedes_a_build_that_failed(client, houston, tmp
     [
         ({"json": {}}, 422, {"status"}),
         ({"json": {"status": "done"}}, 422, {"status"}),
-        ({"json": {"status": "downloaded"}}, 422, {"status"}),
+        ({"json": {"status": "available"}}, 422, {"status"}),
         ({"json": {"status": "applied", "note": "x"}}, 422, {"note"}),
         ({"json": {"status": "apply_failed", "message": 5}}, 422, {"message"}),
         ({"json": {"status": "apply_failed", "message": "x" * 2001}}, 422, {"message"}),
