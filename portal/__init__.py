@@ -83,6 +83,8 @@ def register_blueprints(app: Flask) -> None:
     from portal.distribution import views as distribution_views
     from portal.masterdata import api as masterdata_api
     from portal.masterdata import views as masterdata_views
+    from portal.setup.bulk import api as bulk_api
+    from portal.setup.bulk import views as bulk_views
     from portal.setup.channels import api as channels_api
     from portal.setup.channels import views as channels_views
     from portal.setup.offline_profiles import api as offline_profiles_api
@@ -106,6 +108,7 @@ def register_blueprints(app: Flask) -> None:
         device_views,
         transactions_views,
         anomalies_views,
+        bulk_views,
     ):
         app.register_blueprint(module.bp)
     for blueprint in (
@@ -121,6 +124,7 @@ def register_blueprints(app: Flask) -> None:
         device_uploads.blp,
         transactions_auditor_api.blp,
         anomalies_api.blp,
+        bulk_api.operations_blp,
     ):
         api.register_blueprint(blueprint)
         # Bearer tokens, not cookies, authenticate the API, so CSRF tokens do not apply there.

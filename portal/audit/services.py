@@ -9,6 +9,7 @@ from flask import g, has_app_context
 
 from portal.audit.models import AuditEntry
 from portal.core.extensions import db
+from portal.core.models import utcnow
 from portal.core.search import search
 
 SYSTEM_ACTOR = ("system", "system")
@@ -22,6 +23,11 @@ def set_actor(actor: str, source: str) -> None:
 def current_actor() -> tuple[str, str]:
     """The actor set for this request, task or command, or the system."""
     return g.get("audit_actor", SYSTEM_ACTOR) if has_app_context() else SYSTEM_ACTOR
+
+
+def current_operation_id() -> int | None:
+    """The operation (bulk change) the entries recorded now belong to, if any."""
+    return g.get("audit_operation_id") if has_app_context() else None
 
 
 def snapshot(obj: Any) -> dict[str, Any]:
@@ -60,10 +66,46 @@ def record(
         entity_key=entity_key,
         before=before,
         after=after,
+        operation_id=current_operation_id(),
     )
     db.session.add(entry)
     db.session.flush()
     return entry
+
+
+def record_many(
+    action: str, entity_type: str, changes: list[tuple[str, dict | None, dict | None]]
+) -> int:
+    """Add one audit entry per (key, before, after), in one statement; unchanged ones skipped.
+
+    What `record` does for one change, for thousands of them in a bulk change.
+    """
+    actor, source = current_actor()
+    operation_id = current_operation_id()
+    rows = []
+    for key, before, after in changes:
+        if before is not None and after is not None:
+            changed = {k for k in after if before.get(k) != after[k]} - {"updated_at", "created_at"}
+            if not changed:
+                continue
+            before = {k: before.get(k) for k in changed}
+            after = {k: after[k] for k in changed}
+        rows.append(
+            {
+                "at": utcnow(),
+                "actor": actor,
+                "source": source,
+                "action": action,
+                "entity_type": entity_type,
+                "entity_key": key,
+                "before": before,
+                "after": after,
+                "operation_id": operation_id,
+            }
+        )
+    if rows:
+        db.session.execute(sa.insert(AuditEntry), rows)
+    return len(rows)
 
 
 def entries_query(entity_type: str | None = None, q: str | None = None) -> sa.Select:

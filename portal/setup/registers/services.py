@@ -98,13 +98,56 @@ def set_support_offline(register: Register, enabled: bool) -> Register:
     """Switch Support offline: on creates or reuses the offline database, off deactivates it."""
     if enabled:
         _check_offline_possible(register)
-    before = audit.snapshot(register)
-    register.support_offline = enabled
-    db.session.flush()
-    action = "enable_offline" if enabled else "disable_offline"
-    _record(action, register, before)
-    _sync_offline_database(register)
+    switch_support_offline([register], enabled)
     return register
+
+
+def support_offline_refusals(registers: list[Register], enabled: bool) -> dict[int, str]:
+    """Why Support offline cannot be switched on for some registers, by register id.
+
+    Switching off is never refused. The same checks `set_support_offline` makes, for a whole
+    selection at once, so a bulk change can leave those registers out and say why.
+    """
+    if not enabled:
+        return {}
+    refusals = {}
+    for register in registers:
+        try:
+            _check_offline_possible(register)
+        except ValidationFailed as error:
+            refusals[register.id] = error.message
+    new = [r.register_number for r in registers if r.offline_database is None]
+    for name in channels.taken_database_names(new):
+        register = next(r for r in registers if r.register_number == name)
+        refusals.setdefault(
+            register.id,
+            f"A channel database named '{name}' already exists; store and register numbers "
+            "must not clash.",
+        )
+    return refusals
+
+
+def switch_support_offline(registers: list[Register], enabled: bool) -> list[Register]:
+    """Set Support offline on registers that passed `support_offline_refusals`; the one rule.
+
+    On creates or reactivates each offline database in its store's channel data group (an
+    inactive register's stays inactive), off deactivates it and keeps it. The registers, their
+    audit entries and the new databases are written a statement at a time, not a row at a time,
+    so one register and a chain of them take the same path.
+    """
+    befores = {register.id: audit.snapshot(register) for register in registers}
+    for register in registers:
+        register.support_offline = enabled
+    db.session.flush()
+    transaction_version(db.session)
+    action = "enable_offline" if enabled else "disable_offline"
+    audit.record_many(
+        action,
+        "register",
+        [(r.register_number, befores[r.id], audit.snapshot(r)) for r in registers],
+    )
+    _sync_offline_databases(registers)
+    return registers
 
 
 def delete_register(register: Register) -> None:
@@ -148,8 +191,12 @@ def _check_offline_possible(register: Register) -> None:
 
 
 def _sync_offline_database(register: Register) -> None:
+    _sync_offline_databases([register])
+
+
+def _sync_offline_databases(registers: list[Register]) -> None:
     # An inactive register keeps its offline database, but nothing should be built for it.
-    if register.support_offline and register.active:
-        channels.activate_offline_database(register)
-    else:
-        channels.deactivate_offline_database(register)
+    wanted = [register for register in registers if register.support_offline and register.active]
+    channels.activate_offline_databases(wanted)
+    chosen = set(wanted)
+    channels.deactivate_offline_databases([r for r in registers if r not in chosen])
