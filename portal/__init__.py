@@ -11,7 +11,7 @@ from werkzeug.routing import IntegerConverter
 from portal import config
 from portal.celery_app import celery_init_app
 from portal.core import security
-from portal.core.api import API_PREFIX
+from portal.core.api import API_PREFIX, RecordKey
 from portal.core.errors import Conflict, DomainError, render_error
 from portal.core.extensions import api, csrf, db, login_manager, migrate
 
@@ -36,6 +36,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     # Ids beyond the primary keys' 32-bit integer cannot exist; the database would fail on them
     # (PostgreSQL: integer out of range) instead of answering 404.
     app.url_map.converters["int"] = DatabaseId
+    app.url_map.converters["key"] = RecordKey
     register_extensions(app)
     register_blueprints(app)
     register_receivers(app)

@@ -39,6 +39,8 @@ NOT_PAGES = {
     "masterdata.template": "a CSV template to download",
     "transactions.export_csv": "a CSV export to download",
     "schedules.run_progress": "the JSON the run page polls",
+    "bulk.export": "a CSV export of stores or registers to download",
+    "bulk.operation_progress": "the JSON the operation page polls",
 }
 # Shown only to visitors: a signed-in user is sent on to the dashboard.
 SIGNED_OUT_PAGES = {"auth.login"}

@@ -4,7 +4,7 @@ from flask import request
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from werkzeug.datastructures import MultiDict
-from wtforms import BooleanField, HiddenField, RadioField, SelectField
+from wtforms import BooleanField, HiddenField, RadioField, SelectChoice, SelectField, StringField
 from wtforms.validators import AnyOf
 
 from portal.core.web import query_filters
@@ -32,10 +32,10 @@ class BulkForm(FlaskForm):
     """A bulk change posted from a list: what to set, and on all that match or the ticked ones."""
 
     action = SelectField("Change")
-    value = SelectField("To", default="", validate_choice=False)
+    value = StringField("To", default="")
     scope = RadioField(
         "Apply to",
-        choices=[("all", "All that match"), ("ticked", "The ticked rows")],
+        choices=[SelectChoice("all", "All that match"), SelectChoice("ticked", "The ticked rows")],
         default="all",
     )
     confirm_activated = HiddenField(default="", validators=[AnyOf(["", "1"])])
@@ -43,7 +43,14 @@ class BulkForm(FlaskForm):
     def __init__(self, kind: str, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.kind = kind
-        self.action.choices = [(key, label) for key, (label, _) in ACTIONS[kind].items()]
+        self.action.choices = [
+            SelectChoice(key, label) for key, (label, _) in ACTIONS[kind].items()
+        ]
+
+    @property
+    def label(self) -> str:
+        """What the chosen action does, as the page says it."""
+        return ACTIONS[self.kind][self.action.data][0]
 
     def change(self) -> dict:
         """The `set` of the bulk change the form asks for."""

@@ -22,7 +22,21 @@ KEYS = {"registers": "register_numbers", "stores": "store_numbers"}
 LISTS = {"registers": "registers.index", "stores": "stores.index"}
 
 
-@bp.post("/<any(registers, stores):kind>/bulk")
+def _both(rule: str, **options):
+    """Route `rule` under /registers and /stores, as static paths.
+
+    A `<kind>` converter would lose to the lists' own `/stores/<store_number>` pages.
+    """
+
+    def decorate(view):
+        for kind in ("registers", "stores"):
+            bp.add_url_rule(f"/{kind}{rule}", view_func=view, defaults={"kind": kind}, **options)
+        return view
+
+    return decorate
+
+
+@_both("/bulk", methods=["POST"])
 @permission_required(Permission.CHANGE_SETUP)
 def confirm(kind: str):
     """The preview of a bulk change posted from a list, to confirm before anything changes."""
@@ -40,7 +54,7 @@ def confirm(kind: str):
     return _confirmation(kind, form, preview, selection, second=False)
 
 
-@bp.post("/<any(registers, stores):kind>/bulk/apply")
+@_both("/bulk/apply", methods=["POST"])
 @permission_required(Permission.CHANGE_SETUP)
 def apply(kind: str):
     """Make a confirmed bulk change; cutting off activated devices asks a second time."""
@@ -92,14 +106,14 @@ def operation_progress(operation_id: int):
     )
 
 
-@bp.get("/<any(registers, stores):kind>/export.csv")
+@_both("/export.csv", methods=["GET"])
 @permission_required(Permission.READ_SETUP)
 def export(kind: str):
     """Every store or register as a CSV file, the columns of the API."""
     return csv_io.export_response(kind)
 
 
-@bp.route("/<any(registers, stores):kind>/import", methods=["GET", "POST"])
+@_both("/import", methods=["GET", "POST"])
 @permission_required(Permission.CHANGE_SETUP)
 def import_csv(kind: str):
     """Upload a CSV file of stores or registers: every row checked, then all saved or none."""
@@ -138,7 +152,7 @@ def _confirmation(kind: str, form: BulkForm, preview, selection: dict, second: b
         form=form,
         preview=preview,
         second=second,
-        label=dict(form.action.choices)[form.action.data],
+        label=form.label,
         filters=filter_fields(selection.get("filter") or {}, "f_"),
         picks=selection.get(KEYS[kind]) or [],
         back=url_for(LISTS[kind], **_filter_args(kind)),

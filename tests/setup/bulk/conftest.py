@@ -29,3 +29,8 @@ def chain(app_ctx):
             )
     StoreFactory(store_number="NOGROUP", channel_data_group=None, offline_profile=None)
     RegisterFactory(register_number="NOGROUP-1", store="NOGROUP")
+
+
+def csv_headers(headers: dict) -> dict:
+    """The headers of a CSV upload with a user's token."""
+    return {**headers, "Content-Type": "text/csv"}
