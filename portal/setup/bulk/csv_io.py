@@ -208,18 +208,27 @@ def _upsert(kind: str, data: dict) -> str:
         if found is None:
             stores.create_store(data)
             return "created"
-        before = audit.snapshot(found)
+        before = _state(found)
         stores.update_store(found, data)
-        return "updated" if audit.snapshot(found) != before else "unchanged"
+        return "updated" if _state(found) != before else "unchanged"
     number = (data.get("register_number") or "").strip().upper()
     found = db.session.scalar(sa.select(Register).filter_by(register_number=number))
     if found is None:
         registers.create_register(data)
         return "created"
-    before = (audit.snapshot(found), found.offline_database and found.offline_database.active)
+    before = _state(found)
     registers.update_register(found, data)
-    after = (audit.snapshot(found), found.offline_database and found.offline_database.active)
-    return "updated" if after != before else "unchanged"
+    return "updated" if _state(found) != before else "unchanged"
+
+
+def _state(record) -> dict:
+    """What an import may change of a record (its columns but the timestamps)."""
+    values = audit.snapshot(record)
+    values.pop("updated_at", None)
+    if isinstance(record, Register):
+        database = record.offline_database
+        values["offline_database_active"] = database.active if database else None
+    return values
 
 
 def _cell(value) -> str:

@@ -151,10 +151,13 @@ def activate_offline_databases(registers: list) -> None:
             }
             for register in new
         ]
-        ids = db.session.scalars(
-            sa.insert(ChannelDatabase).returning(ChannelDatabase.id, sort_by_parameter_order=True),
-            rows,
-        ).all()
+        table = ChannelDatabase.__table__
+        ids = (
+            db.session.connection()
+            .execute(sa.insert(table).returning(table.c.id, sort_by_parameter_order=True), rows)
+            .scalars()
+            .all()
+        )
         created = []
         for register, row, database_id in zip(new, rows, ids, strict=True):
             # The relationship was loaded as None; the statement bypassed the session.
