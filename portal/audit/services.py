@@ -1,16 +1,19 @@
 """Recording and reading the audit trail."""
 
+import json
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
 from flask import g, has_app_context
+from sqlalchemy.dialects.postgresql import JSONB
 
 from portal.audit.models import AuditEntry
 from portal.core.extensions import db
 from portal.core.models import utcnow
 from portal.core.search import search
+from portal.core.sql import is_postgresql
 
 SYSTEM_ACTOR = ("system", "system")
 
@@ -103,11 +106,34 @@ def record_many(
                 "operation_id": operation_id,
             }
         )
-    if rows:
-        # The table's statement, not the ORM's bulk insert: one multi-row INSERT per
-        # thousand entries, without the ORM's bookkeeping of rows it will never load.
+    if rows and is_postgresql():
+        _insert_from_json(rows)
+    elif rows:
         db.session.connection().execute(sa.insert(AuditEntry.__table__), rows)
     return len(rows)
+
+
+def _insert_from_json(rows: list[dict]) -> None:
+    """The entries as one INSERT ... SELECT over one JSON array of their keys and changes.
+
+    One parameter, parsed by PostgreSQL, instead of nine per entry: at forty thousand entries
+    the placeholders cost more than the insert.
+    """
+    first = rows[0]
+    table = AuditEntry.__table__
+    changes = json.dumps([{"k": r["entity_key"], "b": r["before"], "a": r["after"]} for r in rows])
+    items = sa.func.jsonb_array_elements(sa.cast(sa.literal(changes, sa.Text()), JSONB))
+    item = items.table_valued("value").render_derived().c.value
+    same = ("at", "actor", "source", "action", "entity_type", "operation_id")
+    source = sa.select(
+        *(sa.literal(first[name], table.c[name].type) for name in same),
+        item.op("->>")("k"),
+        # JSON null, as the ORM stores a missing side.
+        sa.cast(item.op("->")("b"), sa.JSON),
+        sa.cast(item.op("->")("a"), sa.JSON),
+    )
+    columns = [*same, "entity_key", "before", "after"]
+    db.session.connection().execute(sa.insert(table).from_select(columns, source))
 
 
 def entries_query(entity_type: str | None = None, q: str | None = None) -> sa.Select:

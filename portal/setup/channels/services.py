@@ -5,10 +5,19 @@ import sqlalchemy as sa
 from portal.audit import services as audit
 from portal.core.errors import Conflict, NotFound, ValidationFailed
 from portal.core.extensions import db
+from portal.core.models import UTCDateTime, utcnow
 from portal.core.search import search
+from portal.core.sql import among
 from portal.core.validation import normalise_name
 from portal.masterdata.references import unknown
-from portal.setup.models import CHANNEL, OFFLINE, ChannelDatabase, ChannelDataGroup, Store
+from portal.setup.models import (
+    CHANNEL,
+    OFFLINE,
+    ChannelDatabase,
+    ChannelDataGroup,
+    Register,
+    Store,
+)
 
 DESCRIPTION_MAX = 255
 # Names per lookup query: well below the bound-parameter limits of SQLite and PostgreSQL.
@@ -138,32 +147,8 @@ def activate_offline_databases(registers: list) -> None:
     """
     new = [register for register in registers if register.offline_database is None]
     _check_database_names_free([register.register_number for register in new])
-    if new:
-        rows = [
-            {
-                "name": register.register_number,
-                "kind": OFFLINE,
-                "store_id": register.store_id,
-                "register_id": register.id,
-                "channel_data_group_id": register.store.channel_data_group_id,
-                "active": True,
-                "activated_at": None,
-            }
-            for register in new
-        ]
-        table = ChannelDatabase.__table__
-        ids = (
-            db.session.connection()
-            .execute(sa.insert(table).returning(table.c.id, sort_by_parameter_order=True), rows)
-            .scalars()
-            .all()
-        )
-        created = []
-        for register, row, database_id in zip(new, rows, ids, strict=True):
-            # The relationship was loaded as None; the statement bypassed the session.
-            db.session.expire(register, ["offline_database"])
-            created.append((row["name"], None, {"id": database_id, **row}))
-        audit.record_many("create", "channel_database", created)
+    for start in range(0, len(new), NAME_CHUNK):
+        _create_offline_databases(new[start : start + NAME_CHUNK])
     fresh = set(new)
     changes = []
     for register in registers:
@@ -181,6 +166,44 @@ def activate_offline_databases(registers: list) -> None:
         "channel_database",
         [(database.name, before, audit.snapshot(database)) for database, before in changes],
     )
+
+
+def _create_offline_databases(registers: list) -> None:
+    """Insert the registers' offline databases by one INSERT ... SELECT, and audit each one.
+
+    The database copies what it needs from the register and its store itself, so a chunk of
+    registers costs one statement whatever its size.
+    """
+    now = utcnow()
+    table = ChannelDatabase.__table__
+    columns = ("name", "kind", "store_id", "register_id", "channel_data_group_id", "active")
+    source = (
+        sa.select(
+            Register.register_number,
+            sa.literal(OFFLINE),
+            Register.store_id,
+            Register.id,
+            Store.channel_data_group_id,
+            sa.true(),
+            sa.literal(now, UTCDateTime()),
+            sa.literal(now, UTCDateTime()),
+        )
+        .join(Store, Store.id == Register.store_id)
+        .where(among(Register.id, [register.id for register in registers]))
+    )
+    inserted = db.session.connection().execute(
+        sa.insert(table)
+        .from_select([*columns, "created_at", "updated_at"], source)
+        .returning(table.c.id, *(table.c[name] for name in columns))
+    )
+    created = []
+    for row in inserted.mappings():
+        after = {**row, "activated_at": None, "created_at": now.isoformat()}
+        created.append((row["name"], None, after))
+    for register in registers:
+        # The relationship was loaded as None; the statement bypassed the session.
+        db.session.expire(register, ["offline_database"])
+    audit.record_many("create", "channel_database", created)
 
 
 def deactivate_offline_database(register) -> None:

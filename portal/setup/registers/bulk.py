@@ -10,6 +10,7 @@ from sqlalchemy.orm import selectinload
 
 from portal.core.errors import ValidationFailed
 from portal.core.extensions import db
+from portal.core.sql import among
 from portal.setup.models import ChannelDatabase, Register, Store
 from portal.setup.offline_profiles import services as offline_profiles
 from portal.setup.registers import services
@@ -46,7 +47,7 @@ def load(ids: list[int]) -> list[Register]:
     return list(
         db.session.scalars(
             sa.select(Register)
-            .where(Register.id.in_(ids))
+            .where(among(Register.id, ids))
             .order_by(Register.register_number)
             .options(
                 selectinload(Register.store).selectinload(Store.channel_data_group),

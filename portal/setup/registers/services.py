@@ -1,12 +1,14 @@
 """Rules for registers, above all the Support offline switch."""
 
 import sqlalchemy as sa
+from sqlalchemy.orm.attributes import set_committed_value
 
 from portal.audit import services as audit
 from portal.core.errors import Conflict, NotFound, ValidationFailed
 from portal.core.extensions import db
 from portal.core.models import utcnow
 from portal.core.search import search
+from portal.core.sql import among
 from portal.core.validation import FieldErrors, normalise_number
 from portal.masterdata.dependents import setup_in_use
 from portal.masterdata.versioning import transaction_version
@@ -140,14 +142,17 @@ def switch_support_offline(registers: list[Register], enabled: bool) -> list[Reg
     """
     befores = {register.id: audit.snapshot(register) for register in registers}
     ids = [register.id for register in registers if register.support_offline != enabled]
-    # One UPDATE for the lot; the session's registers take the new values in Python.
+    now = utcnow()
+    # One UPDATE for the lot; the session's registers take the same values, as saved.
     for start in range(0, len(ids), ID_CHUNK):
         db.session.execute(
-            sa.update(Register)
-            .where(Register.id.in_(ids[start : start + ID_CHUNK]))
-            .values(support_offline=enabled, updated_at=utcnow()),
-            execution_options={"synchronize_session": "evaluate"},
+            sa.update(Register.__table__)
+            .where(among(Register.id, ids[start : start + ID_CHUNK]))
+            .values(support_offline=enabled, updated_at=now)
         )
+    for register in registers:
+        set_committed_value(register, "support_offline", enabled)
+        set_committed_value(register, "updated_at", now)
     transaction_version(db.session)
     action = "enable_offline" if enabled else "disable_offline"
     audit.record_many(
