@@ -174,3 +174,18 @@ def test_csv_import_page_lists_every_error_then_imports(client, login):
     assert "Imported" in imported.text
     db.session.rollback()
     assert db.session.scalar(sa.select(Store).filter_by(store_number="NEWSTORE")) is not None
+
+
+def test_the_audit_trail_lists_an_operations_entries(client, login):
+    login("admin")
+    form = {"action": "support_offline_on", "scope": "ticked", "pick": ["DALLAS-1", "DALLAS-2"]}
+    done = client.post("/registers/bulk/apply", data=form)
+    operation_id = int(done.location.rsplit("/", 1)[1])
+    assert f"/audit/?operation={operation_id}" in client.get(done.location).text
+
+    trail = client.get(f"/audit/?operation={operation_id}")
+
+    assert trail.status_code == 200
+    assert f"operation {operation_id}" in trail.text
+    assert trail.text.count("enable_offline") == 2
+    assert "HOUSTON-1" not in trail.text
