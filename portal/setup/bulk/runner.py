@@ -104,7 +104,7 @@ def start(kind: str, selection: dict, change: dict, confirm_activated: bool = Fa
             "receiving data; confirm to turn Support offline off for them too."
         )
         raise Conflict(message, {"confirm_activated": message})
-    params = {"ids": ids, "set": change}
+    params = {"ids": ids, "set": change, "missing": len(missing)}
     operation = operations.start(f"{kind}.bulk", rules.ENTITY, params, len(ids) + len(missing))
     for number in missing:
         operations.add_refusal(operation, number, f"{rules.ENTITY.capitalize()} {MISSING}")
@@ -137,8 +137,10 @@ def execute(operation_id: int, checkpoint: Callable[[], Any] = lambda: None) -> 
     set_actor(operation.actor, operation.source)
     resolved = rules.resolve_change(operation.params["set"])
     operation.status = RUNNING
+    # A worker lost mid-way hands the task on: the chunks it committed are not made again.
+    done = operation.processed - operation.params.get("missing", 0)
     with operations.recording(operation):
-        for part in _chunks(operation.params["ids"]):
+        for part in _chunks(operation.params["ids"][done:]):
             records = rules.load(part)
             changed, unchanged, refusals = rules.plan(records, resolved)
             rules.apply(changed, resolved)

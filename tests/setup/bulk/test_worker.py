@@ -5,6 +5,7 @@ import sqlalchemy as sa
 
 from portal.audit.models import AuditEntry, Operation
 from portal.core.extensions import db
+from portal.setup.bulk import runner
 from portal.setup.models import OFFLINE, ChannelDatabase
 from tests.workers import wait_for, worker_process
 
@@ -60,3 +61,45 @@ def test_large_change_is_queued_and_made_by_a_worker(client, hq, app, database_u
     assert len(entries) == 5
     # The worker acts for the user who asked, as the audit trail says.
     assert {(entry.actor, entry.source) for entry in entries} == {(followed["actor"], "api")}
+
+
+class Lost(Exception):
+    """A worker lost after its first chunk was committed."""
+
+
+@pytest.mark.usefixtures("low_threshold")
+def test_an_operation_handed_on_mid_way_does_not_make_its_chunks_twice(client, hq, monkeypatch):
+    answer = client.post(
+        "/api/v1/registers/bulk",
+        json={
+            "register_numbers": ["DALLAS-1", "DALLAS-2", "DALLAS-3", "HOUSTON-2", "NOPE"],
+            "set": {"support_offline": True},
+        },
+        headers=hq,
+    )
+    operation_id = answer.json["operation"]["id"]
+    monkeypatch.setattr(runner, "CHUNK", 2)
+    commits = []
+
+    def lost_after_one_chunk():
+        db.session.commit()
+        commits.append(1)
+        raise Lost
+
+    with pytest.raises(Lost):
+        runner.execute(operation_id, lost_after_one_chunk)
+    db.session.rollback()
+    assert status_of(operation_id) == "running"
+
+    runner.execute(operation_id, db.session.commit)
+    db.session.commit()
+
+    operation = db.session.get(Operation, operation_id)
+    assert operation.status == "done"
+    assert (operation.processed, operation.total) == (5, 5)
+    assert (operation.changed, operation.unchanged, operation.refused) == (4, 0, 1)
+    stmt = sa.select(AuditEntry.entity_key).filter_by(
+        operation_id=operation_id, entity_type="register"
+    )
+    entries = db.session.scalars(stmt).all()
+    assert sorted(entries) == ["DALLAS-1", "DALLAS-2", "DALLAS-3", "HOUSTON-2"]
