@@ -16,6 +16,8 @@ from portal.setup.offline_profiles import services as offline_profiles
 from portal.setup.registers import services
 from portal.setup.registers.selection import filtered_registers
 
+# Numbers per lookup: one array parameter on PostgreSQL, a placeholder each on SQLite.
+KEY_CHUNK = 5000
 ENTITY = "register"
 KEY = "register_numbers"
 SETTABLE = ("support_offline", "offline_profile", "active")
@@ -32,13 +34,13 @@ def ids_by_key(numbers: list[str]) -> dict[str, int]:
     wanted = {str(number).strip().upper(): number for number in numbers}
     found = {}
     keys = list(wanted)
-    for start in range(0, len(keys), 500):
+    for start in range(0, len(keys), KEY_CHUNK):
         rows = db.session.execute(
             sa.select(Register.register_number, Register.id).where(
-                Register.register_number.in_(keys[start : start + 500])
+                among(Register.register_number, keys[start : start + KEY_CHUNK])
             )
         )
-        found.update({wanted[number]: register_id for number, register_id in rows})
+        found.update({wanted[number]: record_id for number, record_id in rows})
     return found
 
 
