@@ -151,8 +151,9 @@ def switch_support_offline(registers: list[Register], enabled: bool) -> list[Reg
             .values(support_offline=enabled, updated_at=now)
         )
     for register in registers:
-        set_committed_value(register, "support_offline", enabled)
-        set_committed_value(register, "updated_at", now)
+        if register.support_offline != enabled:
+            set_committed_value(register, "support_offline", enabled)
+            set_committed_value(register, "updated_at", now)
     transaction_version(db.session)
     action = "enable_offline" if enabled else "disable_offline"
     audit.record_many(
