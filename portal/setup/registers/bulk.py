@@ -11,7 +11,7 @@ from sqlalchemy.orm import selectinload
 from portal.core.errors import ValidationFailed
 from portal.core.extensions import db
 from portal.core.sql import among
-from portal.setup.models import ChannelDatabase, Register, Store
+from portal.setup.models import ChannelDatabase, Register
 from portal.setup.offline_profiles import services as offline_profiles
 from portal.setup.registers import services
 from portal.setup.registers.selection import filtered_registers
@@ -51,12 +51,7 @@ def load(ids: list[int]) -> list[Register]:
             sa.select(Register)
             .where(among(Register.id, ids))
             .order_by(Register.register_number)
-            .options(
-                selectinload(Register.store).selectinload(Store.channel_data_group),
-                selectinload(Register.store).selectinload(Store.offline_profile),
-                selectinload(Register.offline_profile),
-                selectinload(Register.offline_database),
-            )
+            .options(selectinload(Register.store), selectinload(Register.offline_database))
         )
     )
 
@@ -134,7 +129,9 @@ def activated_among(ids: list[int], change: dict) -> int:
 
 
 def _differs(register: Register, change: dict) -> bool:
-    if "offline_profile" in change and register.offline_profile is not change["offline_profile"]:
+    if "offline_profile" in change and register.offline_profile_id != _id(
+        change["offline_profile"]
+    ):
         return True
     if "active" in change and register.active != bool(change["active"]):
         return True
@@ -148,15 +145,23 @@ def _offline_refusal(register: Register, change: dict) -> str | None:
     if not change.get("support_offline", register.support_offline):
         return None
     store = register.store
-    if store.channel_data_group is None:
+    if store.channel_data_group_id is None:
         return (
             f"Store '{store.store_number}' has no channel data group; assign one to the store "
             "before enabling Support offline."
         )
-    profile = change.get("offline_profile", register.offline_profile)
-    if (profile or store.offline_profile) is None:
+    if "offline_profile" in change:
+        profile_id = _id(change["offline_profile"])
+    else:
+        profile_id = register.offline_profile_id
+    if profile_id is None and store.offline_profile_id is None:
         return (
             f"Register '{register.register_number}' has no offline profile and its store has no "
             "default one; choose an offline profile first."
         )
     return None
+
+
+def _id(record) -> int | None:
+    # Ids, not the related rows: a chunk's profiles and groups are never loaded.
+    return None if record is None else record.id

@@ -191,18 +191,25 @@ def _record(action: str, register: Register, before=None, deleted: bool = False)
 
 
 def _check_offline_possible(register: Register) -> None:
-    if register.store.channel_data_group is None:
+    store = register.store
+    # The ids answer without loading the group and profiles (a chunk of a bulk change has
+    # thousands); a relationship set but not yet flushed is read where its id is still empty.
+    if store.channel_data_group_id is None and store.channel_data_group is None:
         raise ValidationFailed(
-            f"Store '{register.store.store_number}' has no channel data group; assign one to "
+            f"Store '{store.store_number}' has no channel data group; assign one to "
             "the store before enabling Support offline.",
             {"support_offline": "The store has no channel data group."},
         )
-    if register.effective_offline_profile is None:
+    if not _has_profile(register) and not _has_profile(store):
         raise ValidationFailed(
             f"Register '{register.register_number}' has no offline profile and its store has no "
             "default one; choose an offline profile first.",
             {"support_offline": "No offline profile for this register or its store."},
         )
+
+
+def _has_profile(owner) -> bool:
+    return owner.offline_profile_id is not None or owner.offline_profile is not None
 
 
 def _sync_offline_database(register: Register) -> None:
