@@ -18,6 +18,8 @@
   ones among them): p99 against the same with 500.
 - search: the master data list pages, searched by number, name, barcode and price group, with
   1,000,000 products: p99 against the same pages with 10,000 products.
+- chain: a chain of 10,000 stores × 5 registers; Support offline bulk-enabled for the 40,000
+  non-store registers in one operation, against a raw INSERT ... SELECT of the same rows.
 """
 
 import argparse
@@ -31,6 +33,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from bench import fixtures
+from bench.chain_bulk import bulk_enable_benchmark
 from bench.database import portal_on_fresh_database
 from bench.device_load import device_load_benchmark
 from bench.search import search_benchmark
@@ -89,6 +92,7 @@ def main() -> None:
         "web_load",
         "search",
         "worklist",
+        "chain",
     ]
     parser.add_argument("--only", choices=benchmarks, action="append")
     args = parser.parse_args()
@@ -111,6 +115,8 @@ def main() -> None:
             rows += search_benchmark(sizes, Path(scratch), step, args.quick)
         if "worklist" in chosen:
             rows += worklist_benchmark(Path(scratch), step, args.quick)
+        if "chain" in chosen:
+            rows += bulk_enable_benchmark(args.quick, scratch, step)
     print(
         f"\n### {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.node()}, "
         f"{platform.processor() or platform.machine()}, Python {platform.python_version()}\n"

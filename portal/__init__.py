@@ -11,7 +11,7 @@ from werkzeug.routing import IntegerConverter
 from portal import config
 from portal.celery_app import celery_init_app
 from portal.core import logs, metrics, security
-from portal.core.api import API_PREFIX
+from portal.core.api import API_PREFIX, RecordKey
 from portal.core.errors import Conflict, DomainError, render_error
 from portal.core.extensions import api, csrf, db, login_manager, migrate
 
@@ -36,6 +36,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     # Ids beyond the primary keys' 32-bit integer cannot exist; the database would fail on them
     # (PostgreSQL: integer out of range) instead of answering 404.
     app.url_map.converters["int"] = DatabaseId
+    app.url_map.converters["key"] = RecordKey
     register_extensions(app)
     register_blueprints(app)
     register_receivers(app)
@@ -87,6 +88,8 @@ def register_blueprints(app: Flask) -> None:
     from portal.masterdata import api as masterdata_api
     from portal.masterdata import views as masterdata_views
     from portal.ops import views as ops_views
+    from portal.setup.bulk import api as bulk_api
+    from portal.setup.bulk import views as bulk_views
     from portal.setup.channels import api as channels_api
     from portal.setup.channels import views as channels_views
     from portal.setup.offline_profiles import api as offline_profiles_api
@@ -113,6 +116,7 @@ def register_blueprints(app: Flask) -> None:
         device_views,
         transactions_views,
         anomalies_views,
+        bulk_views,
     ):
         app.register_blueprint(module.bp)
     for blueprint in (
@@ -129,6 +133,7 @@ def register_blueprints(app: Flask) -> None:
         device_uploads.blp,
         transactions_auditor_api.blp,
         anomalies_api.blp,
+        bulk_api.operations_blp,
     ):
         api.register_blueprint(blueprint)
         # Bearer tokens, not cookies, authenticate the API, so CSRF tokens do not apply there.

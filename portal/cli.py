@@ -18,6 +18,7 @@ from portal.distribution import services as schedules
 from portal.distribution.models import RUN_DONE, RUN_FAILED
 from portal.masterdata import csv_import
 from portal.masterdata.demo_products import MAX_PRODUCTS
+from portal.setup.bulk import csv_io as setup_csv
 
 portal_cli = AppGroup("portal", help="HQ Portal administration.")
 
@@ -105,10 +106,14 @@ def seed_demo(products: int) -> None:
 @click.argument("file", type=click.File("rb"))
 @click.option("--dry-run", is_flag=True, help="Check every row and save nothing")
 def import_csv(entity: str, file, dry_run: bool) -> None:
-    """Import rows of a master data table from a CSV file (header row = field names).
+    """Import rows of a master data table, or `stores` or `registers`, from a CSV file.
 
-    All or nothing: any error is listed with its line number and nothing is saved.
+    The header row names the fields. All or nothing: every error is listed with its line number
+    and nothing is saved.
     """
+    if entity in setup_csv.COLUMNS:
+        _import_setup(entity, file.read(), dry_run)
+        return
     outcome = _run(lambda: csv_import.import_csv(entity, file, dry_run))
     verb = "Dry run of" if dry_run else "Imported"
     click.echo(
@@ -116,6 +121,30 @@ def import_csv(entity: str, file, dry_run: bool) -> None:
         f"{outcome.deleted} deleted"
         + (f" (change version {outcome.version})." if outcome.version else "; nothing saved.")
     )
+
+
+def _import_setup(kind: str, content: bytes, dry_run: bool) -> None:
+    def change():
+        result = setup_csv.import_csv(kind, content, dry_run)
+        if dry_run:
+            # A dry run makes every change to check it, then takes it back.
+            db.session.rollback()
+        return result
+
+    result = _run(change)
+    verb = "Dry run of" if dry_run else "Imported"
+    saved = f" (operation {result['operation']})." if result["operation"] else "; nothing saved."
+    click.echo(
+        f"{verb} {kind}: {result['created']} created, {result['updated']} changed, "
+        f"{result['unchanged']} unchanged{saved}"
+    )
+
+
+@portal_cli.command("export-csv")
+@click.argument("kind", type=click.Choice(sorted(setup_csv.COLUMNS)))
+def export_csv(kind: str) -> None:
+    """Write every store or register as CSV to standard output, the columns of the API."""
+    click.echo(setup_csv.export_text(kind), nl=False)
 
 
 @portal_cli.command("roles-table")

@@ -153,6 +153,8 @@ def load(instance_path: str) -> dict[str, Any]:
         ),
         # A sale made this many days or more before HQ received it is an OLD_DATE anomaly.
         "ANOMALY_OLD_DAYS": int(os.environ.get("ANOMALY_OLD_DAYS", "30")),
+        # A bulk change of more records than this runs in a worker, with a progress bar.
+        "BULK_TASK_THRESHOLD": int(os.environ.get("BULK_TASK_THRESHOLD", "1000")),
         "CELERY": {
             "broker_url": broker,
             "task_ignore_result": True,

@@ -12,7 +12,7 @@ from portal.audit.services import entries_query
 from portal.auth.guards import permission_required
 from portal.auth.roles import Permission
 from portal.core.extensions import db
-from portal.core.web import paginate
+from portal.core.web import id_arg, paginate
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
 
@@ -22,12 +22,16 @@ SOURCES = ("web", "api", "cli", "system")
 @bp.get("/")
 @permission_required(Permission.READ_AUDIT)
 def index():
-    """Entries newest first, filtered by entity type, source and a search on key or actor."""
+    """Entries newest first, filtered by entity type, source, operation (`?operation=ID`, the
+    entries of one bulk change) and a search on key or actor."""
     entity_type = request.args.get("entity_type") or None
     source = request.args.get("source") or None
+    operation = id_arg("operation")
     stmt = entries_query(entity_type, (request.args.get("q") or "").strip() or None)
     if source:
         stmt = stmt.where(AuditEntry.source == source)
+    if operation:
+        stmt = stmt.where(AuditEntry.operation_id == operation)
     entity_types = db.session.scalars(
         sa.select(AuditEntry.entity_type).distinct().order_by(AuditEntry.entity_type)
     )
@@ -38,6 +42,7 @@ def index():
         sources=SOURCES,
         entity_type=entity_type,
         source=source,
+        operation=operation,
     )
 
 

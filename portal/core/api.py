@@ -1,6 +1,7 @@
 """The JSON API's plumbing: one error shape, list arguments, and the blueprint class."""
 
 import json
+import re
 from http import HTTPStatus
 
 import marshmallow as ma
@@ -8,6 +9,7 @@ from flask import request
 from flask_smorest import Api, Blueprint
 from webargs.flaskparser import FlaskParser
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import UnicodeConverter
 
 from portal.core.arguments import StrictArguments
 from portal.core.errors import error_body, render_error
@@ -136,6 +138,23 @@ def api_blueprint(name: str, import_name: str, url_prefix: str, description: str
     return ApiBlueprint(
         name, import_name, url_prefix=API_PREFIX + url_prefix, description=description
     )
+
+
+class RecordKey(UnicodeConverter):
+    """A `<key:...>` URL part naming one record of a collection by its number or name.
+
+    It leaves out the names of the collection's own actions (`bulk`, `export.csv`,
+    `import.csv`), so `/registers/bulk` is that action alone: its `Allow` header and 405 answers
+    list the action's methods, not the union with the record's.
+    """
+
+    ACTIONS = ("bulk", "export.csv", "import.csv")
+
+    def __init__(self, map, *args, **kwargs):
+        super().__init__(map, *args, **kwargs)
+        # Keeps the length bounds the document is written from: [^/]{1,}.
+        actions = "|".join(re.escape(action) for action in self.ACTIONS)
+        self.regex = f"(?!(?:{actions})$){self.regex}"
 
 
 def errors(blp: Blueprint, *statuses: int):

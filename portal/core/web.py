@@ -122,3 +122,31 @@ def attempt(change) -> bool:
         return False
     db.session.commit()
     return True
+
+
+# Filters of list pages that are yes/no choices; any other answer filters nothing.
+YES_NO = ("support_offline", "activated", "active")
+
+
+def query_filters(names: tuple[str, ...], args, prefix: str = "") -> dict:
+    """A list page's filters from its query (or a form's `prefix`ed fields), blanks left out.
+
+    Yes/no filters become booleans, so the same dict selects rows for the page and the API.
+    """
+    filters = {}
+    for name in names:
+        value = (args.get(prefix + name) or "").strip()
+        if name in YES_NO:
+            if value in ("yes", "no"):
+                filters[name] = value == "yes"
+        elif value:
+            filters[name] = value
+    return filters
+
+
+def filter_fields(filters: dict, prefix: str = "") -> dict[str, str]:
+    """Filters as the fields (or query arguments) `query_filters` reads back."""
+    return {
+        prefix + name: ("yes" if value else "no") if isinstance(value, bool) else value
+        for name, value in filters.items()
+    }

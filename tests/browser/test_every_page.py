@@ -45,6 +45,8 @@ NOT_PAGES = {
     "health.readyz": "a JSON readiness probe",
     "health.favicon": "the icon",
     "ops.metrics": "Prometheus' text format",
+    "bulk.export": "a CSV export of stores or registers to download",
+    "bulk.operation_progress": "the JSON the operation page polls",
 }
 # Pages opened through a one-time link: checked below with a link's token.
 LINK_PAGES = {"auth.password_invite", "auth.password_reset"}

@@ -7,6 +7,7 @@ import sqlalchemy as sa
 from flask import Flask
 from werkzeug.routing import Rule
 
+from portal.audit import operations
 from portal.audit.models import AuditEntry
 from portal.auditor.models import Anomaly
 from portal.auth import services as auth
@@ -48,6 +49,7 @@ SEGMENT_KINDS = {
     "transactions": "transaction",
     "anomalies": "anomaly",
     "upload-sessions": "upload_session",
+    "operations": "operation",
 }
 
 
@@ -116,6 +118,8 @@ def make_objects(app: Flask, email: str) -> dict[str, dict[str, Any]]:
             message="Route walk",
         )
         db.session.add(anomaly)
+        operation = operations.start("registers.bulk", "register", {"ids": [], "set": {}}, 0)
+        operations.finish(operation)
         db.session.commit()
         entry = db.session.scalar(sa.select(AuditEntry).order_by(AuditEntry.id.desc()))
         objects = {
@@ -137,6 +141,7 @@ def make_objects(app: Flask, email: str) -> dict[str, dict[str, Any]]:
             "transaction": sale,
             "anomaly": anomaly,
             "upload_session": db.session.get(UploadSession, sale.upload_session_id),
+            "operation": operation,
         }
         values = {
             kind: {a.key: getattr(obj, a.key) for a in sa.inspect(obj).mapper.column_attrs}
@@ -170,7 +175,12 @@ def _uploaded_sale(register) -> PosTransaction:
 
 def url_for_rule(rule: Rule, objects: dict[str, dict[str, Any]]) -> str:
     """The rule's URL with every parameter taken from the object it names."""
-    values = {name: _value(rule, name, objects) for name in rule.arguments}
+    # A default (the `kind` of a route served under /stores and /registers) is the rule's own.
+    defaults = rule.defaults or {}
+    values = {
+        name: defaults[name] if name in defaults else _value(rule, name, objects)
+        for name in rule.arguments
+    }
     built = rule.build(values, append_unknown=False)
     assert built is not None, f"cannot build {rule.rule} from {values}"
     return built[1]

@@ -18,6 +18,8 @@ from portal.device_api import credentials
 
 schemathesis.checks.load_all_checks()
 CURSOR = "a cursor is the `next` of a page the server gave; other text is refused"
+# A CSV import's errors are named by line: the document cannot say what a CSV row holds.
+CSV_LINES = {f"line {n}": "a header of the export's columns, then valid rows" for n in range(200)}
 # Schema-valid requests that a rule the schema cannot state refuses with 422, per operation:
 # the top-level field refused, and why. Any other refusal of valid data fails the test.
 RULES = {
@@ -102,6 +104,16 @@ RULES = {
     },
     "GET /api/v1/anomalies": {"cursor": CURSOR},
     "POST /api/v1/anomalies/{anomaly_id}/review": {"comment": "flagged and resolved need one"},
+    "POST /api/v1/registers/bulk": {
+        "filter": "a filter or register_numbers, one of the two",
+        "set": "at least one field; an existing offline profile",
+    },
+    "POST /api/v1/stores/bulk": {
+        "filter": "a filter or store_numbers, one of the two",
+        "set": "at least one field, each as a store takes it (master data, groups, profiles)",
+    },
+    "POST /api/v1/registers/import.csv": CSV_LINES,
+    "POST /api/v1/stores/import.csv": CSV_LINES,
 }
 
 

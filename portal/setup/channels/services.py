@@ -5,12 +5,23 @@ import sqlalchemy as sa
 from portal.audit import services as audit
 from portal.core.errors import Conflict, NotFound, ValidationFailed
 from portal.core.extensions import db
+from portal.core.models import UTCDateTime, utcnow
 from portal.core.search import search
+from portal.core.sql import among
 from portal.core.validation import normalise_name
 from portal.masterdata.references import unknown
-from portal.setup.models import CHANNEL, OFFLINE, ChannelDatabase, ChannelDataGroup, Store
+from portal.setup.models import (
+    CHANNEL,
+    OFFLINE,
+    ChannelDatabase,
+    ChannelDataGroup,
+    Register,
+    Store,
+)
 
 DESCRIPTION_MAX = 255
+# Names per lookup query: well below the bound-parameter limits of SQLite and PostgreSQL.
+NAME_CHUNK = 500
 
 
 def get_group(name: str) -> ChannelDataGroup:
@@ -124,39 +135,101 @@ def create_store_database(store, group: ChannelDataGroup | None) -> ChannelDatab
 
 def activate_offline_database(register) -> ChannelDatabase:
     """Create (or reuse) the register's offline database and make it active in a group."""
-    database = register.offline_database
-    if database is None:
-        _check_database_name_free(register.register_number)
-        database = ChannelDatabase(
-            name=register.register_number,
-            kind=OFFLINE,
-            store=register.store,
-            register=register,
-            channel_data_group=register.store.channel_data_group,
-            active=True,
-        )
-        db.session.add(database)
-        db.session.flush()
-        audit.record("create", "channel_database", database.name, after=audit.snapshot(database))
-        return database
-    before = audit.snapshot(database)
-    database.active = True
-    if database.channel_data_group is None:
-        database.channel_data_group = register.store.channel_data_group
+    activate_offline_databases([register])
+    return register.offline_database
+
+
+def activate_offline_databases(registers: list) -> None:
+    """Create (or reuse) each register's offline database and make it active in a group.
+
+    One rule for one register or 40,000: the new databases are inserted in one statement (with
+    their audit entries), the kept ones reactivated together.
+    """
+    new = [register for register in registers if register.offline_database is None]
+    _check_database_names_free([register.register_number for register in new])
+    for start in range(0, len(new), NAME_CHUNK):
+        _create_offline_databases(new[start : start + NAME_CHUNK])
+    fresh = set(new)
+    changes = []
+    for register in registers:
+        if register in fresh:
+            continue
+        database = register.offline_database
+        before = audit.snapshot(database)
+        database.active = True
+        if database.channel_data_group_id is None:
+            database.channel_data_group = register.store.channel_data_group
+        changes.append((database, before))
     db.session.flush()
-    audit.record("activate", "channel_database", database.name, before, audit.snapshot(database))
-    return database
+    audit.record_many(
+        "activate",
+        "channel_database",
+        [(database.name, before, audit.snapshot(database)) for database, before in changes],
+    )
+
+
+def _create_offline_databases(registers: list) -> None:
+    """Insert the registers' offline databases by one INSERT ... SELECT, and audit each one.
+
+    The database copies what it needs from the register and its store itself, so a chunk of
+    registers costs one statement whatever its size.
+    """
+    now = utcnow()
+    table = ChannelDatabase.__table__
+    columns = ("name", "kind", "store_id", "register_id", "channel_data_group_id", "active")
+    source = (
+        sa.select(
+            Register.register_number,
+            sa.literal(OFFLINE),
+            Register.store_id,
+            Register.id,
+            Store.channel_data_group_id,
+            sa.true(),
+            sa.literal(now, UTCDateTime()),
+            sa.literal(now, UTCDateTime()),
+        )
+        .join(Store, Store.id == Register.store_id)
+        .where(among(Register.id, [register.id for register in registers]))
+    )
+    inserted = db.session.connection().execute(
+        sa.insert(table)
+        .from_select([*columns, "created_at", "updated_at"], source)
+        .returning(table.c.id, *(table.c[name] for name in columns))
+    )
+    created = []
+    for row in inserted.mappings():
+        after = {**row, "activated_at": None, "created_at": now.isoformat()}
+        created.append((row["name"], None, after))
+    for register in registers:
+        # The relationship was loaded as None; the statement bypassed the session.
+        db.session.expire(register, ["offline_database"])
+    audit.record_many("create", "channel_database", created)
 
 
 def deactivate_offline_database(register) -> None:
     """Deactivate the register's offline database, keeping it and its history."""
-    database = register.offline_database
-    if database is None or not database.active:
-        return
-    before = audit.snapshot(database)
-    database.active = False
+    deactivate_offline_databases([register])
+
+
+def deactivate_offline_databases(registers: list) -> None:
+    """Deactivate the registers' offline databases, keeping them and their history."""
+    databases = [
+        register.offline_database
+        for register in registers
+        if register.offline_database is not None and register.offline_database.active
+    ]
+    befores = [audit.snapshot(database) for database in databases]
+    for database in databases:
+        database.active = False
     db.session.flush()
-    audit.record("deactivate", "channel_database", database.name, before, audit.snapshot(database))
+    audit.record_many(
+        "deactivate",
+        "channel_database",
+        [
+            (database.name, before, audit.snapshot(database))
+            for database, before in zip(databases, befores, strict=True)
+        ],
+    )
 
 
 def update_database(database: ChannelDatabase, data: dict) -> ChannelDatabase:
@@ -191,7 +264,25 @@ def _check_group_name_free(name: str) -> None:
 
 
 def _check_database_name_free(name: str) -> None:
-    if db.session.scalar(sa.select(ChannelDatabase.id).filter_by(name=name)) is not None:
+    _check_database_names_free([name])
+
+
+def taken_database_names(names: list[str]) -> set[str]:
+    """Which of these names channel databases already have, a few hundred per query."""
+    taken: set[str] = set()
+    for start in range(0, len(names), NAME_CHUNK):
+        part = names[start : start + NAME_CHUNK]
+        taken.update(
+            db.session.scalars(
+                sa.select(ChannelDatabase.name).where(ChannelDatabase.name.in_(part))
+            )
+        )
+    return taken
+
+
+def _check_database_names_free(names: list[str]) -> None:
+    if taken := taken_database_names(names):
+        name = min(taken)
         raise Conflict(
             f"A channel database named '{name}' already exists; store and register numbers "
             "must not clash."

@@ -31,7 +31,7 @@ def _registers(args):
 
 crud_routes(
     blp,
-    ("Registers", "RegisterItem", "/<register_number>"),
+    ("Registers", "RegisterItem", "/<key:register_number>"),
     Guards.of(api_permission_required, Permission.READ_SETUP, Permission.CHANGE_SETUP),
     """The registers.
 

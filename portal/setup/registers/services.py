@@ -1,11 +1,14 @@
 """Rules for registers, above all the Support offline switch."""
 
 import sqlalchemy as sa
+from sqlalchemy.orm.attributes import set_committed_value
 
 from portal.audit import services as audit
 from portal.core.errors import Conflict, NotFound, ValidationFailed
 from portal.core.extensions import db
+from portal.core.models import utcnow
 from portal.core.search import search
+from portal.core.sql import among
 from portal.core.validation import FieldErrors, normalise_number
 from portal.masterdata.dependents import setup_in_use
 from portal.masterdata.versioning import transaction_version
@@ -15,6 +18,8 @@ from portal.setup.offline_profiles import services as offline_profiles
 from portal.setup.stores import services as stores
 
 REGISTER_NUMBER_MAX = 30
+# Ids per statement: well below the bound-parameter limits of SQLite and PostgreSQL.
+ID_CHUNK = 1000
 
 
 def get_register(register_number: str) -> Register:
@@ -98,13 +103,66 @@ def set_support_offline(register: Register, enabled: bool) -> Register:
     """Switch Support offline: on creates or reuses the offline database, off deactivates it."""
     if enabled:
         _check_offline_possible(register)
-    before = audit.snapshot(register)
-    register.support_offline = enabled
-    db.session.flush()
-    action = "enable_offline" if enabled else "disable_offline"
-    _record(action, register, before)
-    _sync_offline_database(register)
+    switch_support_offline([register], enabled)
     return register
+
+
+def support_offline_refusals(registers: list[Register], enabled: bool) -> dict[int, str]:
+    """Why Support offline cannot be switched on for some registers, by register id.
+
+    Switching off is never refused. The same checks `set_support_offline` makes, for a whole
+    selection at once, so a bulk change can leave those registers out and say why.
+    """
+    if not enabled:
+        return {}
+    refusals = {}
+    for register in registers:
+        try:
+            _check_offline_possible(register)
+        except ValidationFailed as error:
+            refusals[register.id] = error.message
+    new = [r.register_number for r in registers if r.offline_database is None]
+    for name in channels.taken_database_names(new):
+        register = next(r for r in registers if r.register_number == name)
+        refusals.setdefault(
+            register.id,
+            f"A channel database named '{name}' already exists; store and register numbers "
+            "must not clash.",
+        )
+    return refusals
+
+
+def switch_support_offline(registers: list[Register], enabled: bool) -> list[Register]:
+    """Set Support offline on registers that passed `support_offline_refusals`; the one rule.
+
+    On creates or reactivates each offline database in its store's channel data group (an
+    inactive register's stays inactive), off deactivates it and keeps it. The registers, their
+    audit entries and the new databases are written a statement at a time, not a row at a time,
+    so one register and a chain of them take the same path.
+    """
+    befores = {register.id: audit.snapshot(register) for register in registers}
+    ids = [register.id for register in registers if register.support_offline != enabled]
+    now = utcnow()
+    # One UPDATE for the lot; the session's registers take the same values, as saved.
+    for start in range(0, len(ids), ID_CHUNK):
+        db.session.execute(
+            sa.update(Register.__table__)
+            .where(among(Register.id, ids[start : start + ID_CHUNK]))
+            .values(support_offline=enabled, updated_at=now)
+        )
+    for register in registers:
+        if register.support_offline != enabled:
+            set_committed_value(register, "support_offline", enabled)
+            set_committed_value(register, "updated_at", now)
+    transaction_version(db.session)
+    action = "enable_offline" if enabled else "disable_offline"
+    audit.record_many(
+        action,
+        "register",
+        [(r.register_number, befores[r.id], audit.snapshot(r)) for r in registers],
+    )
+    _sync_offline_databases(registers)
+    return registers
 
 
 def delete_register(register: Register) -> None:
@@ -133,13 +191,16 @@ def _record(action: str, register: Register, before=None, deleted: bool = False)
 
 
 def _check_offline_possible(register: Register) -> None:
-    if register.store.channel_data_group is None:
+    store = register.store
+    # The ids answer without loading the group and profiles (a chunk of a bulk change has
+    # thousands); a relationship set but not yet flushed is read where its id is still empty.
+    if store.channel_data_group_id is None and store.channel_data_group is None:
         raise ValidationFailed(
-            f"Store '{register.store.store_number}' has no channel data group; assign one to "
+            f"Store '{store.store_number}' has no channel data group; assign one to "
             "the store before enabling Support offline.",
             {"support_offline": "The store has no channel data group."},
         )
-    if register.effective_offline_profile is None:
+    if not _has_profile(register) and not _has_profile(store):
         raise ValidationFailed(
             f"Register '{register.register_number}' has no offline profile and its store has no "
             "default one; choose an offline profile first.",
@@ -147,9 +208,17 @@ def _check_offline_possible(register: Register) -> None:
         )
 
 
+def _has_profile(owner) -> bool:
+    return owner.offline_profile_id is not None or owner.offline_profile is not None
+
+
 def _sync_offline_database(register: Register) -> None:
+    _sync_offline_databases([register])
+
+
+def _sync_offline_databases(registers: list[Register]) -> None:
     # An inactive register keeps its offline database, but nothing should be built for it.
-    if register.support_offline and register.active:
-        channels.activate_offline_database(register)
-    else:
-        channels.deactivate_offline_database(register)
+    wanted = [register for register in registers if register.support_offline and register.active]
+    channels.activate_offline_databases(wanted)
+    chosen = set(wanted)
+    channels.deactivate_offline_databases([r for r in registers if r not in chosen])

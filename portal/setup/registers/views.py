@@ -1,15 +1,21 @@
 """Register pages: list, detail with the Support offline switch, create, edit and delete."""
 
+import sqlalchemy as sa
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
 from sqlalchemy.orm import selectinload
 
 from portal.auth.guards import permission_required
-from portal.auth.roles import Permission
-from portal.core.web import attempt, form_page, paginate
+from portal.auth.roles import Permission, can
+from portal.core.extensions import db
+from portal.core.web import attempt, filter_fields, form_page, paginate, query_filters
+from portal.setup.channels import services as channels
 from portal.setup.hooks import PageExtras
 from portal.setup.models import Register, Store
+from portal.setup.offline_profiles import services as offline_profiles
 from portal.setup.registers import services
 from portal.setup.registers.forms import NewRegisterForm, RegisterForm, SupportOfflineForm
+from portal.setup.registers.selection import FILTERS, filtered_registers
 
 bp = Blueprint("registers", __name__, url_prefix="/registers")
 
@@ -22,15 +28,29 @@ detail_page = PageExtras(
 @bp.get("/")
 @permission_required(Permission.READ_SETUP)
 def index():
-    """Registers by number, searchable and filtered by store (`?store=NUMBER`)."""
-    q = request.args.get("q", "").strip()
-    store = request.args.get("store", "").strip().upper()
-    stmt = services.registers_query(q, store).options(
+    """Registers by number, filtered (store, group, profile, Support offline, activated, active,
+    search); with the right to change the setup, a bulk change of all that match or the ticked."""
+    filters = query_filters(FILTERS, request.args)
+    stmt = filtered_registers(filters).options(
         selectinload(Register.store).selectinload(Store.offline_profile),
         selectinload(Register.offline_profile),
         selectinload(Register.offline_database),
     )
-    return render_template("registers/index.html", page=paginate(stmt), q=q, store=store)
+    matching = None
+    if can(current_user.role, Permission.CHANGE_SETUP):
+        counted = filtered_registers(filters).with_only_columns(Register.id).order_by(None)
+        matching = db.session.scalar(sa.select(sa.func.count()).select_from(counted.subquery()))
+    return render_template(
+        "registers/index.html",
+        page=paginate(stmt),
+        q=filters.get("q", ""),
+        store=(filters.get("store") or "").upper(),
+        filters=filters,
+        hidden=filter_fields(filters, "f_"),
+        matching=matching,
+        groups=db.session.scalars(channels.groups_query()).all(),
+        profiles=db.session.scalars(offline_profiles.profiles_query()).all(),
+    )
 
 
 @bp.get("/<register_number>")

@@ -26,7 +26,7 @@ def _stores(args):
 
 crud_routes(
     blp,
-    ("Stores", "StoreItem", "/<store_number>"),
+    ("Stores", "StoreItem", "/<key:store_number>"),
     Guards.of(api_permission_required, Permission.READ_SETUP, Permission.CHANGE_SETUP),
     """The stores.
 

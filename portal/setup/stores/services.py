@@ -92,6 +92,16 @@ def update_store(store: Store, data: dict) -> Store:
     return store
 
 
+def checked_settings(data: dict) -> dict:
+    """Settings as a store would hold them (groups and profiles resolved), or every field error.
+
+    What `update_store` would refuse, found once for a change many stores will receive.
+    """
+    probe = Store(store_number="")
+    _apply(probe, data)
+    return {name: getattr(probe, name) for name in data}
+
+
 def delete_store(store: Store) -> None:
     """Delete a store without registers that no master data names, and its channel database."""
     if store.registers:

@@ -2,15 +2,19 @@
 
 import sqlalchemy as sa
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_login import current_user
 from sqlalchemy.orm import selectinload
 
 from portal.auth.guards import permission_required
-from portal.auth.roles import Permission
+from portal.auth.roles import Permission, can
 from portal.core.extensions import db
-from portal.core.web import attempt, form_page, paginate
+from portal.core.web import attempt, filter_fields, form_page, paginate, query_filters
+from portal.setup.channels import services as channels
 from portal.setup.models import Register, Store
+from portal.setup.offline_profiles import services as offline_profiles
 from portal.setup.stores import services
 from portal.setup.stores.forms import NewStoreForm, StoreForm
+from portal.setup.stores.selection import FILTERS, filtered_stores
 
 bp = Blueprint("stores", __name__, url_prefix="/stores")
 
@@ -18,14 +22,29 @@ bp = Blueprint("stores", __name__, url_prefix="/stores")
 @bp.get("/")
 @permission_required(Permission.READ_SETUP)
 def index():
-    """Stores by number, searchable by number or name."""
-    q = request.args.get("q", "").strip()
-    stmt = services.stores_query(q).options(
+    """Stores by number, filtered by group, default profile and a search of number or name;
+    with the right to change the setup, a bulk change of all that match or the ticked."""
+    filters = query_filters(FILTERS, request.args)
+    stmt = filtered_stores(filters).options(
         selectinload(Store.channel_data_group), selectinload(Store.offline_profile)
     )
     page = paginate(stmt)
     counts = _register_counts([store.id for store in page.items])
-    return render_template("stores/index.html", page=page, q=q, register_counts=counts)
+    matching = None
+    if can(current_user.role, Permission.CHANGE_SETUP):
+        counted = filtered_stores(filters).with_only_columns(Store.id).order_by(None)
+        matching = db.session.scalar(sa.select(sa.func.count()).select_from(counted.subquery()))
+    return render_template(
+        "stores/index.html",
+        page=page,
+        q=filters.get("q", ""),
+        register_counts=counts,
+        filters=filters,
+        hidden=filter_fields(filters, "f_"),
+        matching=matching,
+        groups=db.session.scalars(channels.groups_query()).all(),
+        profiles=db.session.scalars(offline_profiles.profiles_query()).all(),
+    )
 
 
 @bp.get("/<store_number>")

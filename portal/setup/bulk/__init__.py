@@ -1,0 +1,1 @@
+"""Bulk changes of registers and stores: by filter or by list, previewed, one operation each."""

@@ -1,0 +1,197 @@
+"""Bulk changes through the API: selection, dry run, refusals, operations and audit entries."""
+
+import pytest
+import sqlalchemy as sa
+
+from portal.audit.models import AuditEntry, Operation
+from portal.core.extensions import db
+from portal.setup.models import OFFLINE, ChannelDatabase, Register, Store
+
+pytestmark = pytest.mark.usefixtures("app_ctx", "chain")
+
+
+def offline_names(active: bool = True) -> list[str]:
+    db.session.rollback()
+    stmt = sa.select(ChannelDatabase.name).filter_by(kind=OFFLINE, active=active)
+    return sorted(db.session.scalars(stmt))
+
+
+def register(number: str) -> Register:
+    db.session.rollback()
+    return db.session.scalar(sa.select(Register).filter_by(register_number=number))
+
+
+def test_dry_run_counts_changed_unchanged_and_refused_and_writes_nothing(client, hq):
+    answer = client.post(
+        "/api/v1/registers/bulk",
+        json={"filter": {}, "set": {"support_offline": True}, "dry_run": True},
+        headers=hq,
+    )
+
+    assert answer.status_code == 200, answer.json
+    assert answer.json["dry_run"] is True
+    assert answer.json["selected"] == 7
+    assert answer.json["changed"] == 5
+    assert answer.json["unchanged"] == 1
+    assert answer.json["refused"] == 1
+    assert answer.json["refusals"] == [
+        {
+            "key": "NOGROUP-1",
+            "reason": "Store 'NOGROUP' has no channel data group; assign one to the store "
+            "before enabling Support offline.",
+        }
+    ]
+    assert answer.json["operation"] is None
+    assert offline_names() == ["HOUSTON-1"]
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Operation)) == 0
+
+
+def test_enable_by_filter_is_one_operation_with_one_entry_per_changed_record(client, hq):
+    answer = client.post(
+        "/api/v1/registers/bulk",
+        json={"filter": {"channel_data_group": "Stores"}, "set": {"support_offline": True}},
+        headers=hq,
+    )
+
+    assert answer.status_code == 200, answer.json
+    assert (answer.json["changed"], answer.json["unchanged"], answer.json["refused"]) == (5, 1, 0)
+    operation = answer.json["operation"]
+    assert operation["status"] == "done" and operation["progress"] == 1.0
+    assert offline_names() == [
+        "DALLAS-1",
+        "DALLAS-2",
+        "DALLAS-3",
+        "HOUSTON-1",
+        "HOUSTON-2",
+        "HOUSTON-3",
+    ]
+    # The same rule as for one register: each offline database in its store's group.
+    database = db.session.scalar(sa.select(ChannelDatabase).filter_by(name="DALLAS-2"))
+    assert database.channel_data_group.name == "Stores" and database.register is not None
+    entries = db.session.scalars(
+        sa.select(AuditEntry).filter_by(operation_id=operation["id"]).order_by(AuditEntry.id)
+    ).all()
+    by_type = {}
+    for entry in entries:
+        by_type.setdefault((entry.entity_type, entry.action), []).append(entry.entity_key)
+    changed = ["DALLAS-1", "DALLAS-2", "DALLAS-3", "HOUSTON-2", "HOUSTON-3"]
+    assert sorted(by_type[("register", "enable_offline")]) == changed
+    assert sorted(by_type[("channel_database", "create")]) == changed
+    assert len(entries) == 10
+    assert {entry.actor for entry in entries} == {answer.json["operation"]["actor"]}
+    assert {entry.source for entry in entries} == {"api"}
+
+    followed = client.get(f"/api/v1/operations/{operation['id']}", headers=hq)
+    assert followed.status_code == 200
+    assert followed.json["changed"] == 5 and followed.json["status"] == "done"
+
+
+def test_list_of_numbers_refuses_unknown_ones_with_reasons(client, hq):
+    answer = client.post(
+        "/api/v1/registers/bulk",
+        json={
+            "register_numbers": ["houston-2", "NOPE-9", "NOGROUP-1"],
+            "set": {"support_offline": True, "offline_profile": "Strict"},
+        },
+        headers=hq,
+    )
+
+    assert answer.status_code == 200, answer.json
+    assert answer.json["changed"] == 1
+    reasons = {r["key"]: r["reason"] for r in answer.json["refusals"]}
+    assert reasons["NOPE-9"] == "Register does not exist."
+    assert "has no channel data group" in reasons["NOGROUP-1"]
+    houston_2 = register("HOUSTON-2")
+    assert houston_2.support_offline and houston_2.offline_profile.name == "Strict"
+    # A refused register is left exactly as it was, its profile too.
+    assert register("NOGROUP-1").offline_profile is None
+
+
+def test_turning_off_with_an_activated_device_asks_for_confirmation(client, hq):
+    body = {"filter": {"store": "HOUSTON"}, "set": {"support_offline": False}}
+    dry = client.post("/api/v1/registers/bulk", json={**body, "dry_run": True}, headers=hq)
+    assert dry.json["activated"] == 1
+
+    refused = client.post("/api/v1/registers/bulk", json=body, headers=hq)
+    assert refused.status_code == 409
+    assert "activated device" in refused.json["error"]["message"]
+    assert offline_names() == ["HOUSTON-1"]
+
+    done = client.post(
+        "/api/v1/registers/bulk", json={**body, "confirm_activated": True}, headers=hq
+    )
+    assert done.status_code == 200, done.json
+    assert done.json["changed"] == 1
+    assert offline_names() == [] and offline_names(active=False) == ["HOUSTON-1"]
+
+
+def test_activate_deactivate_and_profile_go_through_the_register_rule(client, hq):
+    answer = client.post(
+        "/api/v1/registers/bulk",
+        json={"filter": {"store": "HOUSTON"}, "set": {"active": False}},
+        headers=hq,
+    )
+    assert answer.json["changed"] == 3
+    # An inactive register keeps its offline database, deactivated, as one change would.
+    assert offline_names() == [] and offline_names(active=False) == ["HOUSTON-1"]
+
+
+def test_bad_change_is_refused_by_field_and_nothing_changes(client, hq):
+    unknown = client.post(
+        "/api/v1/registers/bulk",
+        json={"filter": {}, "set": {"offline_profile": "Nope"}},
+        headers=hq,
+    )
+    both = client.post(
+        "/api/v1/registers/bulk",
+        json={"filter": {}, "register_numbers": ["HOUSTON-1"], "set": {"active": True}},
+        headers=hq,
+    )
+    empty = client.post("/api/v1/registers/bulk", json={"filter": {}, "set": {}}, headers=hq)
+    extra = client.post(
+        "/api/v1/registers/bulk", json={"filter": {}, "set": {"store": "DALLAS"}}, headers=hq
+    )
+
+    assert unknown.status_code == 422 and "set.offline_profile" in unknown.json["error"]["fields"]
+    assert both.status_code == 422 and "filter" in both.json["error"]["fields"]
+    assert empty.status_code == 422 and "set" in empty.json["error"]["fields"]
+    assert extra.status_code == 422
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Operation)) == 0
+
+
+def test_stores_move_to_a_group_taking_their_channel_database(client, hq):
+    answer = client.post(
+        "/api/v1/stores/bulk",
+        json={"store_numbers": ["HOUSTON", "DALLAS"], "set": {"channel_data_group": "Parking"}},
+        headers=hq,
+    )
+
+    assert answer.status_code == 200, answer.json
+    assert answer.json["changed"] == 2
+    db.session.rollback()
+    houston = db.session.scalar(sa.select(Store).filter_by(store_number="HOUSTON"))
+    assert houston.channel_data_group.name == "Parking"
+    assert houston.channel_database.channel_data_group.name == "Parking"
+    entries = db.session.scalars(
+        sa.select(AuditEntry.entity_key).filter_by(
+            operation_id=answer.json["operation"]["id"], entity_type="store"
+        )
+    ).all()
+    assert sorted(entries) == ["DALLAS", "HOUSTON"]
+
+
+def test_stores_by_filter_unchanged_counted(client, hq):
+    answer = client.post(
+        "/api/v1/stores/bulk",
+        json={"filter": {"channel_data_group": "Stores"}, "set": {"offline_profile": "Standard"}},
+        headers=hq,
+    )
+    assert (answer.json["changed"], answer.json["unchanged"]) == (0, 2)
+
+
+def test_reading_needs_a_token_and_changing_the_right_role(client, token_for):
+    auditor = token_for("auditor")
+    body = {"filter": {}, "set": {"active": True}}
+    assert client.post("/api/v1/registers/bulk", json=body).status_code == 401
+    assert client.post("/api/v1/registers/bulk", json=body, headers=auditor).status_code == 403
+    assert client.get("/api/v1/operations/1", headers=auditor).status_code == 404
