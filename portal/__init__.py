@@ -79,6 +79,7 @@ def register_blueprints(app: Flask) -> None:
     from portal.device_api import uploads as device_uploads
     from portal.device_api import views as device_views
     from portal.distribution import api as distribution_api
+    from portal.distribution import preview_api as preview_routes  # noqa: F401  (on profiles API)
     from portal.distribution import schedule_views
     from portal.distribution import views as distribution_views
     from portal.masterdata import api as masterdata_api
@@ -130,11 +131,12 @@ def register_blueprints(app: Flask) -> None:
 def register_receivers(app: Flask) -> None:
     """Connect the packages that react to another's signals (a higher one to a lower one's)."""
     from portal import auditor, device_api
-    from portal.distribution import history
+    from portal.distribution import history, preview_views
 
     auditor.init_app(app)
     device_api.init_app(app)
     history.init_app(app)
+    preview_views.init_app(app)
 
 
 def register_errorhandlers(app: Flask) -> None:

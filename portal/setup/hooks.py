@@ -27,3 +27,9 @@ class PageExtras:
         for provider in self._providers:
             values.update(provider(shown))
         return values
+
+
+bulk_offline_preview = PageExtras(
+    "The confirmation of a bulk change to Support offline: given the selected registers' ids, "
+    "more template values (`offline_preview`: what their offline databases will receive)."
+)

@@ -1,0 +1,270 @@
+"""What an offline database will receive before offline is switched on: rows and bytes per table.
+
+The counts run over the very selects a full package is built from (`TABLES[t].selects(...,
+full=True)`) and the same choice of tables (`targets.offline_job_tables`), so a preview and the
+package built afterwards cannot disagree on scope. Bytes are estimates: per row of a table, the
+sizes of the full packages already built that carry it; for a table no built package carries
+yet, the widths of its columns, compressed as packages usually are.
+"""
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+
+from portal.core.extensions import db
+from portal.core.sql import among
+from portal.distribution.models import FULL, DataPackage
+from portal.distribution.services import list_jobs
+from portal.distribution.tables import TABLES, Target
+from portal.distribution.targets import offline_job_tables, profile_tables, store_target
+from portal.masterdata.versioning import committed_version
+from portal.setup.models import OfflineProfile, Register, Store
+
+# How a table's bytes were estimated, as the page and the API name it.
+BUILT = "built_packages"
+COLUMNS = "columns"
+MIXED = "mixed"
+# The newest full packages read for their sizes: enough to average, few enough to stay quick.
+PACKAGE_SAMPLE = 500
+# Deflate at the packages' level shrinks their quoted CSV about this much (measured on the demo
+# catalogue); only used for tables no built package carries yet.
+CSV_COMPRESSION = 4
+# Register ids per query: below SQLite's limit on placeholders.
+ID_CHUNK = 10_000
+
+
+@dataclass(frozen=True)
+class TableSize:
+    """One table of a first full package: its job, rows and estimated bytes."""
+
+    table: str
+    job: str
+    rows: int
+    bytes: int
+    estimate: str
+
+
+@dataclass(frozen=True)
+class OfflinePreview:
+    """What one offline database of a profile at a store receives in its first full packages."""
+
+    profile: str
+    store: str
+    paused: bool
+    tables: list[TableSize]
+
+    @property
+    def rows_total(self) -> int:
+        """Rows of every table together."""
+        return sum(t.rows for t in self.tables)
+
+    @property
+    def bytes_total(self) -> int:
+        """Estimated bytes of every table together."""
+        return sum(t.bytes for t in self.tables)
+
+    @property
+    def estimate(self) -> str:
+        """Where the byte figures come from: built packages, column widths, or both."""
+        return _estimate_of(t.estimate for t in self.tables if t.rows)
+
+
+@dataclass
+class SelectionPreview:
+    """What the offline databases of selected registers receive together."""
+
+    registers: int
+    databases: int
+    rows_total: int
+    bytes_total: int
+    tables: dict[str, int] = field(default_factory=dict)
+    estimate: str = COLUMNS
+    without_data: int = 0
+
+    @property
+    def bytes_each(self) -> int:
+        """Estimated bytes of one offline database's first packages, on average."""
+        return self.bytes_total // self.databases if self.databases else 0
+
+    @property
+    def summary(self) -> str:
+        """The sentence a confirmation shows."""
+        n = self.registers
+        text = (
+            f"Enabling offline for {n:,} register{'s' * (n != 1)}: {self.databases:,} offline "
+            f"database{'s' * (self.databases != 1)}, about {human_bytes(self.bytes_each)} each, "
+            f"{human_bytes(self.bytes_total)} of first packages, {human_count(self.rows_total)} "
+            "rows."
+        )
+        if self.without_data:
+            text += f" {self.without_data:,} of them receive no data (no profile, or paused)."
+        return text
+
+
+class Estimator:
+    """Row counts and byte sizes shared by the previews of one request."""
+
+    def __init__(self) -> None:
+        self.upto = committed_version(db.session.connection())
+        self.jobs = list_jobs()
+        self._counts: dict[tuple, int] = {}
+        self._built: dict[str, float] | None = None
+
+    def preview(self, profile: OfflineProfile, store: Store) -> OfflinePreview:
+        """The tables an offline database of `profile` at `store` receives, with sizes."""
+        allowed = profile_tables(profile)
+        target = store_target(store)
+        sizes = []
+        for job in self.jobs:
+            for table in offline_job_tables(allowed, job):
+                rows = self.rows(table, target)
+                per_row, estimate = self.bytes_per_row(table)
+                size = round(rows * per_row)
+                sizes.append(TableSize(table, job.job_number, rows, size, estimate))
+        return OfflinePreview(profile.name, store.store_number, profile.pause_sync, sizes)
+
+    def rows(self, table: str, target: Target) -> int:
+        """Rows of `table` in a full package for `target`, counted once per scope setting."""
+        distributed = TABLES[table]
+        key = (table, tuple(getattr(target, p) for p in distributed.scope_params))
+        if key not in self._counts:
+            self._counts[key] = sum(
+                db.session.scalar(
+                    sa.select(sa.func.count()).select_from(stmt.order_by(None).subquery())
+                )
+                for stmt in distributed.selects(target, 0, self.upto, full=True)
+            )
+        return self._counts[key]
+
+    def bytes_per_row(self, table: str) -> tuple[float, str]:
+        """Estimated package bytes per row of `table`, and how they were estimated."""
+        if self._built is None:
+            self._built = built_bytes_per_row()
+        if table in self._built:
+            return self._built[table], BUILT
+        return column_bytes_per_row(TABLES[table].columns), COLUMNS
+
+
+def built_bytes_per_row() -> dict[str, float]:
+    """Per table, the bytes per row of the newest full packages carrying it.
+
+    A package's size is shared among its tables by their rows, as its file does not say how much
+    each table took once compressed.
+    """
+    packages = db.session.execute(
+        sa.select(DataPackage.size, DataPackage.row_counts)
+        .where(DataPackage.kind == FULL)
+        .order_by(DataPackage.id.desc())
+        .limit(PACKAGE_SAMPLE)
+    )
+    sizes: dict[str, float] = defaultdict(float)
+    rows: Counter[str] = Counter()
+    for size, counts in packages:
+        total = sum(counts.values())
+        for table, count in counts.items() if total else ():
+            sizes[table] += size * count / total
+            rows[table] += count
+    return {table: sizes[table] / rows[table] for table in rows if rows[table]}
+
+
+def column_bytes_per_row(columns: Iterable) -> float:
+    """A row's compressed CSV bytes guessed from its column types (used before any build)."""
+    line = len('"upsert",') + sum(_column_width(c) + 3 for c in columns)
+    return line / CSV_COMPRESSION
+
+
+def _column_width(column) -> int:
+    kind = column.type
+    if isinstance(kind, sa.TypeDecorator):
+        kind = kind.impl_instance
+    if isinstance(kind, sa.Boolean):
+        return 1
+    if isinstance(kind, sa.Integer):
+        return 6
+    if isinstance(kind, sa.Numeric):
+        return 8
+    if isinstance(kind, sa.DateTime):
+        return 25
+    if isinstance(kind, sa.Date):
+        return 10
+    if isinstance(kind, sa.String) and kind.length:
+        # Codes and names fill a third of their room, as far as 80 characters of it.
+        return min(kind.length, 80) // 3 + 1
+    return 24
+
+
+def _estimate_of(estimates: Iterable[str]) -> str:
+    kinds = set(estimates)
+    if len(kinds) == 1:
+        return kinds.pop()
+    return MIXED if kinds else BUILT
+
+
+def profile_preview(profile: OfflineProfile, store: Store) -> OfflinePreview:
+    """What an offline database of `profile` at `store` receives in its first full packages."""
+    return Estimator().preview(profile, store)
+
+
+def selection_preview(register_ids: Iterable[int]) -> SelectionPreview:
+    """What the offline databases of these registers receive, one preview per profile and store.
+
+    Registers follow their own profile, else their store's; those sharing a profile and a store
+    receive the same, so each distinct pair is counted once however many registers it has.
+    """
+    ids = sorted(set(register_ids))
+    profile_id = sa.func.coalesce(Register.offline_profile_id, Store.offline_profile_id)
+    pairs: Counter[tuple[int | None, int]] = Counter()
+    for start in range(0, len(ids), ID_CHUNK):
+        rows = db.session.execute(
+            sa.select(profile_id, Register.store_id, sa.func.count())
+            .join(Register.store)
+            .where(among(Register.id, ids[start : start + ID_CHUNK]))
+            .group_by(profile_id, Register.store_id)
+        )
+        for profile, store, count in rows:
+            pairs[(profile, store)] += count
+    estimator = Estimator()
+    registers = sum(pairs.values())
+    selection = SelectionPreview(registers, databases=registers, rows_total=0, bytes_total=0)
+    profiles = _by_id(OfflineProfile, {p for p, _ in pairs if p is not None})
+    stores = _by_id(Store, {s for _, s in pairs})
+    estimates = []
+    for (profile, store), count in pairs.items():
+        preview = estimator.preview(profiles[profile], stores[store]) if profile else None
+        if preview is None or not preview.tables:
+            selection.without_data += count
+            continue
+        selection.rows_total += preview.rows_total * count
+        selection.bytes_total += preview.bytes_total * count
+        for size in preview.tables:
+            selection.tables[size.table] = selection.tables.get(size.table, 0) + size.rows * count
+            if size.rows:
+                estimates.append(size.estimate)
+    selection.estimate = _estimate_of(estimates)
+    return selection
+
+
+def _by_id(model: type, ids: set[int]) -> dict[int, object]:
+    if not ids:
+        return {}
+    return {row.id: row for row in db.session.scalars(sa.select(model).where(model.id.in_(ids)))}
+
+
+def human_bytes(size: float) -> str:
+    """A size as people read it: 180 MB, 360 GB."""
+    for unit in ("bytes", "kB", "MB", "GB", "TB"):
+        if size < 1000 or unit == "TB":
+            return f"{size:,.0f} {unit}" if unit == "bytes" or size >= 10 else f"{size:.1f} {unit}"
+        size /= 1000
+    return f"{size:,.0f} TB"
+
+
+def human_count(count: int) -> str:
+    """A count as people read it: 14 million, 2,000."""
+    if count >= 1_000_000_000:
+        return f"{count / 1_000_000_000:.1f} billion".replace(".0 ", " ")
+    if count >= 1_000_000:
+        return f"{count / 1_000_000:.1f} million".replace(".0 ", " ")
+    return f"{count:,}"
