@@ -16,6 +16,9 @@
   Celery worker builds a full sync of every register, against the idle figures.
 - search: the master data list pages, searched by number, name, barcode and price group, with
   1,000,000 products: p99 against the same pages with 10,000 products.
+- chain: 10,000 stores × 5 registers: the register list filtered and searched (p99 against 100
+  registers), the scope-size preview at 1,000,000 products, and a 1080 incremental run over all
+  50,000 databases by a real worker, per target against a one-target run.
 """
 
 import argparse
@@ -29,6 +32,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from bench import fixtures
+from bench.chain import chain_benchmark
 from bench.database import portal_on_fresh_database
 from bench.device_load import device_load_benchmark
 from bench.search import search_benchmark
@@ -77,7 +81,16 @@ def main() -> None:
     """Run the benchmarks and print a Markdown table of figures, baselines and ratios."""
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, for CI")
-    benchmarks = ["build", "incremental", "fanout", "uploads", "device_load", "web_load", "search"]
+    benchmarks = [
+        "build",
+        "incremental",
+        "fanout",
+        "uploads",
+        "device_load",
+        "web_load",
+        "search",
+        "chain",
+    ]
     parser.add_argument("--only", choices=benchmarks, action="append")
     args = parser.parse_args()
     sizes = SIZES["quick" if args.quick else "full"]
@@ -97,6 +110,8 @@ def main() -> None:
             rows += web_load_benchmark(sizes, Path(scratch), step)
         if "search" in chosen:
             rows += search_benchmark(sizes, Path(scratch), step, args.quick)
+        if "chain" in chosen:
+            rows += chain_benchmark(args.quick, Path(scratch), step)
     print(
         f"\n### {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.node()}, "
         f"{platform.processor() or platform.machine()}, Python {platform.python_version()}\n"

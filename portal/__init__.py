@@ -6,7 +6,7 @@ from pathlib import Path
 from flask import Flask, jsonify, request
 from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException, default_exceptions
-from werkzeug.routing import IntegerConverter
+from werkzeug.routing import IntegerConverter, PathConverter
 
 from portal import config
 from portal.celery_app import celery_init_app
@@ -36,6 +36,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     # Ids beyond the primary keys' 32-bit integer cannot exist; the database would fail on them
     # (PostgreSQL: integer out of range) instead of answering 404.
     app.url_map.converters["int"] = DatabaseId
+    app.url_map.converters["profile_name"] = ProfileName
     register_extensions(app)
     register_blueprints(app)
     register_receivers(app)
@@ -51,6 +52,16 @@ class DatabaseId(IntegerConverter):
     def __init__(self, map, *args, **kwargs):
         kwargs.setdefault("max", 2**31 - 1)
         super().__init__(map, *args, **kwargs)
+
+
+class ProfileName(PathConverter):
+    """A `<profile_name:name>` URL part: an offline profile's name, which may hold a '/', but
+    not end in `/preview`: that path is the profile's scope-size preview, so a PATCH there is
+    refused (405) rather than taken as a change of a profile so named.
+    """
+
+    regex = PathConverter.regex + "(?<!/preview)"
+    part_isolating = False
 
 
 def register_extensions(app: Flask) -> None:
