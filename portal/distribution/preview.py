@@ -17,7 +17,7 @@ from portal.core.extensions import db
 from portal.core.sql import among
 from portal.distribution.models import FULL, DataPackage
 from portal.distribution.services import list_jobs
-from portal.distribution.tables import TABLES, Target
+from portal.distribution.tables import TABLES, DistributedTable, Target
 from portal.distribution.targets import offline_job_tables, profile_tables, store_target
 from portal.masterdata.versioning import committed_version
 from portal.setup.models import OfflineProfile, Register, Store
@@ -103,13 +103,22 @@ class SelectionPreview:
         return text
 
 
+# Counts taken, by database, table and scope setting, with the newest change versions of the
+# rows they read: a count at a million products takes seconds, and is taken again only once one
+# of those rows has changed (every write, a deletion too, gives a row a new version).
+_TAKEN: dict[tuple, tuple[tuple, int]] = {}
+TAKEN_LIMIT = 100_000
+
+
 class Estimator:
     """Row counts and byte sizes shared by the previews of one request."""
 
     def __init__(self) -> None:
         self.upto = committed_version(db.session.connection())
         self.jobs = list_jobs()
+        self._database = db.engine.url.render_as_string()
         self._counts: dict[tuple, int] = {}
+        self._versions: dict[type, int | None] = {}
         self._built: dict[str, float] | None = None
 
     def preview(self, profile: OfflineProfile, store: Store) -> OfflinePreview:
@@ -131,10 +140,13 @@ class Estimator:
         Each count is over the table's selects for a full package; one statement for them all
         spares a round trip per table.
         """
+        stamps = self._stamps({self._key(t, target) for t in tables} - set(self._counts))
         missing = {}
-        for table in tables:
-            key = self._key(table, target)
-            if key not in self._counts and key not in missing.values():
+        for key, stamp in stamps.items():
+            taken = _TAKEN.get((self._database, *key))
+            if stamp is not None and taken is not None and taken[0] == stamp:
+                self._counts[key] = taken[1]
+            else:
                 missing[f"t{len(missing)}"] = key
         if not missing:
             return
@@ -147,8 +159,31 @@ class Estimator:
             for i, stmt in enumerate(TABLES[table].selects(target, 0, self.upto, full=True))
         ]
         row = db.session.execute(sa.select(*counts)).one()._mapping
+        if len(_TAKEN) > TAKEN_LIMIT:
+            _TAKEN.clear()
         for label, key in missing.items():
             self._counts[key] = sum(v for name, v in row.items() if name.startswith(f"{label}_"))
+            if stamps[key] is not None:
+                _TAKEN[(self._database, *key)] = (stamps[key], self._counts[key])
+
+    def _stamps(self, keys: set[tuple]) -> dict[tuple, tuple | None]:
+        """Per count, the newest versions of the tables it reads (None: they carry none)."""
+        models = {key: _versioned_models(key[0]) for key in keys}
+        unknown = sorted(
+            {m for found in models.values() for m in found} - set(self._versions),
+            key=lambda model: model.__tablename__,
+        )
+        if unknown:
+            newest = [
+                sa.select(sa.func.max(m.row_version)).where(m.row_version <= self.upto)
+                for m in unknown
+            ]
+            row = db.session.execute(sa.select(*(q.scalar_subquery() for q in newest))).one()
+            self._versions.update(zip(unknown, row, strict=True))
+        return {
+            key: tuple(self._versions[m] for m in found) if found else None
+            for key, found in models.items()
+        }
 
     def rows(self, table: str, target: Target) -> int:
         """Rows of `table` in a full package for `target`, counted once per scope setting."""
@@ -169,6 +204,15 @@ class Estimator:
         if table in self._built:
             return self._built[table], BUILT
         return column_bytes_per_row(TABLES[table].columns), COLUMNS
+
+
+def _versioned_models(table: str) -> list[type]:
+    """The tables whose rows a count of `table` reads, if they carry change versions."""
+    distributed = TABLES[table]
+    if not isinstance(distributed, DistributedTable):
+        return []  # setup sent whole: small, and counted every time
+    member = distributed.membership
+    return [distributed.model, *([member.model] if member else [])]
 
 
 def built_bytes_per_row() -> dict[str, float]:

@@ -7,6 +7,8 @@ from portal.core.extensions import db
 from portal.core.models import utcnow
 from portal.distribution import preview as previews
 from portal.distribution.models import DownloadSession
+from portal.masterdata import services as masterdata
+from portal.masterdata.products import AssortmentLine, Product
 from portal.setup.models import Register
 from portal.setup.offline_profiles import services as profiles
 from portal.setup.registers import services as registers
@@ -137,3 +139,21 @@ def test_human_sizes():
     assert previews.human_bytes(1_500) == "1.5 kB"
     assert previews.human_count(14_000_000) == "14 million"
     assert previews.human_count(2_000) == "2,000"
+
+
+def test_a_count_is_taken_again_once_a_row_it_reads_changes(chain):
+    def products() -> int:
+        preview = previews.profile_preview(profile(), store("HOUSTON"))
+        return next(t.rows for t in preview.tables if t.table == "product")
+
+    assert products() == products() == 2
+    masterdata.upsert(
+        AssortmentLine,
+        ("assortment_code", "product_number"),
+        [{"assortment_code": "TX-A", "product_number": "P3"}],
+    )
+    db.session.commit()
+    assert products() == 3
+    masterdata.delete(Product, ("product_number",), [{"product_number": "P1"}])
+    db.session.commit()
+    assert products() == 2
