@@ -32,10 +32,11 @@ from portal.core.extensions import db
 from portal.distribution import runs, tasks
 from portal.distribution import services as distribution
 from portal.distribution.models import RUN_DONE, RUN_FAILED, DistributionRun
-from portal.distribution.preview import profile_preview
+from portal.distribution.preview import profile_preview, selection_preview
 from portal.masterdata import services as masterdata
 from portal.masterdata.tax import TaxRate
 from portal.setup.channels import services as channels
+from portal.setup.models import Register
 from portal.setup.offline_profiles import services as offline_profiles
 from portal.setup.stores import services as stores
 
@@ -76,6 +77,7 @@ def chain_benchmark(quick: bool, scratch: Path, step) -> list[tuple]:
             large = measure_pages(app, repeats, step)
             rows += page_rows(sizes["stores"], large, small)
             rows += preview_rows(sizes["products"], repeats, step)
+            rows += selection_rows(step)
             rows += run_rows(app, scratch, environment, step)
     # The bulk-enable figure: rows += bulk_enable_benchmark(quick)  (bench/chain_bulk.py)
     return rows
@@ -229,6 +231,27 @@ def preview_rows(products: int, repeats: int, step) -> list[tuple]:
             f"{first / count:.1f}",
             "(none)",
         ),
+    ]
+
+
+def selection_rows(step) -> list[tuple]:
+    """The bulk confirmation's preview of every chain register, the first and a second time."""
+    ids = list(db.session.scalars(sa.select(Register.id)))
+    times = []
+    for _ in range(2):
+        started = time.perf_counter()
+        selection = selection_preview(ids)
+        times.append(time.perf_counter() - started)
+        db.session.rollback()
+    step(f"  selection: {selection.summary}")
+    return [
+        (
+            f"bulk confirmation preview, {len(ids):,} registers, again",
+            ms(times[1]),
+            f"{ms(times[0])} (the first, counting)",
+            f"{times[1] / times[0]:.2f}",
+            "(none)",
+        )
     ]
 
 

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 from portal.core.extensions import db
 from portal.core.sql import among
-from portal.distribution.models import FULL, DataPackage
+from portal.distribution.models import FULL, DataPackage, SchedulerJob
 from portal.distribution.services import list_jobs
 from portal.distribution.tables import TABLES, DistributedTable, Target
 from portal.distribution.targets import offline_job_tables, profile_tables, store_target
@@ -33,6 +33,8 @@ PACKAGE_SAMPLE = 500
 CSV_COMPRESSION = 4
 # Register ids per query: below SQLite's limit on placeholders.
 ID_CHUNK = 10_000
+# Counts per statement: a selection's thousands of stores in few round trips.
+COUNTS_PER_STATEMENT = 200
 
 
 @dataclass(frozen=True)
@@ -121,12 +123,16 @@ class Estimator:
         self._versions: dict[type, int | None] = {}
         self._built: dict[str, float] | None = None
 
+    def carried(self, profile: OfflineProfile) -> list[tuple[SchedulerJob, str]]:
+        """The jobs and tables an offline database of `profile` receives, in the jobs' order."""
+        allowed = profile_tables(profile)
+        return [(job, t) for job in self.jobs for t in offline_job_tables(allowed, job)]
+
     def preview(self, profile: OfflineProfile, store: Store) -> OfflinePreview:
         """The tables an offline database of `profile` at `store` receives, with sizes."""
-        allowed = profile_tables(profile)
         target = store_target(store)
-        carried = [(job, t) for job in self.jobs for t in offline_job_tables(allowed, job)]
-        self.count([t for _, t in carried], target)
+        carried = self.carried(profile)
+        self.count([(t, target) for _, t in carried])
         sizes = []
         for job, table in carried:
             rows = self.rows(table, target)
@@ -134,37 +140,40 @@ class Estimator:
             sizes.append(TableSize(table, job.job_number, rows, round(rows * per_row), estimate))
         return OfflinePreview(profile.name, store.store_number, profile.pause_sync, sizes)
 
-    def count(self, tables: list[str], target: Target) -> None:
-        """Count the rows of these tables for `target` not counted yet, in one statement.
+    def count(self, wanted: list[tuple[str, Target]]) -> None:
+        """Count the rows of these (table, target) pairs not counted yet, many per statement.
 
-        Each count is over the table's selects for a full package; one statement for them all
-        spares a round trip per table.
+        Each count is over the table's selects for a full package; one statement for many
+        spares a round trip per table and target (a selection spans thousands of stores).
         """
-        stamps = self._stamps({self._key(t, target) for t in tables} - set(self._counts))
-        missing = {}
+        targets = {self._key(table, target): target for table, target in wanted}
+        stamps = self._stamps(set(targets) - set(self._counts))
+        missing = []
         for key, stamp in stamps.items():
             taken = _TAKEN.get((self._database, *key))
             if stamp is not None and taken is not None and taken[0] == stamp:
                 self._counts[key] = taken[1]
             else:
-                missing[f"t{len(missing)}"] = key
-        if not missing:
-            return
-        counts = [
-            sa.select(sa.func.count())
-            .select_from(stmt.order_by(None).subquery())
-            .scalar_subquery()
-            .label(f"{label}_{i}")
-            for label, (table, _) in missing.items()
-            for i, stmt in enumerate(TABLES[table].selects(target, 0, self.upto, full=True))
-        ]
-        row = db.session.execute(sa.select(*counts)).one()._mapping
+                missing.append(key)
         if len(_TAKEN) > TAKEN_LIMIT:
             _TAKEN.clear()
-        for label, key in missing.items():
-            self._counts[key] = sum(v for name, v in row.items() if name.startswith(f"{label}_"))
-            if stamps[key] is not None:
-                _TAKEN[(self._database, *key)] = (stamps[key], self._counts[key])
+        for start in range(0, len(missing), COUNTS_PER_STATEMENT):
+            keys = missing[start : start + COUNTS_PER_STATEMENT]
+            counts = [
+                sa.select(sa.func.count())
+                .select_from(stmt.order_by(None).subquery())
+                .scalar_subquery()
+                .label(f"t{n}_{i}")
+                for n, key in enumerate(keys)
+                for i, stmt in enumerate(
+                    TABLES[key[0]].selects(targets[key], 0, self.upto, full=True)
+                )
+            ]
+            row = db.session.execute(sa.select(*counts)).one()._mapping
+            for n, key in enumerate(keys):
+                self._counts[key] = sum(v for name, v in row.items() if name.startswith(f"t{n}_"))
+                if stamps[key] is not None:
+                    _TAKEN[(self._database, *key)] = (stamps[key], self._counts[key])
 
     def _stamps(self, keys: set[tuple]) -> dict[tuple, tuple | None]:
         """Per count, the newest versions of the tables it reads (None: they carry none)."""
@@ -189,7 +198,7 @@ class Estimator:
         """Rows of `table` in a full package for `target`, counted once per scope setting."""
         key = self._key(table, target)
         if key not in self._counts:
-            self.count([table], target)
+            self.count([(table, target)])
         return self._counts[key]
 
     @staticmethod
@@ -294,10 +303,18 @@ def selection_preview(register_ids: Iterable[int]) -> SelectionPreview:
         for profile, store, count in rows:
             pairs[(profile, store)] += count
     estimator = Estimator()
-    registers = sum(pairs.values())
-    selection = SelectionPreview(registers, databases=registers, rows_total=0, bytes_total=0)
     profiles = _by_id(OfflineProfile, {p for p, _ in pairs if p is not None})
     stores = _by_id(Store, {s for _, s in pairs})
+    estimator.count(
+        [
+            (table, store_target(stores[store]))
+            for profile, store in pairs
+            if profile is not None
+            for _, table in estimator.carried(profiles[profile])
+        ]
+    )
+    registers = sum(pairs.values())
+    selection = SelectionPreview(registers, databases=registers, rows_total=0, bytes_total=0)
     estimates = []
     for (profile, store), count in pairs.items():
         preview = estimator.preview(profiles[profile], stores[store]) if profile else None
@@ -317,7 +334,7 @@ def selection_preview(register_ids: Iterable[int]) -> SelectionPreview:
 def _by_id(model: type, ids: set[int]) -> dict[int, object]:
     if not ids:
         return {}
-    return {row.id: row for row in db.session.scalars(sa.select(model).where(model.id.in_(ids)))}
+    return {row.id: row for row in db.session.scalars(sa.select(model).where(among(model.id, ids)))}
 
 
 def human_bytes(size: float) -> str:
