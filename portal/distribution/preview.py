@@ -7,6 +7,9 @@ sizes of the full packages already built that carry it; for a table no built pac
 yet, the widths of its columns, compressed as packages usually are.
 """
 
+import dataclasses
+import functools
+import operator
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -33,8 +36,11 @@ PACKAGE_SAMPLE = 500
 CSV_COMPRESSION = 4
 # Register ids per query: below SQLite's limit on placeholders.
 ID_CHUNK = 10_000
-# Counts per statement: a selection's thousands of stores in few round trips.
-COUNTS_PER_STATEMENT = 200
+# Store settings per statement: a selection's 10,000 stores in few round trips.
+TARGETS_PER_STATEMENT = 5_000
+# Up to this many distinct settings, each is counted with its values written in.
+FEW_TARGETS = 10
+TARGET_SETTINGS = tuple(f.name for f in dataclasses.fields(Target))
 
 
 @dataclass(frozen=True)
@@ -132,7 +138,8 @@ class Estimator:
         """The tables an offline database of `profile` at `store` receives, with sizes."""
         target = store_target(store)
         carried = self.carried(profile)
-        self.count([(t, target) for _, t in carried])
+        if any(self._key(t, target) not in self._counts for _, t in carried):
+            self.count([(t, target) for _, t in carried])
         sizes = []
         for job, table in carried:
             rows = self.rows(table, target)
@@ -141,10 +148,11 @@ class Estimator:
         return OfflinePreview(profile.name, store.store_number, profile.pause_sync, sizes)
 
     def count(self, wanted: list[tuple[str, Target]]) -> None:
-        """Count the rows of these (table, target) pairs not counted yet, many per statement.
+        """Count the rows of these (table, target) pairs not counted yet, a statement per table.
 
-        Each count is over the table's selects for a full package; one statement for many
-        spares a round trip per table and target (a selection spans thousands of stores).
+        Each count is over the table's selects for a full package. Targets alike in the store
+        settings the table's scope reads get the same rows, so a table is counted once per
+        distinct setting, for all of them in one statement (a selection spans 10,000 stores).
         """
         targets = {self._key(table, target): target for table, target in wanted}
         stamps = self._stamps(set(targets) - set(self._counts))
@@ -157,23 +165,52 @@ class Estimator:
                 missing.append(key)
         if len(_TAKEN) > TAKEN_LIMIT:
             _TAKEN.clear()
-        for start in range(0, len(missing), COUNTS_PER_STATEMENT):
-            keys = missing[start : start + COUNTS_PER_STATEMENT]
-            counts = [
-                sa.select(sa.func.count())
-                .select_from(stmt.order_by(None).subquery())
-                .scalar_subquery()
-                .label(f"t{n}_{i}")
-                for n, key in enumerate(keys)
-                for i, stmt in enumerate(
-                    TABLES[key[0]].selects(targets[key], 0, self.upto, full=True)
+        # A setting that is None leaves its filter out: a shape of its own.
+        shapes: dict[tuple, list[tuple]] = {}
+        for key in missing:
+            shapes.setdefault((key[0], tuple(v is None for v in key[1])), []).append(key)
+        for (table, nulls), keys in shapes.items():
+            for start in range(0, len(keys), TARGETS_PER_STATEMENT):
+                chunk = keys[start : start + TARGETS_PER_STATEMENT]
+                for key, rows in self._count_table(table, nulls, chunk, targets).items():
+                    self._counts[key] = rows
+                    if stamps[key] is not None:
+                        _TAKEN[(self._database, *key)] = (stamps[key], rows)
+
+    def _count_table(self, table: str, nulls: tuple, keys: list[tuple], targets: dict) -> dict:
+        """Rows of `table` per scope setting of `keys` (their settings None where `nulls` says).
+
+        The package's selects are built for a target whose settings are the columns of a
+        derived table of the wanted stores' settings, so one statement counts for all of them.
+        """
+        distributed = TABLES[table]
+        given = [p for p, null in zip(distributed.scope_params, nulls, strict=True) if not null]
+        if not given or len(keys) <= FEW_TARGETS:
+            # With the values written in, the planner can hash or scan in parallel: at a
+            # million products that is many times quicker than a lookup per row.
+            return {
+                key: db.session.scalar(
+                    sa.select(_total(distributed.selects(targets[key], 0, self.upto, True)))
                 )
-            ]
-            row = db.session.execute(sa.select(*counts)).one()._mapping
-            for n, key in enumerate(keys):
-                self._counts[key] = sum(v for name, v in row.items() if name.startswith(f"t{n}_"))
-                if stamps[key] is not None:
-                    _TAKEN[(self._database, *key)] = (stamps[key], self._counts[key])
+                for key in keys
+            }
+        numbers = [targets[key].store_number for key in keys]
+        settings = (
+            sa.select(*(getattr(Store, p) for p in given))
+            .where(among(Store.store_number, numbers))
+            .distinct()
+            .subquery("wanted")
+        )
+        proxy = Target(**{f: settings.c[f] if f in given else None for f in TARGET_SETTINGS})
+        selects = distributed.selects(proxy, 0, self.upto, full=True)
+        rows = db.session.execute(
+            sa.select(*(settings.c[p] for p in given), _total(selects)).select_from(settings)
+        )
+        found = {}
+        for *values, count in rows:
+            read = iter(values)
+            found[(table, tuple(None if null else next(read) for null in nulls))] = count
+        return found
 
     def _stamps(self, keys: set[tuple]) -> dict[tuple, tuple | None]:
         """Per count, the newest versions of the tables it reads (None: they carry none)."""
@@ -212,7 +249,22 @@ class Estimator:
             self._built = built_bytes_per_row()
         if table in self._built:
             return self._built[table], BUILT
-        return column_bytes_per_row(TABLES[table].columns), COLUMNS
+        return _column_estimate(table), COLUMNS
+
+
+def _total(selects: list[sa.Select]) -> sa.ColumnElement[int]:
+    """The rows of a package's selects: each counted with its FROM and WHERE untouched.
+
+    A count needs none of the columns, whose text conversions cost more to compile than the
+    count of a store's few rows costs to run.
+    """
+    counts = [
+        stmt.with_only_columns(sa.func.count(), maintain_column_froms=True)
+        .order_by(None)
+        .scalar_subquery()
+        for stmt in selects
+    ]
+    return functools.reduce(operator.add, counts).label("rows")
 
 
 def _versioned_models(table: str) -> list[type]:
@@ -244,6 +296,11 @@ def built_bytes_per_row() -> dict[str, float]:
             sizes[table] += size * count / total
             rows[table] += count
     return {table: sizes[table] / rows[table] for table in rows if rows[table]}
+
+
+@functools.cache
+def _column_estimate(table: str) -> float:
+    return column_bytes_per_row(TABLES[table].columns)
 
 
 def column_bytes_per_row(columns: Iterable) -> float:
