@@ -127,12 +127,17 @@ class Estimator:
         self._database = db.engine.url.render_as_string()
         self._counts: dict[tuple, int] = {}
         self._versions: dict[type, int | None] = {}
+        self._carried: dict[int, list[tuple[SchedulerJob, str]]] = {}
         self._built: dict[str, float] | None = None
 
     def carried(self, profile: OfflineProfile) -> list[tuple[SchedulerJob, str]]:
         """The jobs and tables an offline database of `profile` receives, in the jobs' order."""
-        allowed = profile_tables(profile)
-        return [(job, t) for job in self.jobs for t in offline_job_tables(allowed, job)]
+        if profile.id not in self._carried:
+            allowed = profile_tables(profile)
+            self._carried[profile.id] = [
+                (job, t) for job in self.jobs for t in offline_job_tables(allowed, job)
+            ]
+        return self._carried[profile.id]
 
     def preview(self, profile: OfflineProfile, store: Store) -> OfflinePreview:
         """The tables an offline database of `profile` at `store` receives, with sizes."""
