@@ -32,7 +32,8 @@ from portal.core.extensions import db
 from portal.distribution import runs, tasks
 from portal.distribution import services as distribution
 from portal.distribution.models import RUN_DONE, RUN_FAILED, DistributionRun
-from portal.distribution.preview import profile_preview, selection_preview
+from portal.distribution.preview import profile_preview
+from portal.distribution.preview_selection import selection_preview
 from portal.masterdata import services as masterdata
 from portal.masterdata.tax import TaxRate
 from portal.setup.channels import services as channels

@@ -12,7 +12,7 @@ import functools
 import operator
 from collections import Counter, defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import sqlalchemy as sa
 
@@ -23,7 +23,7 @@ from portal.distribution.services import list_jobs
 from portal.distribution.tables import TABLES, DistributedTable, Target
 from portal.distribution.targets import offline_job_tables, profile_tables, store_target
 from portal.masterdata.versioning import committed_version
-from portal.setup.models import OfflineProfile, Register, Store
+from portal.setup.models import OfflineProfile, Store
 
 # How a table's bytes were estimated, as the page and the API name it.
 BUILT = "built_packages"
@@ -34,8 +34,6 @@ PACKAGE_SAMPLE = 500
 # Deflate at the packages' level shrinks their quoted CSV about this much (measured on the demo
 # catalogue); only used for tables no built package carries yet.
 CSV_COMPRESSION = 4
-# Register ids per query: below SQLite's limit on placeholders.
-ID_CHUNK = 10_000
 # Store settings per statement: a selection's 10,000 stores in few round trips.
 TARGETS_PER_STATEMENT = 5_000
 # Up to this many distinct settings, each is counted with its values written in.
@@ -76,39 +74,7 @@ class OfflinePreview:
     @property
     def estimate(self) -> str:
         """Where the byte figures come from: built packages, column widths, or both."""
-        return _estimate_of(t.estimate for t in self.tables if t.rows)
-
-
-@dataclass
-class SelectionPreview:
-    """What the offline databases of selected registers receive together."""
-
-    registers: int
-    databases: int
-    rows_total: int
-    bytes_total: int
-    tables: dict[str, int] = field(default_factory=dict)
-    estimate: str = COLUMNS
-    without_data: int = 0
-
-    @property
-    def bytes_each(self) -> int:
-        """Estimated bytes of one offline database's first packages, on average."""
-        return self.bytes_total // self.databases if self.databases else 0
-
-    @property
-    def summary(self) -> str:
-        """The sentence a confirmation shows."""
-        n = self.registers
-        text = (
-            f"Enabling offline for {n:,} register{'s' * (n != 1)}: {self.databases:,} offline "
-            f"database{'s' * (self.databases != 1)}, about {human_bytes(self.bytes_each)} each, "
-            f"{human_bytes(self.bytes_total)} of first packages, {human_count(self.rows_total)} "
-            "rows."
-        )
-        if self.without_data:
-            text += f" {self.without_data:,} of them receive no data (no profile, or paused)."
-        return text
+        return estimate_of(t.estimate for t in self.tables if t.rows)
 
 
 # Counts taken, by database, table and scope setting, with the newest change versions of the
@@ -334,7 +300,8 @@ def _column_width(column) -> int:
     return 24
 
 
-def _estimate_of(estimates: Iterable[str]) -> str:
+def estimate_of(estimates: Iterable[str]) -> str:
+    """One word for how a set of byte figures was estimated."""
     kinds = set(estimates)
     if len(kinds) == 1:
         return kinds.pop()
@@ -344,74 +311,3 @@ def _estimate_of(estimates: Iterable[str]) -> str:
 def profile_preview(profile: OfflineProfile, store: Store) -> OfflinePreview:
     """What an offline database of `profile` at `store` receives in its first full packages."""
     return Estimator().preview(profile, store)
-
-
-def selection_preview(register_ids: Iterable[int]) -> SelectionPreview:
-    """What the offline databases of these registers receive, one preview per profile and store.
-
-    Registers follow their own profile, else their store's; those sharing a profile and a store
-    receive the same, so each distinct pair is counted once however many registers it has.
-    """
-    ids = sorted(set(register_ids))
-    profile_id = sa.func.coalesce(Register.offline_profile_id, Store.offline_profile_id)
-    pairs: Counter[tuple[int | None, int]] = Counter()
-    for start in range(0, len(ids), ID_CHUNK):
-        rows = db.session.execute(
-            sa.select(profile_id, Register.store_id, sa.func.count())
-            .join(Register.store)
-            .where(among(Register.id, ids[start : start + ID_CHUNK]))
-            .group_by(profile_id, Register.store_id)
-        )
-        for profile, store, count in rows:
-            pairs[(profile, store)] += count
-    estimator = Estimator()
-    profiles = _by_id(OfflineProfile, {p for p, _ in pairs if p is not None})
-    stores = _by_id(Store, {s for _, s in pairs})
-    estimator.count(
-        [
-            (table, store_target(stores[store]))
-            for profile, store in pairs
-            if profile is not None
-            for _, table in estimator.carried(profiles[profile])
-        ]
-    )
-    registers = sum(pairs.values())
-    selection = SelectionPreview(registers, databases=registers, rows_total=0, bytes_total=0)
-    estimates = []
-    for (profile, store), count in pairs.items():
-        preview = estimator.preview(profiles[profile], stores[store]) if profile else None
-        if preview is None or not preview.tables:
-            selection.without_data += count
-            continue
-        selection.rows_total += preview.rows_total * count
-        selection.bytes_total += preview.bytes_total * count
-        for size in preview.tables:
-            selection.tables[size.table] = selection.tables.get(size.table, 0) + size.rows * count
-            if size.rows:
-                estimates.append(size.estimate)
-    selection.estimate = _estimate_of(estimates)
-    return selection
-
-
-def _by_id(model: type, ids: set[int]) -> dict[int, object]:
-    if not ids:
-        return {}
-    return {row.id: row for row in db.session.scalars(sa.select(model).where(among(model.id, ids)))}
-
-
-def human_bytes(size: float) -> str:
-    """A size as people read it: 180 MB, 360 GB."""
-    for unit in ("bytes", "kB", "MB", "GB", "TB"):
-        if size < 1000 or unit == "TB":
-            return f"{size:,.0f} {unit}" if unit == "bytes" or size >= 10 else f"{size:.1f} {unit}"
-        size /= 1000
-    return f"{size:,.0f} TB"
-
-
-def human_count(count: int) -> str:
-    """A count as people read it: 14 million, 2,000."""
-    if count >= 1_000_000_000:
-        return f"{count / 1_000_000_000:.1f} billion".replace(".0 ", " ")
-    if count >= 1_000_000:
-        return f"{count / 1_000_000:.1f} million".replace(".0 ", " ")
-    return f"{count:,}"

@@ -11,7 +11,8 @@ from flask import Flask, request
 
 from portal.core.errors import NotFound
 from portal.core.extensions import db
-from portal.distribution.preview import human_bytes, profile_preview, selection_preview
+from portal.distribution.preview import profile_preview
+from portal.distribution.preview_selection import human_bytes, selection_preview
 from portal.setup.hooks import bulk_offline_preview
 from portal.setup.models import OfflineProfile, Register, Store
 from portal.setup.offline_profiles.views import profile_page

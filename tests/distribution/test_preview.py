@@ -6,6 +6,7 @@ import sqlalchemy as sa
 from portal.core.extensions import db
 from portal.core.models import utcnow
 from portal.distribution import preview as previews
+from portal.distribution import preview_selection as selections
 from portal.distribution.models import DownloadSession
 from portal.masterdata import services as masterdata
 from portal.masterdata.products import AssortmentLine, Product
@@ -122,7 +123,7 @@ def test_selection_counts_each_profile_and_store_once(chain):
     houston = previews.profile_preview(profile(), store("HOUSTON"))
     outlet = previews.profile_preview(profile(), store("OUTLET"))
 
-    selection = previews.selection_preview(ids)
+    selection = selections.selection_preview(ids)
 
     assert (selection.registers, selection.databases, selection.without_data) == (4, 4, 1)
     assert selection.rows_total == 2 * houston.rows_total + outlet.rows_total
@@ -134,11 +135,11 @@ def test_selection_counts_each_profile_and_store_once(chain):
 
 
 def test_human_sizes():
-    assert previews.human_bytes(180_000_000) == "180 MB"
-    assert previews.human_bytes(360_000_000_000) == "360 GB"
-    assert previews.human_bytes(1_500) == "1.5 kB"
-    assert previews.human_count(14_000_000) == "14 million"
-    assert previews.human_count(2_000) == "2,000"
+    assert selections.human_bytes(180_000_000) == "180 MB"
+    assert selections.human_bytes(360_000_000_000) == "360 GB"
+    assert selections.human_bytes(1_500) == "1.5 kB"
+    assert selections.human_count(14_000_000) == "14 million"
+    assert selections.human_count(2_000) == "2,000"
 
 
 def test_a_count_is_taken_again_once_a_row_it_reads_changes(chain):
