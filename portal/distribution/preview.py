@@ -31,8 +31,8 @@ COLUMNS = "columns"
 MIXED = "mixed"
 # The newest full packages read for their sizes: enough to average, few enough to stay quick.
 PACKAGE_SAMPLE = 500
-# Deflate at the packages' level shrinks their quoted CSV about this much (measured on the demo
-# catalogue); only used for tables no built package carries yet.
+# An assumed ratio for deflate on the packages' quoted, repetitive CSV, not a measured one; only
+# used for tables no built package carries yet, and the figures then say `columns`.
 CSV_COMPRESSION = 4
 # Store settings per statement: a selection's 10,000 stores in few round trips.
 TARGETS_PER_STATEMENT = 5_000
