@@ -6,7 +6,7 @@ from pathlib import Path
 from flask import Flask, jsonify, request
 from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException, default_exceptions
-from werkzeug.routing import IntegerConverter
+from werkzeug.routing import IntegerConverter, PathConverter
 
 from portal import config
 from portal.celery_app import celery_init_app
@@ -37,6 +37,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     # (PostgreSQL: integer out of range) instead of answering 404.
     app.url_map.converters["int"] = DatabaseId
     app.url_map.converters["key"] = RecordKey
+    app.url_map.converters["profile_name"] = ProfileName
     register_extensions(app)
     register_blueprints(app)
     register_receivers(app)
@@ -52,6 +53,16 @@ class DatabaseId(IntegerConverter):
     def __init__(self, map, *args, **kwargs):
         kwargs.setdefault("max", 2**31 - 1)
         super().__init__(map, *args, **kwargs)
+
+
+class ProfileName(PathConverter):
+    """A `<profile_name:name>` URL part: an offline profile's name, which may hold a '/', but
+    not end in `/preview`: that path is the profile's scope-size preview, so a PATCH there is
+    refused (405) rather than taken as a change of a profile so named.
+    """
+
+    regex = PathConverter.regex + "(?<!/preview)"
+    part_isolating = False
 
 
 def register_extensions(app: Flask) -> None:
@@ -84,6 +95,7 @@ def register_blueprints(app: Flask) -> None:
     from portal.device_api import views as device_views
     from portal.distribution import api as distribution_api
     from portal.distribution import lifecycle_api, lifecycle_views, schedule_views
+    from portal.distribution import preview_api as preview_routes  # noqa: F401  (on profiles API)
     from portal.distribution import views as distribution_views
     from portal.masterdata import api as masterdata_api
     from portal.masterdata import views as masterdata_views
@@ -143,12 +155,13 @@ def register_blueprints(app: Flask) -> None:
 def register_receivers(app: Flask) -> None:
     """Connect the packages that react to another's signals (a higher one to a lower one's)."""
     from portal import auditor, device_api, ops
-    from portal.distribution import history
+    from portal.distribution import history, preview_views
 
     auditor.init_app(app)
     device_api.init_app(app)
     history.init_app(app)
     ops.init_app(app)
+    preview_views.init_app(app)
 
 
 def register_errorhandlers(app: Flask) -> None:

@@ -7,7 +7,7 @@ from collections import Counter
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import aliased, joinedload
 
 from portal.core.extensions import db
 from portal.core.metrics import PACKAGE_BUILD_SECONDS, PACKAGE_BYTES
@@ -110,35 +110,81 @@ def build_sessions(session_ids: list[int]) -> dict[int, str]:
     is unique per content, and only the first finisher moves a session on from `requested`.
     A batch shares its lookups, so thousands of targets of one run cost little each.
     """
-    sessions = db.session.scalars(
-        sa.select(DownloadSession)
-        .where(DownloadSession.id.in_(session_ids), DownloadSession.status == SESSION_REQUESTED)
-        .options(
-            joinedload(DownloadSession.run),
-            joinedload(DownloadSession.channel_database).options(
-                joinedload(ChannelDatabase.store).joinedload(Store.offline_profile),
-                joinedload(ChannelDatabase.register).joinedload(Register.offline_profile),
-            ),
+    sessions = (
+        db.session.scalars(
+            sa.select(DownloadSession)
+            .where(DownloadSession.id.in_(session_ids), DownloadSession.status == SESSION_REQUESTED)
+            .options(
+                joinedload(DownloadSession.run),
+                joinedload(DownloadSession.channel_database).options(
+                    joinedload(ChannelDatabase.store).joinedload(Store.offline_profile),
+                    joinedload(ChannelDatabase.register).joinedload(Register.offline_profile),
+                ),
+            )
+            .order_by(DownloadSession.id)
         )
-        .order_by(DownloadSession.id)
-    ).unique()
-    batch = _Batch()
+        .unique()
+        .all()
+    )
+    batch = _Batch(previous_positions(sessions))
+    # Sessions that end alike (the same package, kind and versions: most of a run's targets)
+    # are moved on by one statement: two per target cost more than the build of a shared package.
+    outcomes: dict[tuple, list[DownloadSession]] = {}
+    packages: dict[tuple, DataPackage | None] = {}
     for session in sessions:
         status, package, fields = _build(session, batch)
-        if _finish(session.id, status, package, fields):
-            batch.count(session.run_id, status, package)
-            batch.statuses[session.id] = status
-            if status == SESSION_CREATE_FAILED:
-                db.session.refresh(session)
-                session_failed.send(session)
+        key = (status, package.id if package else None, tuple(sorted(fields.items())))
+        outcomes.setdefault(key, []).append(session)
+        packages[key] = package
+    for key, alike in outcomes.items():
+        status, package_id, fields = key
+        finished = _finish([s.id for s in alike], status, package_id, dict(fields))
+        for session in alike:
+            if session.id in finished:
+                batch.count(session.run_id, status, packages[key])
+                batch.statuses[session.id] = status
+                if status == SESSION_CREATE_FAILED:
+                    db.session.refresh(session)
+                    session_failed.send(session)
     batch.close_runs()
     return batch.statuses
+
+
+def previous_positions(sessions: list[DownloadSession]) -> dict[int, DownloadSession]:
+    """`previous_position` of each session that has one, read for a whole batch at once."""
+    if not sessions:
+        return {}
+    current = aliased(DownloadSession)
+    earlier = DownloadSession
+    rank = sa.func.row_number().over(
+        partition_by=current.id, order_by=(earlier.new_version.desc(), earlier.id.desc())
+    )
+    ranked = (
+        sa.select(current.id.label("for_id"), earlier.id.label("previous_id"), rank.label("rank"))
+        .join(
+            current,
+            sa.and_(
+                earlier.channel_database_id == current.channel_database_id,
+                earlier.job_number == current.job_number,
+                earlier.id < current.id,
+            ),
+        )
+        .where(current.id.in_([s.id for s in sessions]), earlier.status.in_(OFFERED_STATUSES))
+        .subquery()
+    )
+    rows = db.session.execute(
+        sa.select(ranked.c.for_id, DownloadSession)
+        .join(DownloadSession, DownloadSession.id == ranked.c.previous_id)
+        .where(ranked.c.rank == 1)
+    )
+    return {for_id: previous for for_id, previous in rows}
 
 
 class _Batch:
     """What a batch of builds shares: jobs, packages by content, and run counters."""
 
-    def __init__(self) -> None:
+    def __init__(self, previous: dict[int, DownloadSession]) -> None:
+        self.previous = previous
         self.jobs = {job.job_number: job for job in db.session.scalars(sa.select(SchedulerJob))}
         self.packages: dict[str, DataPackage] = {}
         self.statuses: dict[int, str] = {}
@@ -190,7 +236,7 @@ def _build(session: DownloadSession, batch: _Batch) -> tuple[str, DataPackage | 
         return SESSION_CANCELED, None, {"message": "The database no longer receives this job."}
     target = target_of(database)
     key = scope_key(tables, target)
-    previous = previous_position(session)
+    previous = batch.previous.get(session.id)
     full = (
         run.full_sync
         or previous is None
@@ -281,21 +327,22 @@ def _package_for(content_key: str, job_number: str, fields: dict, tables, target
     return package
 
 
-def _finish(session_id: int, status: str, package: DataPackage | None, fields: dict) -> bool:
-    """Move the session on, unless another worker already did; True if this build counts."""
-    claimed = db.session.execute(
+def _finish(session_ids: list[int], status: str, package_id: int | None, fields: dict) -> set[int]:
+    """Move the sessions on, unless another worker already did; returns those this build did."""
+    claimed = db.session.scalars(
         sa.update(DownloadSession)
-        .where(DownloadSession.id == session_id, DownloadSession.status == SESSION_REQUESTED)
+        .where(DownloadSession.id.in_(session_ids), DownloadSession.status == SESSION_REQUESTED)
         .values(
             status=status,
-            package_id=package.id if package else None,
+            package_id=package_id,
             tries=DownloadSession.tries + 1,
             updated_at=utcnow(),
             **fields,
         )
+        .returning(DownloadSession.id)
         .execution_options(synchronize_session=False)
-    ).rowcount
-    return bool(claimed)
+    )
+    return set(claimed)
 
 
 def give_up(session_ids: list[int], message: str) -> list[int]:

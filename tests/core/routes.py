@@ -2,6 +2,7 @@
 
 import re
 from typing import Any
+from urllib.parse import urlencode
 
 import sqlalchemy as sa
 from flask import Flask
@@ -173,6 +174,12 @@ def _uploaded_sale(register) -> PosTransaction:
     )
 
 
+# Query parameters an endpoint requires: (name, kind of object, column).
+REQUIRED_QUERY = {
+    "offline_profiles_api.OfflineProfilePreview": ("store", "store", "store_number"),
+}
+
+
 def url_for_rule(rule: Rule, objects: dict[str, dict[str, Any]]) -> str:
     """The rule's URL with every parameter taken from the object it names."""
     # A default (the `kind` of a route served under /stores and /registers) is the rule's own.
@@ -183,6 +190,9 @@ def url_for_rule(rule: Rule, objects: dict[str, dict[str, Any]]) -> str:
     }
     built = rule.build(values, append_unknown=False)
     assert built is not None, f"cannot build {rule.rule} from {values}"
+    if rule.endpoint in REQUIRED_QUERY:
+        name, kind, column = REQUIRED_QUERY[rule.endpoint]
+        return f"{built[1]}?{urlencode({name: objects[kind][column]})}"
     return built[1]
 
 

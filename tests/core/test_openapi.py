@@ -19,6 +19,7 @@ ENDPOINTS = {
     "/api/v1/channel-data-groups/{name}": {"get", "patch", "delete"},
     "/api/v1/offline-profiles": {"get", "post"},
     "/api/v1/offline-profiles/{name}": {"get", "patch", "delete"},
+    "/api/v1/offline-profiles/{name}/preview": {"get"},
     "/api/v1/distribution-schedules": {"get", "post"},
     "/api/v1/distribution-schedules/{code}": {"get", "patch", "delete"},
     "/api/v1/distribution-schedules/{code}/runs": {"post"},

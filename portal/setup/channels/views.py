@@ -14,6 +14,9 @@ from portal.setup.channels.forms import DatabaseFilterForm, DatabaseForm, GroupF
 from portal.setup.hooks import PageExtras
 from portal.setup.models import DATABASE_KINDS, ChannelDatabase, ChannelDataGroup, Register, Store
 
+# Stores listed on a group's page; the others are counted.
+STORES_SHOWN = 25
+
 bp = Blueprint("channels", __name__)
 
 database_page = PageExtras(
@@ -55,10 +58,17 @@ def group(name: str):
     """A group: its channel databases and the stores that use it as their group."""
     group = services.get_group(name)
     page = paginate(_with_links(services.databases_query(group=group.name)))
+    # A chain's group serves thousands of stores: the first few, and how many in all.
     stores = db.session.scalars(
-        sa.select(Store).where(Store.channel_data_group_id == group.id).order_by(Store.store_number)
+        sa.select(Store)
+        .where(Store.channel_data_group_id == group.id)
+        .order_by(Store.store_number)
+        .limit(STORES_SHOWN)
     ).all()
-    return render_template("channels/group.html", group=group, page=page, stores=stores)
+    store_count = _counts(Store.channel_data_group_id, [group.id]).get(group.id, 0)
+    return render_template(
+        "channels/group.html", group=group, page=page, stores=stores, store_count=store_count
+    )
 
 
 @bp.route("/channel-data-groups/<path:name>/edit", methods=["GET", "POST"])

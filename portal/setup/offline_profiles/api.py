@@ -24,7 +24,8 @@ blp = api_blueprint(
 
 crud_routes(
     blp,
-    ("OfflineProfiles", "OfflineProfileItem", "/<path:name>"),
+    # Names may hold a '/'; `<name>/preview` is the profile's scope-size preview, not a name.
+    ("OfflineProfiles", "OfflineProfileItem", "/<profile_name:name>"),
     Guards.of(api_permission_required, Permission.READ_SETUP, Permission.CHANGE_SETUP),
     """The offline profiles.
 

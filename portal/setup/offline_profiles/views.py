@@ -9,6 +9,7 @@ from portal.auth.roles import Permission
 from portal.core.errors import DomainError
 from portal.core.extensions import db
 from portal.core.web import attempt, paginate, show_form_error, submit
+from portal.setup.hooks import PageExtras
 from portal.setup.models import OfflineProfile, Register, Store
 from portal.setup.offline_profiles import services
 from portal.setup.offline_profiles.forms import (
@@ -20,6 +21,11 @@ from portal.setup.offline_profiles.forms import (
 )
 
 bp = Blueprint("offline_profiles", __name__, url_prefix="/offline-profiles")
+
+profile_page = PageExtras(
+    "What an offline profile's page shows of the data its offline databases will receive "
+    "(`offline_preview`, for the store chosen with `?store=`), filled in by distribution."
+)
 
 # Profile names are free text and may hold a '/', so the profile routes take a path.
 
@@ -59,8 +65,10 @@ def new():
 def profile(name: str):
     """All settings of a profile, its ordered scopes, and who uses it."""
     profile = services.get_profile(name)
-    usage = _usage(profile)
-    return render_template("offline_profiles/profile.html", profile=profile, usage=usage)
+    extras = profile_page.values(profile)
+    return render_template(
+        "offline_profiles/profile.html", profile=profile, usage=_usage(profile), **extras
+    )
 
 
 @bp.route("/<path:name>/edit", methods=["GET", "POST"])

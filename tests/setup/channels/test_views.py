@@ -6,6 +6,7 @@ import pytest
 import sqlalchemy as sa
 
 from portal.core.extensions import db
+from portal.setup.channels import views as channel_views
 from portal.setup.models import ChannelDatabase, ChannelDataGroup
 from portal.setup.registers import services as registers
 from tests.factories import GroupFactory, ProfileFactory, RegisterFactory, StoreFactory
@@ -61,6 +62,28 @@ def test_group_page_lists_its_databases_and_stores(client, login):
     assert f'href="/channel-databases/{store.channel_database.id}"' in page
     assert 'href="/registers/HOUSTON-1"' in page
     assert page.count('href="/stores/HOUSTON"') == 3  # two databases and the store table
+
+
+def test_group_with_more_members_than_a_page_shows_a_page_and_counts(
+    client, login, app, monkeypatch
+):
+    monkeypatch.setitem(app.config, "PER_PAGE", 4)
+    monkeypatch.setattr(channel_views, "STORES_SHOWN", 2)
+    GroupFactory(name="Chain")
+    for number in ("A", "B", "C"):
+        StoreFactory(store_number=number, channel_data_group="Chain")
+        RegisterFactory(register_number=f"{number}-1", store=number, support_offline=True)
+    login("hq")
+
+    first = client.get("/channel-data-groups/Chain").text
+    last = client.get("/channel-data-groups/Chain?page=2").text
+
+    databases = r'href="/channel-databases/\d+"'
+    assert (len(re.findall(databases, first)), len(re.findall(databases, last))) == (4, 2)
+    assert "6 in all" in first
+    assert "The first 2 of 3 stores by number." in first
+    stores_table = first.split('id="group-stores-count"')[1]
+    assert 'href="/stores/B"' in stores_table and 'href="/stores/C"' not in stores_table
 
 
 def test_group_with_a_slash_in_its_name_has_pages(client, login):
