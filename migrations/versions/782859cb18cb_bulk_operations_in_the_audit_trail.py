@@ -1,7 +1,7 @@
 """bulk operations in the audit trail
 
 Revision ID: 782859cb18cb
-Revises: f2b6c7d8e906
+Revises: fe0c1cf16f7f
 Create Date: 2026-12-07 01:43:06.947858
 
 """
@@ -13,7 +13,7 @@ import portal.core.models
 
 # revision identifiers, used by Alembic.
 revision = '782859cb18cb'
-down_revision = 'f2b6c7d8e906'
+down_revision = 'fe0c1cf16f7f'
 branch_labels = None
 depends_on = None
 
