@@ -99,6 +99,8 @@ def load(instance_path: str) -> dict[str, Any]:
         "STALLED_BUILD_MINUTES": int(os.environ.get("STALLED_BUILD_MINUTES", "15")),
         # A session whose build was lost this many times is marked create_failed, not rebuilt.
         "MAX_BUILD_ATTEMPTS": int(os.environ.get("MAX_BUILD_ATTEMPTS", "3")),
+        # Heartbeats a device is asked to upload (job P-0001) before its upload request fails.
+        "SESSION_TRY_COUNT": int(os.environ.get("SESSION_TRY_COUNT", "3")),
         # A device silent for longer than this counts as offline on the devices dashboard.
         "DEVICE_SILENT_MINUTES": int(os.environ.get("DEVICE_SILENT_MINUTES", "15")),
         # An online device with a package pending for longer than this counts as behind.

@@ -161,7 +161,10 @@ def _range_start(response: httpx.Response) -> int | None:
 
 
 def heartbeat(client: PortalClient, state: LocalState) -> dict:
-    """Tell HQ how this device is doing: mode, sync position, sales waiting to upload."""
+    """Tell HQ how this device is doing: mode, sync position, sales waiting to upload.
+
+    Returns HQ's answer: `upload_requested` asks for the waiting sales now (job P-0001).
+    """
     offline_since = state.get("offline_since")
     body = {
         "mode": "offline" if offline_since else "online",
@@ -170,6 +173,6 @@ def heartbeat(client: PortalClient, state: LocalState) -> dict:
         "last_applied_package": state.last_applied_package(),
         "app_version": app_version(),
     }
-    client.request("POST", "/status", json=body)
+    answer = client.call("POST", "/status", json=body)
     state.put(last_heartbeat_at=now_iso())
-    return body
+    return answer

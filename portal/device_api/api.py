@@ -23,7 +23,7 @@ from portal.device_api.schemas import (
     PackagePageSchema,
     PackageReportSchema,
 )
-from portal.distribution import tasks
+from portal.distribution import tasks, upload_requests
 from portal.distribution.models import DownloadSession
 from portal.setup.models import OFFLINE
 
@@ -216,8 +216,15 @@ class Heartbeats(MethodView):
     @blp.response(200, HeartbeatReceiptSchema)
     @errors(blp, 400, 401, 422)
     def post(self, data):
-        """Report the device's mode, pending uploads, last applied package and app version."""
-        heartbeat = heartbeats.record_heartbeat(current_database(), data)
+        """Report the device's mode, pending uploads, last applied package and app version.
+
+        `upload_requested` in the answer asks the device to upload its sales now (a run of
+        job P-0001), then to send a heartbeat again.
+        """
+        database = current_database()
+        heartbeat = heartbeats.record_heartbeat(database, data)
         received_at = heartbeat.received_at
+        pending = data.get("pending_uploads")
+        upload_requested = upload_requests.answer_heartbeat(database.id, pending)
         db.session.commit()
-        return {"received_at": received_at}
+        return {"received_at": received_at, "upload_requested": upload_requested}
