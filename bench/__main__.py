@@ -14,6 +14,9 @@
 - web_load: 20 users on the list and search pages over 1,000,000 transactions and 10,000
   registers under gunicorn: p95 and p99 against the 500 ms target, and again while a real
   Celery worker builds a full sync of every register, against the idle figures.
+- polling: device heartbeats and package checks at a rising rate under gunicorn: the highest
+  rate sustained with p99 under 250 ms against a bare Flask endpoint under the same gunicorn,
+  and how many devices polling every 5 minutes it serves.
 - search: the master data list pages, searched by number, name, barcode and price group, with
   1,000,000 products: p99 against the same pages with 10,000 products.
 """
@@ -31,6 +34,7 @@ import sqlalchemy as sa
 from bench import fixtures
 from bench.database import portal_on_fresh_database
 from bench.device_load import device_load_benchmark
+from bench.polling import polling_benchmark
 from bench.search import search_benchmark
 from bench.uploads import SALES, upload_benchmarks
 from bench.web_load import web_load_benchmark
@@ -77,7 +81,16 @@ def main() -> None:
     """Run the benchmarks and print a Markdown table of figures, baselines and ratios."""
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, for CI")
-    benchmarks = ["build", "incremental", "fanout", "uploads", "device_load", "web_load", "search"]
+    benchmarks = [
+        "build",
+        "incremental",
+        "fanout",
+        "uploads",
+        "device_load",
+        "polling",
+        "web_load",
+        "search",
+    ]
     parser.add_argument("--only", choices=benchmarks, action="append")
     args = parser.parse_args()
     sizes = SIZES["quick" if args.quick else "full"]
@@ -93,6 +106,8 @@ def main() -> None:
             rows += upload_benchmarks(sales, Path(scratch), step)
         if "device_load" in chosen:
             rows += device_load_benchmark(sizes["agents"], Path(scratch), step)
+        if "polling" in chosen:
+            rows += polling_benchmark(args.quick, Path(scratch), step)
         if "web_load" in chosen:
             rows += web_load_benchmark(sizes, Path(scratch), step)
         if "search" in chosen:

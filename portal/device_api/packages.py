@@ -67,6 +67,14 @@ def packages_query(database: ChannelDatabase, status: str = LIST_AVAILABLE) -> s
     return stmt
 
 
+def list_tag(items: list[DownloadSession], next_cursor: str | None) -> list:
+    """What a page of the package list shows that can change: each session and its status.
+
+    A package's content never changes (its SHA-256 names it), so this tags the whole page.
+    """
+    return [[item.id, item.status, item.package.sha256] for item in items] + [next_cursor]
+
+
 def get_package(database: ChannelDatabase, session_id: int) -> DownloadSession:
     """One of the database's sessions; another database's is as unknown as a missing one."""
     session = db.session.get(DownloadSession, session_id)

@@ -153,6 +153,8 @@ class DownloadSession(db.Model):
             "run_id", "channel_database_id", "job_number", name="uq_session_target"
         ),
         sa.Index("ix_download_session_target", "channel_database_id", "job_number", "id"),
+        # A device's package check reads only its sessions in the statuses it asks for.
+        sa.Index("ix_download_session_database_status", "channel_database_id", "status"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
