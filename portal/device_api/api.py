@@ -2,9 +2,10 @@
 
 from collections.abc import Iterable, Iterator
 
-from flask import current_app, send_file
+from flask import Response, current_app, request, send_file
 from flask.views import MethodView
 from flask_limiter.util import get_remote_address
+from werkzeug.http import quote_etag
 
 from portal.audit import services as audit
 from portal.core.api import api_blueprint, errors
@@ -37,6 +38,10 @@ blp = api_blueprint(
 # Codes carry about 60 bits, but a guesser should still not get far from one address.
 ACTIVATION_LIMIT = "10 per minute"
 BINARY = {"type": "string", "format": "binary"}
+LIST_ETAG = {
+    "description": "Names this list; send it back in If-None-Match.",
+    "schema": {"type": "string"},
+}
 
 
 @blp.route("/activate")
@@ -93,9 +98,9 @@ class Packages(MethodView):
 
     @device_required
     @blp.doc(security=DEVICE_TOKEN)
-    @blp.etag
     @blp.arguments(PackageListArgsSchema, location="query")
-    @blp.response(200, PackagePageSchema)
+    @blp.response(200, PackagePageSchema, headers={"ETag": LIST_ETAG})
+    @blp.alt_response(304, description="Not modified: `If-None-Match` names the list's ETag.")
     @errors(blp, 401, 422)
     def get(self, args):
         """List packages in apply order; by default those still to apply.
@@ -107,8 +112,12 @@ class Packages(MethodView):
         items, next_cursor = keyset_page(
             stmt, DownloadSession.id, args.get("cursor"), args["limit"]
         )
-        blp.set_etag(packages.list_tag(items, next_cursor))
-        return {"items": items, "next": next_cursor}
+        etag = packages.list_etag(items, next_cursor)
+        if etag in request.if_none_match:
+            not_modified = Response(status=304)
+            not_modified.set_etag(etag)
+            return not_modified
+        return {"items": items, "next": next_cursor}, 200, {"ETag": quote_etag(etag)}
 
 
 @blp.route("/packages/<int:session_id>/content")
