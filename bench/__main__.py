@@ -16,6 +16,9 @@
   Celery worker builds a full sync of every register, against the idle figures.
 - worklist: the scheduler's worklist, every tab, with 50,000 databases (failed, behind, silent
   ones among them): p99 against the same with 500.
+- polling: device heartbeats and package checks at a rising rate under gunicorn: the highest
+  rate sustained with p99 under 250 ms against a bare Flask endpoint under the same gunicorn,
+  and how many devices polling every 5 minutes it serves.
 - search: the master data list pages, searched by number, name, barcode and price group, with
   1,000,000 products: p99 against the same pages with 10,000 products.
 - chain: 10,000 stores × 5 registers: the register list filtered and searched (p99 against 100
@@ -39,6 +42,7 @@ from bench import fixtures
 from bench.chain import chain_benchmark
 from bench.database import portal_on_fresh_database
 from bench.device_load import device_load_benchmark
+from bench.polling import polling_benchmark
 from bench.search import search_benchmark
 from bench.uploads import SALES, upload_benchmarks
 from bench.web_load import web_load_benchmark
@@ -92,6 +96,7 @@ def main() -> None:
         "fanout",
         "uploads",
         "device_load",
+        "polling",
         "web_load",
         "search",
         "worklist",
@@ -112,6 +117,8 @@ def main() -> None:
             rows += upload_benchmarks(sales, Path(scratch), step)
         if "device_load" in chosen:
             rows += device_load_benchmark(sizes["agents"], Path(scratch), step)
+        if "polling" in chosen:
+            rows += polling_benchmark(args.quick, Path(scratch), step)
         if "web_load" in chosen:
             rows += web_load_benchmark(sizes, Path(scratch), step)
         if "search" in chosen:

@@ -53,9 +53,13 @@ def _environment(database_url: str, packages: Path, extra: dict | None) -> dict[
 
 @contextmanager
 def portal_server(
-    database_url: str, packages: Path, log: Path, environment: dict | None = None
+    database_url: str,
+    packages: Path,
+    log: Path,
+    environment: dict | None = None,
+    wsgi: str = "app:app",
 ) -> Iterator[Process]:
-    """gunicorn serving the portal on a free local port, stopped on the way out."""
+    """gunicorn serving the portal (or `wsgi`) on a free local port, stopped on the way out."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -64,7 +68,7 @@ def portal_server(
     # gunicorn's advice of 2 × CPUs + 1 workers; threads, so a slow download holds no worker.
     workers = 2 * (os.cpu_count() or 1) + 1
     command = [
-        sys.executable, "-m", "gunicorn", "app:app",
+        sys.executable, "-m", "gunicorn", wsgi,
         "--chdir", str(ROOT),
         "--bind", f"127.0.0.1:{port}",
         "--workers", str(workers),

@@ -137,7 +137,8 @@ def load(instance_path: str) -> dict[str, Any]:
         "STALLED_BUILD_MINUTES": int(os.environ.get("STALLED_BUILD_MINUTES", "15")),
         # A session whose build was lost this many times is marked create_failed, not rebuilt.
         "MAX_BUILD_ATTEMPTS": int(os.environ.get("MAX_BUILD_ATTEMPTS", "3")),
-        # A package a device failed to download or apply this many times needs a scheduler.
+        # A package a device failed to download or apply this many times needs a scheduler; as
+        # many heartbeats asked to upload (job P-0001) before the upload request fails.
         "SESSION_TRY_COUNT": int(os.environ.get("SESSION_TRY_COUNT", "3")),
         # The worklist shows a database as behind with more packages than this waiting.
         "WORKLIST_BEHIND_PACKAGES": int(os.environ.get("WORKLIST_BEHIND_PACKAGES", "5")),

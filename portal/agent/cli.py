@@ -167,7 +167,7 @@ def run_sync(args, state: LocalState) -> int:
         except ApplyFailed:
             _heartbeat_anyway(client, state)
             raise
-        sync.heartbeat(client, state)
+        heartbeat(client, state, print)
     print(f"Synced: {applied} package(s) applied.")
     return 0
 
@@ -233,7 +233,7 @@ def run_status(args, state: LocalState) -> int:
         _print_report(report)
     if not args.no_heartbeat:
         with device_client(args, state) as client:
-            sync.heartbeat(client, state)
+            heartbeat(client, state, _stderr if args.json else print)
         if not args.json:
             print("Heartbeat sent.")
     return 0
@@ -314,6 +314,18 @@ def _print_report(report: dict) -> None:
         print(f"  {sale['receipt_number']} {sale['status']}: {sale['errors']}")
     if kept["count"] > len(kept["sales"]):
         print(f"  ... and {kept['count'] - len(kept['sales'])} more")
+
+
+def heartbeat(client: PortalClient, state: LocalState, say) -> None:
+    """Send a heartbeat; when HQ asks for the sales waiting here, upload them and report again."""
+    if sync.heartbeat(client, state).get("upload_requested") and state.pending_uploads():
+        say(f"HQ asks for the sales waiting here: uploading {state.pending_uploads()} now.")
+        uploads.upload(client, state, say)
+        sync.heartbeat(client, state)
+
+
+def _stderr(message: str) -> None:
+    print(message, file=sys.stderr)
 
 
 def _heartbeat_anyway(client: PortalClient, state: LocalState) -> None:

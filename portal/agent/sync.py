@@ -180,6 +180,7 @@ def heartbeat(client: PortalClient, state: LocalState) -> dict:
 
     Mode and since when, sync position, sales waiting to upload, the local database's size and
     the free disk, the last error, and whether the offline profile pauses synchronization.
+    `upload_requested` in the answer asks for the waiting sales now (job P-0001).
     """
     body = {
         "mode": mode.mode(state),

@@ -15,5 +15,6 @@ from portal.transactions.signals import batch_answered
 def init_app(app: Flask) -> None:
     """Note answered uploads on the device status; show devices on setup's pages."""
     batch_answered.connect(uploads.record_last_upload)
+    batch_answered.connect(uploads.count_for_upload_requests)
     database_page.add(views.channel_database_page)
     detail_page.add(views.register_page)

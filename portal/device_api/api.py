@@ -2,9 +2,10 @@
 
 from collections.abc import Iterable, Iterator
 
-from flask import current_app, redirect, send_file
+from flask import Response, current_app, redirect, request, send_file
 from flask.views import MethodView
 from flask_limiter.util import get_remote_address
+from werkzeug.http import quote_etag
 
 from portal.audit import services as audit
 from portal.core.api import api_blueprint, errors
@@ -23,7 +24,7 @@ from portal.device_api.schemas import (
     PackagePageSchema,
     PackageReportSchema,
 )
-from portal.distribution import tasks
+from portal.distribution import tasks, upload_requests
 from portal.distribution.models import DownloadSession
 from portal.setup.models import OFFLINE
 
@@ -37,6 +38,10 @@ blp = api_blueprint(
 # Codes carry about 60 bits, but a guesser should still not get far from one address.
 ACTIVATION_LIMIT = "10 per minute"
 BINARY = {"type": "string", "format": "binary"}
+LIST_ETAG = {
+    "description": "Names this list; send it back in If-None-Match.",
+    "schema": {"type": "string"},
+}
 
 
 @blp.route("/activate")
@@ -94,15 +99,25 @@ class Packages(MethodView):
     @device_required
     @blp.doc(security=DEVICE_TOKEN)
     @blp.arguments(PackageListArgsSchema, location="query")
-    @blp.response(200, PackagePageSchema)
+    @blp.response(200, PackagePageSchema, headers={"ETag": LIST_ETAG})
+    @blp.alt_response(304, description="Not modified: `If-None-Match` names the list's ETag.")
     @errors(blp, 401, 422)
     def get(self, args):
-        """List packages in apply order; by default those still to apply."""
+        """List packages in apply order; by default those still to apply.
+
+        Send the `ETag` of the last answer in `If-None-Match`: while the list is the same, the
+        answer is 304 with no body, so a device with nothing new costs HQ one indexed read.
+        """
         stmt = packages.packages_query(current_database(), args["status"])
         items, next_cursor = keyset_page(
             stmt, DownloadSession.id, args.get("cursor"), args["limit"]
         )
-        return {"items": items, "next": next_cursor}
+        etag = packages.list_etag(items, next_cursor)
+        if etag in request.if_none_match:
+            not_modified = Response(status=304)
+            not_modified.set_etag(etag)
+            return not_modified
+        return {"items": items, "next": next_cursor}, 200, {"ETag": quote_etag(etag)}
 
 
 @blp.route("/packages/<int:session_id>/content")
@@ -234,8 +249,12 @@ class Heartbeats(MethodView):
 
         Also its local database's size, free disk, last error, whether its offline profile
         pauses synchronization, and its app version; HQ shows them on the device's pages.
+        `upload_requested` in the answer asks the device to upload its sales now (a run of
+        job P-0001), then to send a heartbeat again.
         """
-        heartbeat = heartbeats.record_heartbeat(current_database(), data)
-        received_at = heartbeat.received_at
+        database = current_database()
+        received_at = heartbeats.record_heartbeat(database, data)
+        pending = data.get("pending_uploads")
+        upload_requested = upload_requests.answer_heartbeat(database.id, pending)
         db.session.commit()
-        return {"received_at": received_at}
+        return {"received_at": received_at, "upload_requested": upload_requested}

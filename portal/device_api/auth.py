@@ -22,16 +22,18 @@ def device_required(view):
         scheme, _, secret = request.headers.get("Authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not secret.strip():
             raise WrongCredentials("Send the device token as 'Authorization: Bearer <token>'.")
-        database = credentials.database_for_token(secret.strip())
+        database, used = credentials.database_for_token(secret.strip())
         if database is None:
             raise WrongCredentials(
                 "The device token is unknown or revoked, or its database is inactive; "
                 "activate the device again."
             )
         g.device_database_id = database.id
-        # Record the token's last use now: read-only requests never reach a commit of their own.
-        db.session.commit()
         audit.set_actor(f"device:{database.name}", "device")
+        if used:
+            # The token's last use, written once a minute: read-only requests never reach a
+            # commit of their own.
+            db.session.commit()
         return view(*args, **kwargs)
 
     return wrapper

@@ -157,15 +157,35 @@ def _by_id(database_id: int) -> ChannelDatabase | None:
     return db.session.get(ChannelDatabase, database_id)
 
 
-def database_for_token(secret: str) -> ChannelDatabase | None:
-    """The active database an unrevoked device token belongs to, or None."""
-    token = db.session.scalar(sa.select(DeviceToken).filter_by(token_hash=_hash(secret)))
-    if token is None or token.revoked_at is not None or not token.channel_database.active:
-        return None
+def database_for_token(secret: str) -> tuple[ChannelDatabase | None, bool]:
+    """The active database an unrevoked device token belongs to (or None), and whether the
+    token's last use was written, for the caller to commit.
+
+    One read, the token with its database, as every device request starts with it; the last
+    use is written at most once a minute.
+    """
+    found = db.session.execute(
+        sa.select(DeviceToken.id, DeviceToken.last_used_at, ChannelDatabase)
+        .join(ChannelDatabase, ChannelDatabase.id == DeviceToken.channel_database_id)
+        .where(
+            DeviceToken.token_hash == _hash(secret),
+            DeviceToken.revoked_at.is_(None),
+            ChannelDatabase.active,
+        )
+    ).one_or_none()
+    if found is None:
+        return None, False
+    token_id, last_used_at, database = found
     now = utcnow()
-    if token.last_used_at is None or now - token.last_used_at > _LAST_USED_GRANULARITY:
-        token.last_used_at = now
-    return token.channel_database
+    if last_used_at is None or now - last_used_at > _LAST_USED_GRANULARITY:
+        db.session.execute(
+            sa.update(DeviceToken)
+            .where(DeviceToken.id == token_id)
+            .values(last_used_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        return database, True
+    return database, False
 
 
 def active_tokens(database: ChannelDatabase) -> list[DeviceToken]:

@@ -3,7 +3,6 @@
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
 
 from portal.core.errors import ValidationFailed
 from portal.core.extensions import db
@@ -11,10 +10,14 @@ from portal.core.models import utcnow
 from portal.device_api.models import ONLINE, DeviceStatus, Heartbeat
 from portal.distribution.models import DownloadSession
 from portal.setup.models import ChannelDatabase
+from portal.transactions import bulk
 
 
-def record_heartbeat(database: ChannelDatabase, report: dict) -> Heartbeat:
-    """Keep a heartbeat in the history and as the database's latest device status."""
+def record_heartbeat(database: ChannelDatabase, report: dict) -> datetime:
+    """Keep a heartbeat in the history and as the database's latest device status; its time.
+
+    Two statements, whatever came before: heartbeats are most of what a chain's devices send.
+    """
     last_applied = report.get("last_applied_package")
     if last_applied is not None and not _is_session_of(database, last_applied):
         raise ValidationFailed(
@@ -32,14 +35,20 @@ def record_heartbeat(database: ChannelDatabase, report: dict) -> Heartbeat:
         "last_error": report.get("last_error") or "",
         "sync_paused": bool(report.get("sync_paused")),
     }
-    heartbeat = Heartbeat(channel_database_id=database.id, received_at=utcnow(), **values)
-    db.session.add(heartbeat)
-    status = _status_row(database)
-    for name, value in values.items():
-        setattr(status, name, value)
-    status.reported_at = heartbeat.received_at
-    db.session.flush()
-    return heartbeat
+    received_at = utcnow()
+    db.session.execute(
+        sa.insert(Heartbeat.__table__).values(
+            channel_database_id=database.id, received_at=received_at, **values
+        )
+    )
+    # One upsert: two first heartbeats at once both land, the later one's values kept.
+    latest = {**values, "reported_at": received_at}
+    db.session.execute(
+        bulk.insert(DeviceStatus.__table__)
+        .values(channel_database_id=database.id, **latest)
+        .on_conflict_do_update(index_elements=["channel_database_id"], set_=latest)
+    )
+    return received_at
 
 
 def _mode_times(report: dict) -> dict:
@@ -64,23 +73,6 @@ def _is_session_of(database: ChannelDatabase, session_id: int) -> bool:
             )
         )
     )
-
-
-def _status_row(database: ChannelDatabase) -> DeviceStatus:
-    """The database's one status row, locked; created on its first heartbeat."""
-    status = db.session.get(DeviceStatus, database.id, with_for_update=True)
-    if status is not None:
-        return status
-    try:
-        # Two first heartbeats at once: the loser's insert fails, and it updates the winner's row.
-        with db.session.begin_nested():
-            status = DeviceStatus(channel_database_id=database.id)
-            db.session.add(status)
-    except IntegrityError:
-        status = db.session.get(
-            DeviceStatus, database.id, with_for_update=True, populate_existing=True
-        )
-    return status
 
 
 def _utc(moment: datetime | None) -> datetime | None:

@@ -4,6 +4,8 @@ A database applies its sessions in id order across jobs; a failed one holds back
 ones until it is applied or superseded by a later full package of its job.
 """
 
+import hashlib
+import json
 from collections import Counter
 from pathlib import Path
 
@@ -68,6 +70,15 @@ def packages_query(database: ChannelDatabase, status: str = LIST_AVAILABLE) -> s
     elif status == LIST_APPLIED:
         stmt = stmt.where(DownloadSession.status == SESSION_APPLIED)
     return stmt
+
+
+def list_etag(items: list[DownloadSession], next_cursor: str | None) -> str:
+    """Names a page of the package list by what can change in it: each session and its status.
+
+    A package's content never changes (its SHA-256 names it), so this names the whole page.
+    """
+    shown = [[item.id, item.status, item.package.sha256] for item in items] + [next_cursor]
+    return hashlib.sha256(json.dumps(shown).encode()).hexdigest()[:32]
 
 
 def get_package(database: ChannelDatabase, session_id: int) -> DownloadSession:

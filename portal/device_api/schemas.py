@@ -235,6 +235,12 @@ class HeartbeatSchema(ma.Schema):
 
 
 class HeartbeatReceiptSchema(ma.Schema):
-    """When HQ received the heartbeat."""
+    """When HQ received the heartbeat, and whether HQ asks the device to upload now."""
 
     received_at = ma.fields.DateTime()
+    upload_requested = ma.fields.Boolean(
+        metadata={
+            "description": "A run of the upload job (P-0001) waits for this device: upload "
+            "the pending sales now, then send a heartbeat again"
+        }
+    )

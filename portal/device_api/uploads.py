@@ -13,6 +13,7 @@ from portal.core.api import api_blueprint, errors
 from portal.core.extensions import db
 from portal.device_api.auth import DEVICE_TOKEN, current_database, device_required
 from portal.device_api.models import DeviceStatus
+from portal.distribution import upload_requests
 from portal.setup.models import ChannelDatabase
 from portal.transactions import batches, bulk, ingest
 from portal.transactions.schemas import UploadResultSchema, UploadSchema
@@ -63,6 +64,11 @@ class TransactionUpload(MethodView):
         if replayed:
             answer.headers["Idempotent-Replayed"] = "true"
         return answer
+
+
+def count_for_upload_requests(sender, *, database: ChannelDatabase, stored: int = 0, **_) -> None:
+    """Count the sales of a batch towards the database's open upload requests (job P-0001)."""
+    upload_requests.count_sent(database.id, stored)
 
 
 def record_last_upload(sender, *, database: ChannelDatabase, now: datetime, **_) -> None:

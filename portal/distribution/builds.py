@@ -26,10 +26,13 @@ from portal.distribution.models import (
     SESSION_CREATE_FAILED,
     SESSION_NO_DATA,
     SESSION_REQUESTED,
+    UPLOAD_FAILED,
+    UPLOAD_REQUESTED,
     DataPackage,
     DistributionRun,
     DownloadSession,
     SchedulerJob,
+    UploadRequest,
 )
 from portal.distribution.signals import session_failed
 from portal.distribution.storage import package_store
@@ -375,10 +378,15 @@ def close_forgotten_runs() -> list[int]:
         )
         .exists()
     )
+    uploading = (
+        sa.select(UploadRequest.id)
+        .where(UploadRequest.run_id == DistributionRun.id, UploadRequest.status == UPLOAD_REQUESTED)
+        .exists()
+    )
     forgotten = list(
         db.session.scalars(
             sa.select(DistributionRun.id)
-            .where(DistributionRun.status == RUN_RUNNING, ~requested)
+            .where(DistributionRun.status == RUN_RUNNING, ~requested, ~uploading)
             .order_by(DistributionRun.id)
             .with_for_update(skip_locked=True)
         )
@@ -390,6 +398,12 @@ def close_forgotten_runs() -> list[int]:
                 sa.func.count().filter(DownloadSession.status == SESSION_CREATE_FAILED),
             ).where(DownloadSession.run_id == run_id)
         ).one()
+        asked, not_uploaded = db.session.execute(
+            sa.select(
+                sa.func.count(), sa.func.count().filter(UploadRequest.status == UPLOAD_FAILED)
+            ).where(UploadRequest.run_id == run_id)
+        ).one()
+        total, failed = total + asked, failed + not_uploaded
         db.session.execute(
             sa.update(DistributionRun)
             .where(DistributionRun.id == run_id)
@@ -408,7 +422,21 @@ def finish_run(run_id: int, failures: int) -> None:
         .values(
             status=RUN_FAILED if failures else RUN_DONE,
             finished_at=utcnow(),
-            message=f"{failures} package(s) could not be built." if failures else "",
+            message=_failure_message(run_id, failures) if failures else "",
         )
         .execution_options(synchronize_session=False)
     )
+
+
+def _failure_message(run_id: int, failures: int) -> str:
+    not_uploaded = db.session.scalar(
+        sa.select(sa.func.count()).where(
+            UploadRequest.run_id == run_id, UploadRequest.status == UPLOAD_FAILED
+        )
+    )
+    parts = []
+    if failures > not_uploaded:
+        parts.append(f"{failures - not_uploaded} package(s) could not be built.")
+    if not_uploaded:
+        parts.append(f"{not_uploaded} database(s) did not upload after being asked.")
+    return " ".join(parts)

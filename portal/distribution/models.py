@@ -153,6 +153,8 @@ class DownloadSession(db.Model):
             "run_id", "channel_database_id", "job_number", name="uq_session_target"
         ),
         sa.Index("ix_download_session_target", "channel_database_id", "job_number", "id"),
+        # A device's package check reads only its sessions in the statuses it asks for.
+        sa.Index("ix_download_session_database_status", "channel_database_id", "status"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -193,3 +195,41 @@ class DownloadSessionTry(db.Model):
     status: Mapped[str] = mapped_column(sa.String(20))
     message: Mapped[str] = mapped_column(sa.Text, default="")
     tried_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+UPLOAD_REQUESTED = "requested"
+UPLOAD_DONE = "done"
+UPLOAD_FAILED = "upload_failed"
+UPLOAD_STATUSES = (UPLOAD_REQUESTED, UPLOAD_DONE, UPLOAD_FAILED)
+
+
+class UploadRequest(db.Model):
+    """A run of an upload job (P-0001) asking one target database to upload its sales now.
+
+    It is done once the device reports, after the request, that no sale waits on it; it fails
+    when the device keeps reporting sales waiting after being asked the try count of times.
+    """
+
+    __tablename__ = "upload_request"
+    __table_args__ = (
+        sa.UniqueConstraint("run_id", "channel_database_id", name="uq_upload_request_target"),
+        # The heartbeat asks for the open requests of one database on every call.
+        sa.Index("ix_upload_request_open", "channel_database_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(sa.ForeignKey("distribution_run.id"), index=True)
+    channel_database_id: Mapped[int] = mapped_column(sa.ForeignKey("channel_database.id"))
+    status: Mapped[str] = mapped_column(sa.String(20), default=UPLOAD_REQUESTED)
+    # Heartbeats told to upload that still reported sales waiting.
+    tries: Mapped[int] = mapped_column(default=0)
+    # What the device reported waiting on the first heartbeat after the request.
+    pending_reported: Mapped[int | None] = mapped_column()
+    # Sales received from the database after the request (accepted or duplicate).
+    sent: Mapped[int] = mapped_column(default=0)
+    message: Mapped[str] = mapped_column(sa.Text, default="")
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    run: Mapped[DistributionRun] = relationship()
+    channel_database: Mapped[ChannelDatabase] = relationship()

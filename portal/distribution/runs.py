@@ -9,7 +9,7 @@ from portal.core.errors import Conflict, NotFound, ValidationFailed
 from portal.core.extensions import db
 from portal.core.models import utcnow
 from portal.core.search import search
-from portal.distribution import builds
+from portal.distribution import builds, upload_requests
 from portal.distribution.models import (
     RUN_DONE,
     RUN_RUNNING,
@@ -95,8 +95,8 @@ def plan_run(run_id: int) -> list[int]:
         for item in planned
     ]
     db.session.add_all(sessions)
-    run.sessions_total = len(sessions)
-    if not sessions:
+    run.sessions_total = len(sessions) + upload_requests.plan(run)
+    if not run.sessions_total:
         run.status = RUN_DONE
         run.finished_at = utcnow()
         run.message = (

@@ -12,7 +12,7 @@ from portal.auth.roles import Permission
 from portal.core.errors import DomainError
 from portal.core.extensions import db
 from portal.core.web import attempt, form_page, id_arg, paginate, submit
-from portal.distribution import lifecycle, runs, services, sessions, tasks
+from portal.distribution import lifecycle, runs, services, sessions, tasks, upload_requests
 from portal.distribution.forms import (
     FullPackageForm,
     NewScheduleForm,
@@ -151,7 +151,7 @@ def full_package(database_id: int):
 @bp.get("/runs/<int:run_id>")
 @permission_required(Permission.READ_SETUP)
 def run_detail(run_id: int):
-    """A run: status, live progress, and its download sessions with filters."""
+    """A run: status, live progress, the stores not uploaded yet, its download sessions."""
     run = runs.get_run(run_id)
     filters = SessionFilterForm(request.args)
     page = paginate(_with_links(sessions.sessions_query(run_id=run.id, **filters.filters())))
@@ -164,6 +164,7 @@ def run_detail(run_id: int):
         finished=run.status in (RUN_DONE, RUN_FAILED),
         failed_count=lifecycle.failed_of_run(run.id),
         pending_count=lifecycle.pending_of_run(run.id),
+        uploads=upload_requests.run_uploads(run) if upload_requests.has_upload_job(run) else None,
     )
 
 

@@ -109,7 +109,7 @@ def upload(
     _finish_session(session_id, response)
     # Last: the device's status row is one per database, and holding it longer than this
     # would make every other upload of the database wait.
-    _record_last_upload(database, now)
+    _record_last_upload(database, now, counts[ACCEPTED] + counts[DUPLICATE])
     return response, False
 
 
@@ -300,6 +300,6 @@ def _finish_session(session_id: int, response: dict[str, Any]) -> None:
     )
 
 
-def _record_last_upload(database: ChannelDatabase, now) -> None:
+def _record_last_upload(database: ChannelDatabase, now, stored: int = 0) -> None:
     """Tell the listeners (the device's status) that the database's batch was answered."""
-    signals.batch_answered.send(database=database, now=now)
+    signals.batch_answered.send(database=database, now=now, stored=stored)

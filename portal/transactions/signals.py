@@ -26,8 +26,9 @@ batch_answered = _signals.signal(
     "batch-answered",
     doc="""A channel database's device got an answer to a batch: stored now, or replayed.
 
-    Sent with `database` (the ChannelDatabase) and `now`, last in the batch's open unit of work,
-    also when the answer is the stored response to a retry.
+    Sent with `database` (the ChannelDatabase), `now` and `stored` (the batch's sales now held
+    at HQ: accepted or duplicate; 0 for a replayed answer, counted the first time), last in the
+    batch's open unit of work, also when the answer is the stored response to a retry.
     """,
 )
 

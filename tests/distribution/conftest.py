@@ -61,8 +61,9 @@ def run_schedule(code: str = "1080", full: bool = False):
 
 def build_run(run_id: int):
     """Plan and build a requested run here, one session at a time, as workers would."""
-    for session_id in runs.plan_run(run_id):
-        db.session.commit()
+    session_ids = runs.plan_run(run_id)
+    db.session.commit()
+    for session_id in session_ids:
         builds.build_session(session_id)
         db.session.commit()
     run = db.session.get(DistributionRun, run_id)

@@ -77,7 +77,7 @@ def test_only_the_profiles_download_scopes_count(chain):
         {
             "scopes": [
                 {"name": "Tax", "direction": "download", "tables": ["tax_code", "tax_rate"]},
-                {"name": "Sales", "direction": "upload", "tables": ["product"]},
+                {"name": "Sales", "direction": "upload", "tables": ["sales_transaction"]},
             ]
         },
     )

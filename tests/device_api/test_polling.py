@@ -1,0 +1,77 @@
+"""A device polling with nothing new costs little: the package list answers 304 to its ETag."""
+
+import pytest
+import sqlalchemy as sa
+
+from portal.core.extensions import db
+from portal.device_api.models import DeviceToken
+from tests.device_api.conftest import API, database_named, device_of
+from tests.device_api.test_packages import change_texas_rate
+from tests.distribution.conftest import run_schedule
+
+pytestmark = pytest.mark.usefixtures("app_ctx", "stores_group")
+
+AVAILABLE = f"{API}/packages?status=available"
+
+
+@pytest.fixture
+def houston(client):
+    """The headers of HOUSTON's activated store server, its first full package built."""
+    return device_of(client, "HOUSTON")
+
+
+def check(client, headers, etag: str | None = None):
+    """The package check a device sends, with the ETag of its last answer if it has one."""
+    return client.get(AVAILABLE, headers={**headers, **({"If-None-Match": etag} if etag else {})})
+
+
+def test_an_unchanged_package_list_answers_304_to_its_etag_without_a_body(client, houston):
+    first = check(client, houston)
+    assert first.status_code == 200
+    etag = first.headers["ETag"]
+    assert etag and len(first.json["items"]) == 1
+
+    again = check(client, houston, etag)
+
+    assert again.status_code == 304
+    assert again.data == b""
+
+
+def test_a_new_package_or_a_changed_status_changes_the_etag(client, houston):
+    etag = check(client, houston).headers["ETag"]
+    change_texas_rate("6.75")
+    run_schedule()
+
+    changed = check(client, houston, etag)
+
+    assert changed.status_code == 200
+    assert len(changed.json["items"]) == 2
+    assert changed.headers["ETag"] != etag
+    etag = changed.headers["ETag"]
+    first = changed.json["items"][0]["id"]
+    applied = client.post(
+        f"{API}/packages/{first}/status", json={"status": "applied"}, headers=houston
+    )
+    assert applied.status_code == 200, applied.text
+
+    after = check(client, houston, etag)
+
+    assert after.status_code == 200
+    assert [item["id"] for item in after.json["items"]] != [first]
+    assert after.headers["ETag"] != etag
+    assert check(client, houston, after.headers["ETag"]).status_code == 304
+
+
+def test_the_token_s_last_use_is_written_once_a_minute_not_on_every_request(client, houston):
+    token = db.session.scalar(
+        sa.select(DeviceToken).filter_by(channel_database_id=database_named("HOUSTON").id)
+    )
+    assert check(client, houston).status_code == 200
+    db.session.refresh(token)
+    used = token.last_used_at
+    assert used is not None
+
+    assert check(client, houston).status_code == 200
+    db.session.refresh(token)
+
+    assert token.last_used_at == used
