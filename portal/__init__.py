@@ -76,6 +76,7 @@ def register_blueprints(app: Flask) -> None:
     from portal.dashboard import views as dashboard_views
     from portal.device_api import activation_api  # noqa: F401  (its route is channels_api's)
     from portal.device_api import api as device_api
+    from portal.device_api import statements as device_statements
     from portal.device_api import uploads as device_uploads
     from portal.device_api import views as device_views
     from portal.distribution import api as distribution_api
@@ -119,6 +120,7 @@ def register_blueprints(app: Flask) -> None:
         masterdata_api.blp,
         device_api.blp,
         device_uploads.blp,
+        device_statements.blp,
         transactions_auditor_api.blp,
         anomalies_api.blp,
     ):

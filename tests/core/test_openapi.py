@@ -34,6 +34,7 @@ ENDPOINTS = {
     "/api/v1/device/packages/{session_id}/status": {"post"},
     "/api/v1/device/status": {"post"},
     "/api/v1/device/transactions": {"post"},
+    "/api/v1/device/statements": {"post"},
     "/api/v1/transactions": {"get"},
     "/api/v1/transactions/{pos_transaction_id}": {"get"},
     "/api/v1/transactions/{pos_transaction_id}/review": {"post"},
