@@ -69,6 +69,8 @@ def register_blueprints(app: Flask) -> None:
     """Mount the HTML pages and the JSON API of every feature."""
     from portal.auditor import anomaly_api as anomalies_api
     from portal.auditor import anomaly_views as anomalies_views
+    from portal.auditor import reconciliation_views
+    from portal.auditor import statement_api as statements_api
     from portal.auditor import transaction_api as transactions_auditor_api
     from portal.auditor import transaction_views as transactions_views
     from portal.auth import audit_views
@@ -107,6 +109,7 @@ def register_blueprints(app: Flask) -> None:
         device_views,
         transactions_views,
         anomalies_views,
+        reconciliation_views,
     ):
         app.register_blueprint(module.bp)
     for blueprint in (
@@ -123,6 +126,7 @@ def register_blueprints(app: Flask) -> None:
         device_statements.blp,
         transactions_auditor_api.blp,
         anomalies_api.blp,
+        statements_api.blp,
     ):
         api.register_blueprint(blueprint)
         # Bearer tokens, not cookies, authenticate the API, so CSRF tokens do not apply there.

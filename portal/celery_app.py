@@ -3,7 +3,7 @@
 from celery import Celery, Task
 from flask import Flask, has_app_context
 
-TASK_MODULES = ["portal.distribution.tasks", "portal.device_api.tasks"]
+TASK_MODULES = ["portal.distribution.tasks", "portal.device_api.tasks", "portal.auditor.tasks"]
 
 
 def celery_init_app(app: Flask) -> Celery:

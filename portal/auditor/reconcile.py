@@ -24,6 +24,7 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 
+from portal.auditor import shifts_due
 from portal.auditor.models import (
     STATEMENT_MISSING,
     STATEMENT_SALES_MISSING,
@@ -38,6 +39,7 @@ from portal.transactions.statement_hash import sales_digest
 
 SHOWN = 100
 ZERO = Decimal(0)
+CENT = Decimal("0.01")
 
 
 def on_statement(statement: ShiftStatement, now: datetime) -> None:
@@ -54,6 +56,7 @@ def on_statement(statement: ShiftStatement, now: datetime) -> None:
         check_chain(later, now)
         reconcile(later, now)
     reconcile(statement, now)
+    shifts_due.check(now, {statement.register_id})
 
 
 def on_sales(arrivals: list[Arrival], now: datetime) -> None:
@@ -166,7 +169,7 @@ def reconcile(statement: ShiftStatement, now: datetime) -> None:
             "shift_id": statement.shift_id,
             "missing": missing[:SHOWN],
             "missing_count": len(missing),
-            "unaccounted": str(statement.unaccounted),
+            "unaccounted": _text(statement.unaccounted),
         },
         now,
     )
@@ -230,7 +233,17 @@ def _differences(statement: ShiftStatement, kinds: dict, firsts) -> dict:
 
 
 def _money_difference(stated: Decimal, received: Decimal) -> dict:
-    return {"stated": str(stated), "received": str(received), "difference": str(stated - received)}
+    return {
+        "stated": _text(stated),
+        "received": _text(received),
+        "difference": _text(stated - received),
+    }
+
+
+def _text(value: Decimal) -> str:
+    """An amount as exact text: two places when that loses nothing, else all it has."""
+    cents = value.quantize(CENT)
+    return str(cents if cents == value else value.normalize())
 
 
 def _missing_message(statement: ShiftStatement, missing: list[int]) -> str:

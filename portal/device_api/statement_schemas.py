@@ -10,7 +10,6 @@ from portal.transactions.models import STATEMENT_STATES, TRANSACTION_KINDS
 from portal.transactions.statements import ACCEPTED, DUPLICATE
 
 LIMIT = Decimal(10) ** 14
-KIND = ma.fields.String(validate=ma.validate.OneOf(TRANSACTION_KINDS))
 SHA256 = ma.validate.Regexp(r"^[0-9a-f]{64}$", error="A SHA-256 in 64 lowercase hex digits.")
 
 
@@ -21,11 +20,28 @@ def _money(value: Decimal) -> None:
         raise ma.ValidationError("Less than 10^14 in size.")
 
 
+def _at_most_50(value: dict) -> None:
+    if len(value) > 50:
+        raise ma.ValidationError("At most 50 payment methods.")
+
+
 def _money_field(**kwargs) -> DecimalString:
     return DecimalString(validate=_money, metadata={"example": "512.40"}, **kwargs)
 
 
-class StatementSchema(ma.Schema):
+CountsSchema = ma.Schema.from_dict(
+    {
+        kind: ma.fields.Integer(strict=True, validate=ma.validate.Range(min=0, max=MAX_INT))
+        for kind in TRANSACTION_KINDS
+    },
+    name="StatementCounts",
+)
+TotalsSchema = ma.Schema.from_dict(
+    {kind: _money_field() for kind in TRANSACTION_KINDS}, name="StatementTotals"
+)
+
+
+class DeviceStatementSchema(ma.Schema):
     """A register's shift statement (its Z report), money as decimal strings."""
 
     register = ma.fields.String(
@@ -44,15 +60,13 @@ class StatementSchema(ma.Schema):
     last_sequence = ma.fields.Integer(
         required=True, strict=True, validate=ma.validate.Range(min=1, max=2**53)
     )
-    counts = ma.fields.Dict(
-        keys=KIND,
-        values=ma.fields.Integer(strict=True, validate=ma.validate.Range(min=0, max=MAX_INT)),
+    counts = ma.fields.Nested(
+        CountsSchema,
         required=True,
         metadata={"example": {"sale": 38, "return": 1, "void": 1}},
     )
-    totals = ma.fields.Dict(
-        keys=KIND,
-        values=_money_field(),
+    totals = ma.fields.Nested(
+        TotalsSchema,
         required=True,
         metadata={"example": {"sale": "512.40", "return": "-12.00", "void": "0.00"}},
     )
@@ -60,8 +74,8 @@ class StatementSchema(ma.Schema):
         keys=ma.fields.String(validate=ma.validate.Length(min=1, max=30)),
         values=_money_field(),
         required=True,
-        validate=ma.validate.Length(max=50),
-        metadata={"example": {"cash": "300.40", "card": "200.00"}},
+        validate=_at_most_50,
+        metadata={"example": {"cash": "300.40", "card": "200.00"}, "maxProperties": 50},
     )
     previous_hash = ma.fields.String(
         required=True,

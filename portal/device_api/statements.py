@@ -8,7 +8,7 @@ from flask.views import MethodView
 from portal.core.api import api_blueprint, errors
 from portal.core.extensions import db
 from portal.device_api.auth import DEVICE_TOKEN, current_database, device_required
-from portal.device_api.statement_schemas import StatementReceiptSchema, StatementSchema
+from portal.device_api.statement_schemas import DeviceStatementSchema, StatementReceiptSchema
 from portal.transactions import statements
 
 blp = api_blueprint(
@@ -25,7 +25,7 @@ class Statements(MethodView):
 
     @device_required
     @blp.doc(security=DEVICE_TOKEN)
-    @blp.arguments(StatementSchema)
+    @blp.arguments(DeviceStatementSchema)
     @blp.response(200, StatementReceiptSchema)
     @errors(blp, 400, 401, 403, 409, 422)
     def post(self, data):

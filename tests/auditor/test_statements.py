@@ -1,9 +1,12 @@
 """Shift statements: sent by a register's device, stored once, reconciled against its sales."""
 
+from datetime import timedelta
+
 import pytest
 import sqlalchemy as sa
 
 from portal.auditor.models import Anomaly
+from portal.auditor.tasks import statements_due
 from portal.core.extensions import db
 from portal.transactions.models import ShiftStatement
 from portal.transactions.statement_hash import sales_digest, statement_hash
@@ -133,8 +136,8 @@ def test_totals_differ_per_payment_method(client, register_device):
     )
     assert answer["state"] == "totals_differ"
     differences = stored("2026-11-20-1").differences
-    assert differences["payments"]["cash"]["difference"] == "1.9800"
-    assert differences["payments"]["card"]["difference"] == "-1.9800"
+    assert differences["payments"]["cash"]["difference"] == "1.98"
+    assert differences["payments"]["card"]["difference"] == "-1.98"
     assert open_kinds("2026-11-20-1") == ["statement_totals_differ"]
 
 
@@ -174,3 +177,23 @@ def test_a_restarted_chain_is_broken(client, register_device):
     later = statement(shift="2", first=3, last=4)
     later |= {"opened_at": "2026-11-21T08:00:00-06:00", "closed_at": "2026-11-21T18:00:00-06:00"}
     assert post(client, register_device, later)["state"] == "statement_missing"
+
+
+def test_a_register_that_sold_and_closed_no_shift(client, register_device):
+    old = timedelta(hours=30)
+    send(client, register_device, *(made("HOUSTON-1", n, ago=old) for n in (1, 2, 3, 4)))
+    send(client, register_device, made("HOUSTON-1", 5))  # too recent to be overdue
+    post(client, register_device, statement(first=1, last=2))
+    assert statements_due() == 1  # as beat runs it
+    (overdue,) = db.session.scalars(
+        sa.select(Anomaly).where(
+            Anomaly.kind == "statement_missing", Anomaly.shift_statement_id.is_(None)
+        )
+    )
+    assert (overdue.detail["from"], overdue.detail["to"], overdue.detail["sales"]) == (3, 4, 2)
+    assert overdue.pos_transaction.sequence == 3 and overdue.cleared_at is None
+    later = statement(shift="2", first=3, last=5, previous=stored("2026-11-20-1").statement_hash)
+    later |= {"opened_at": "2026-11-21T08:00:00-06:00", "closed_at": "2026-11-21T18:00:00-06:00"}
+    assert post(client, register_device, later)["state"] == "reconciled"
+    db.session.refresh(overdue)
+    assert overdue.cleared_at is not None

@@ -35,6 +35,7 @@ ENDPOINTS = {
     "/api/v1/device/status": {"post"},
     "/api/v1/device/transactions": {"post"},
     "/api/v1/device/statements": {"post"},
+    "/api/v1/statements": {"get"},
     "/api/v1/transactions": {"get"},
     "/api/v1/transactions/{pos_transaction_id}": {"get"},
     "/api/v1/transactions/{pos_transaction_id}/review": {"post"},
