@@ -2,6 +2,7 @@
 
 from flask_wtf import FlaskForm
 from wtforms import (
+    BooleanField,
     SelectChoice,
     SelectField,
     StringField,
@@ -93,3 +94,16 @@ class ReviewForm(FlaskForm):
         validators=[AnyOf(REVIEW_ACTIONS)],
     )
     comment = TextAreaField("Comment", validators=[Length(max=MAX_COMMENT)])
+
+
+class BulkReviewForm(FlaskForm):
+    """One verdict on the rows ticked on a list, or on every row its filter matches."""
+
+    all_matching = BooleanField("All matching this filter")
+    status = SelectField(
+        "Review status",
+        choices=[SelectChoice(status, status.capitalize()) for status in REVIEW_ACTIONS],
+        validators=[AnyOf(REVIEW_ACTIONS)],
+    )
+    comment = TextAreaField("Comment", validators=[Length(max=MAX_COMMENT)])
+    resolve_anomalies = BooleanField("Resolve their open anomalies too")

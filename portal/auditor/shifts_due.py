@@ -40,7 +40,6 @@ def check(now: datetime, register_ids: set[int] | None = None) -> int:
                 sa.func.min(t.sequence).label("first"),
                 sa.func.max(t.sequence).label("last"),
                 sa.func.sum(t.total).label("amount"),
-                sa.func.min(t.id).label("first_id"),
             )
             .join(covered, covered.c.register_id == t.register_id)
             .where(t.sequence > covered.c.last, t.created_at < cutoff)
@@ -74,12 +73,17 @@ def check(now: datetime, register_ids: set[int] | None = None) -> int:
         }
         anomaly = current.get(register_id)
         if anomaly is None:
+            first_sale = db.session.scalar(
+                sa.select(sa.func.min(t.id)).where(
+                    t.register_id == register_id, t.sequence == row.first
+                )
+            )
             db.session.add(
                 Anomaly(
                     kind=STATEMENT_MISSING,
                     store_id=row.store_id,
                     register_id=register_id,
-                    pos_transaction_id=row.first_id,
+                    pos_transaction_id=first_sale,
                     message=message,
                     detail=detail,
                     detected_at=now,

@@ -11,8 +11,9 @@ from flask import (
 )
 from sqlalchemy.orm import joinedload, selectinload
 
-from portal.auditor import export, reviews
+from portal.auditor import bulk_pages, export, reviews
 from portal.auditor.forms import (
+    BulkReviewForm,
     ReviewForm,
     TransactionFilterForm,
     UploadSessionFilterForm,
@@ -41,12 +42,32 @@ def index():
     stmt = transactions_query(form.filters())
     if wants_csv():
         return _export(stmt)
+    return _list_page(form, stmt, BulkReviewForm(formdata=None))
+
+
+@bp.post("/transactions/review")
+@permission_required(Permission.REVIEW_TRANSACTIONS)
+def review_many():
+    """One verdict on the ticked transactions, or on all the list's filter matches."""
+    form = TransactionFilterForm(request.args)
+    form.validate()
+    bulk = BulkReviewForm()
+    if bulk_pages.submit(SUBJECT_TRANSACTION, form.filters(), bulk):
+        return redirect(url_for("transactions.index", **form.args()), 303)
+    return _list_page(form, transactions_query(form.filters()), bulk), 422
+
+
+def _list_page(form: TransactionFilterForm, stmt: sa.Select, bulk: BulkReviewForm):
+    count, more = bulk_pages.matching(stmt)
     stmt = stmt.options(joinedload(PosTransaction.store), joinedload(PosTransaction.register))
     page = cursor_page(stmt, (PosTransaction.created_at, PosTransaction.id), form.args())
     return render_template(
         "transactions/index.html",
         form=form,
         page=page,
+        bulk=bulk,
+        count=count,
+        more=more,
         anomalies=_anomaly_kinds([sale.id for sale in page.items]),
         export_args=form.args() | {"format": "csv"},
     )
