@@ -42,15 +42,15 @@ def transactions_query(filters: dict) -> sa.Select:
     - "min_total", "max_total": Decimal, inclusive;
     - "review_status": one of portal.auditor.models.REVIEW_STATUSES;
     - "anomaly": an anomaly kind the transaction has (cleared or not);
-    - "q": text a receipt number or transaction id starts with (case-insensitive).
+    - "q": text anywhere in a receipt number (case-insensitive), or a transaction id's start.
     """
     stmt = sa.select(PosTransaction)
     if _given(filters, "q"):
-        start = escape_like(filters["q"].strip().lower()) + "%"
+        text = escape_like(filters["q"].strip().lower())
         stmt = stmt.where(
             sa.or_(
-                sa.func.lower(PosTransaction.receipt_number).like(start, escape="\\"),
-                PosTransaction.transaction_id.like(start, escape="\\"),
+                PosTransaction.receipt_number.ilike(f"%{text}%", escape="\\"),
+                PosTransaction.transaction_id.like(f"{text}%", escape="\\"),
             )
         )
     if _given(filters, "store"):

@@ -127,6 +127,14 @@ sa.Index(
     sa.func.lower(PosTransaction.receipt_number).label("receipt_lower"),
     postgresql_ops={"receipt_lower": "text_pattern_ops"},
 )
+# A receipt found by any part of its number (ILIKE '%text%'): a GIN index of its trigrams on
+# PostgreSQL (pg_trgm), a plain one elsewhere.
+sa.Index(
+    "ix_pos_transaction_receipt_number_trgm",
+    PosTransaction.receipt_number,
+    postgresql_using="gin",
+    postgresql_ops={"receipt_number": "gin_trgm_ops"},
+)
 sa.Index(
     "ix_pos_transaction_transaction_id_prefix",
     PosTransaction.transaction_id,

@@ -104,6 +104,9 @@ def test_sales_made_at_the_same_instant_page_by_id(client, auditor, store_device
         ({"review_status": "open"}, [4, 3, 2, 1, 0]),
         ({"review_status": "flagged"}, []),
         ({"q": "houston-2-000002"}, [3]),
+        # Any part of a receipt number, in any case.
+        ({"q": "n-2-000"}, [3, 2]),
+        ({"q": "ON-2-000002"}, [3]),
     ],
 )
 def test_filters(client, auditor, shop, query, expected):
