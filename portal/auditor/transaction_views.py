@@ -11,7 +11,7 @@ from flask import (
 )
 from sqlalchemy.orm import joinedload, selectinload
 
-from portal.auditor import bulk_pages, export, reviews
+from portal.auditor import bulk_pages, diff, export, reviews
 from portal.auditor.forms import (
     BulkReviewForm,
     ReviewForm,
@@ -144,10 +144,12 @@ def _detail(sale: PosTransaction, form: ReviewForm):
         .where(Anomaly.pos_transaction_id == sale.id)
         .order_by(Anomaly.detected_at, Anomaly.id)
     )
-    conflicts = db.session.scalars(
-        sa.select(TransactionConflict)
-        .where(TransactionConflict.pos_transaction_id == sale.id)
-        .order_by(TransactionConflict.id)
+    conflicts = list(
+        db.session.scalars(
+            sa.select(TransactionConflict)
+            .where(TransactionConflict.pos_transaction_id == sale.id)
+            .order_by(TransactionConflict.id)
+        )
     )
     return render_template(
         "transactions/detail.html",
@@ -155,7 +157,8 @@ def _detail(sale: PosTransaction, form: ReviewForm):
         local=export.local_time(sale),
         session=db.session.get(UploadSession, sale.upload_session_id),
         anomalies=list(anomalies),
-        conflicts=list(conflicts),
+        conflicts=conflicts,
+        diffs={c.id: diff.compare(diff.stored_version(sale), c.payload) for c in conflicts},
         history=reviews.history(SUBJECT_TRANSACTION, sale.id),
         form=form,
     )
