@@ -128,5 +128,6 @@ def stores():
         "anomalies/stores.html",
         form=form,
         summaries=summaries,
+        totals=charts.totals_per_currency(summaries),
         export_args=form.args() | {"format": "csv"},
     )

@@ -83,6 +83,7 @@ STATEMENT_HEADER = (
 STORE_HEADER = (
     "store",
     "name",
+    "currency",
     "transactions",
     "value",
     "offline",
@@ -216,6 +217,7 @@ def store_rows(summaries: list[StoreSummary]) -> Iterator[list]:
         yield [
             row.store_number,
             text(row.name),
+            row.currency,
             row.transactions,
             amount(row.value),
             row.offline,

@@ -26,6 +26,7 @@ from portal.core.downloads import csv_response, wants_csv
 from portal.core.errors import NotFound
 from portal.core.extensions import db
 from portal.core.models import utcnow
+from portal.core.money import money
 from portal.core.web import cursor_page, submit
 from portal.setup.models import ChannelDatabase
 from portal.transactions.models import PosTransaction, TransactionConflict, UploadSession
@@ -195,6 +196,12 @@ def upload_session(session_id: int):
     results = (session.response or {}).get("results", [])
     refused = [result for result in results if result.get("status") in ("rejected", "conflict")]
     return render_template("transactions/upload_session.html", session=session, refused=refused)
+
+
+@bp.app_template_filter("money")
+def money_filter(value, currency: str | None = None) -> str:
+    """An amount in its store's currency, with symbol and decimals."""
+    return money(value, currency)
 
 
 @bp.app_template_filter("amount")

@@ -110,6 +110,16 @@ RULES = {
     },
     "GET /api/v1/anomalies": {"cursor": CURSOR},
     "POST /api/v1/anomalies/{anomaly_id}/review": {"comment": "flagged and resolved need one"},
+    "POST /api/v1/transactions/review": {
+        "ids": "either ids or a filter, naming existing transactions",
+        "filter": "either ids or a filter, matching at most 5000",
+        "comment": "flagged and resolved need one",
+    },
+    "POST /api/v1/anomalies/review": {
+        "ids": "either ids or a filter, naming existing anomalies",
+        "filter": "either ids or a filter, matching at most 5000",
+        "comment": "flagged and resolved need one",
+    },
 }
 
 
