@@ -6,7 +6,9 @@ from portal.auditor.anomaly_schemas import AnomalyListArgsSchema
 from portal.auditor.models import REVIEW_ACTIONS
 from portal.auditor.reviews import MAX_BULK
 from portal.auditor.transaction_schemas import ReceivedTransactionListArgsSchema
-from portal.device_api.schemas import MAX_INT
+
+# PostgreSQL's integer columns end here; a larger id must be a field error, not a crash.
+MAX_INT = 2**31 - 1
 
 
 class TransactionFilterSchema(ReceivedTransactionListArgsSchema):
