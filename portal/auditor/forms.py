@@ -96,6 +96,12 @@ class ReviewForm(FlaskForm):
     comment = TextAreaField("Comment", validators=[Length(max=MAX_COMMENT)])
 
 
+class TransactionReviewForm(ReviewForm):
+    """A verdict on a transaction, which may resolve its open anomalies with it."""
+
+    resolve_anomalies = BooleanField("Also resolve its open anomalies")
+
+
 class BulkReviewForm(FlaskForm):
     """One verdict on the rows ticked on a list, or on every row its filter matches."""
 

@@ -16,6 +16,7 @@ from portal.auditor.forms import (
     BulkReviewForm,
     ReviewForm,
     TransactionFilterForm,
+    TransactionReviewForm,
     UploadSessionFilterForm,
 )
 from portal.auditor.models import SUBJECT_TRANSACTION, Anomaly
@@ -107,7 +108,7 @@ def _anomaly_kinds(ids: list[int]) -> dict[int, dict[str, int]]:
 @permission_required(Permission.READ_TRANSACTIONS)
 def detail(pos_transaction_id: int):
     """Everything HQ knows about one transaction, and the form to review it."""
-    return _detail(_get_sale(pos_transaction_id), ReviewForm())
+    return _detail(_get_sale(pos_transaction_id), TransactionReviewForm())
 
 
 @bp.post("/transactions/<int:pos_transaction_id>/review")
@@ -115,11 +116,15 @@ def detail(pos_transaction_id: int):
 def review(pos_transaction_id: int):
     """Record the auditor's verdict on the transaction; its content stays as received."""
     sale = _get_sale(pos_transaction_id)
-    form = ReviewForm()
+    form = TransactionReviewForm()
     recorded = submit(
         form,
         lambda: reviews.review(
-            SUBJECT_TRANSACTION, sale.id, form.status.data, form.comment.data or ""
+            SUBJECT_TRANSACTION,
+            sale.id,
+            form.status.data,
+            form.comment.data or "",
+            resolve_anomalies=bool(form.resolve_anomalies.data),
         ),
     )
     if recorded is None:
