@@ -11,7 +11,7 @@ from flask import (
 )
 from sqlalchemy.orm import joinedload, selectinload
 
-from portal.auditor import bulk_pages, diff, export, reviews
+from portal.auditor import bulk_pages, diff, export, names, reviews
 from portal.auditor.forms import (
     BulkReviewForm,
     ReviewForm,
@@ -63,8 +63,10 @@ def _list_page(form: TransactionFilterForm, stmt: sa.Select, bulk: BulkReviewFor
     count, more = bulk_pages.matching(stmt)
     stmt = stmt.options(joinedload(PosTransaction.store), joinedload(PosTransaction.register))
     page = cursor_page(stmt, (PosTransaction.created_at, PosTransaction.id), form.args())
+    staff = names.staff_names({sale.staff for sale in page.items})
     return render_template(
         "transactions/index.html",
+        staff=staff,
         form=form,
         page=page,
         bulk=bulk,
@@ -165,6 +167,8 @@ def _detail(sale: PosTransaction, form: ReviewForm):
         anomalies=list(anomalies),
         conflicts=conflicts,
         diffs={c.id: diff.compare(diff.stored_version(sale), c.payload) for c in conflicts},
+        products=names.product_names({line.product for line in sale.lines}),
+        staff=names.staff_names({sale.staff}),
         history=reviews.history(SUBJECT_TRANSACTION, sale.id),
         form=form,
     )

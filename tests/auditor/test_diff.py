@@ -5,6 +5,10 @@ import re
 import pytest
 
 from portal.auditor import diff
+from portal.core.extensions import db
+from portal.masterdata import services
+from portal.masterdata.people import Worker
+from portal.masterdata.products import Product
 from tests.transactions.auditor_setup import sold, stored, upload
 from tests.transactions.conftest import stores  # noqa: F401
 
@@ -56,3 +60,15 @@ def test_the_transaction_page_shows_the_conflict_side_by_side(client, login, sto
     assert marked == ["Staff", "Payment 1 method"]
     assert "Payment 1 method CARD → cash" in html
     assert "<del>CARD</del>" in html and "<ins>cash</ins>" in html
+
+
+def test_products_and_staff_show_their_names_beside_their_codes(client, login, stores):  # noqa: F811
+    services.upsert(Product, ("product_number",), [{"product_number": "P-1001", "name": "Lamp"}])
+    services.upsert(Worker, ("staff_id",), [{"staff_id": "000160", "name": "Ana Ruiz"}])
+    db.session.commit()
+    sale = sold("HOUSTON-1", 1)
+    upload("HOUSTON-1", sale)
+    login("auditor")
+    html = client.get(f"/transactions/{stored(sale['transaction_id']).id}").get_data(as_text=True)
+    assert "<span data-product-name>Lamp</span>" in html and "Ana Ruiz" in html
+    assert "Ana Ruiz" in client.get("/transactions/").get_data(as_text=True)
