@@ -68,3 +68,6 @@ def test_conflict_diff_and_bulk_review_with_the_keyboard(page, make_user, stores
     assert len(comments) == 3
     page.set_viewport_size({"width": 390, "height": 800})
     assert horizontal_overflow(page) == 0, "the transactions list scrolls sideways at 390 px"
+    receipt = page.locator("tr[data-transaction] a").first
+    box = receipt.bounding_box()
+    assert box and box["x"] >= 0 and box["x"] + box["width"] <= 390, f"receipt off screen: {box}"

@@ -67,3 +67,20 @@ def test_auditor_finds_the_missing_sales_with_the_keyboard(page, make_user, stor
     expect(page.locator("tr[data-shift]")).to_have_count(1)
     page.set_viewport_size({"width": 390, "height": 800})
     assert horizontal_overflow(page) == 0, "the reconciliation page scrolls sideways at 390 px"
+
+
+def test_navigation_fits_one_row_at_1366_and_lists_fit_a_phone(page, signed_in, stores):  # noqa: F811
+    signed_in("admin")
+    page.set_viewport_size({"width": 1366, "height": 800})
+    page.goto("/")
+    tops = page.evaluate(
+        "() => [...document.querySelectorAll('#nav .nav-item')]"
+        ".map(item => Math.round(item.getBoundingClientRect().top))"
+    )
+    assert len(set(tops)) == 1, f"the menu takes more than one row at 1366 px: {tops}"
+    assert horizontal_overflow(page) == 0
+    page.set_viewport_size({"width": 390, "height": 800})
+    for path in ("/masterdata/product/", "/masterdata/worker/", "/stores/", "/registers/"):
+        assert page.goto(path).status == 200, path
+
+        assert horizontal_overflow(page) == 0, f"{path} scrolls sideways at 390 px"
