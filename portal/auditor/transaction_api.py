@@ -40,13 +40,13 @@ class Transactions(MethodView):
     @blp.response(200, ReceivedTransactionPageSchema)
     @errors(blp, 401, 403)
     def get(self, args):
-        """List transactions newest first (by created_at), filtered; keyset pages."""
+        """List transactions newest first (by created_at, then sequence), filtered; keyset pages."""
         stmt = queries.transactions_query(args).options(
             selectinload(PosTransaction.store), selectinload(PosTransaction.register)
         )
         items, next_cursor = keyset_page_desc(
             stmt,
-            (PosTransaction.created_at, PosTransaction.id),
+            queries.LIST_ORDER,
             args.get("cursor"),
             args["limit"],
         )

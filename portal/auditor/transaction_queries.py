@@ -15,6 +15,9 @@ from portal.setup.models import ChannelDatabase, Register, Store
 from portal.transactions.models import PosTransaction, TransactionConflict, UploadSession
 
 _COLUMNS = PosTransaction.__table__.columns
+# Newest first, and sales of the same instant by their sequence (receipt order); the id last
+# keeps the keys unique for the keyset pages.
+LIST_ORDER = (PosTransaction.created_at, PosTransaction.sequence, PosTransaction.id)
 
 
 def day_start(value: date | datetime) -> datetime:
@@ -32,7 +35,7 @@ def day_end(value: date | datetime) -> datetime:
 
 
 def transactions_query(filters: dict) -> sa.Select:
-    """Select received transactions, newest first by (created_at, id).
+    """Select received transactions, newest first by LIST_ORDER (created_at, sequence, id).
 
     `filters` keys, all optional; a missing key or a None / "" value does not filter:
     - "store": store number (str); "register": register number (str);
@@ -88,7 +91,7 @@ def transactions_query(filters: dict) -> sa.Select:
                 Anomaly.kind == filters["anomaly"],
             )
         )
-    return stmt.order_by(PosTransaction.created_at.desc(), PosTransaction.id.desc())
+    return stmt.order_by(*(key.desc() for key in LIST_ORDER))
 
 
 def upload_sessions_query(filters: dict) -> sa.Select:

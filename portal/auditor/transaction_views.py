@@ -20,7 +20,11 @@ from portal.auditor.forms import (
     UploadSessionFilterForm,
 )
 from portal.auditor.models import SUBJECT_TRANSACTION, Anomaly
-from portal.auditor.transaction_queries import transactions_query, upload_sessions_query
+from portal.auditor.transaction_queries import (
+    LIST_ORDER,
+    transactions_query,
+    upload_sessions_query,
+)
 from portal.auth.guards import permission_required
 from portal.auth.roles import Permission
 from portal.core.downloads import csv_response, wants_csv
@@ -62,7 +66,7 @@ def review_many():
 def _list_page(form: TransactionFilterForm, stmt: sa.Select, bulk: BulkReviewForm):
     count, more = bulk_pages.matching(stmt)
     stmt = stmt.options(joinedload(PosTransaction.store), joinedload(PosTransaction.register))
-    page = cursor_page(stmt, (PosTransaction.created_at, PosTransaction.id), form.args())
+    page = cursor_page(stmt, LIST_ORDER, form.args())
     staff = names.staff_names({sale.staff for sale in page.items})
     return render_template(
         "transactions/index.html",

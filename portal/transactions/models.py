@@ -82,6 +82,8 @@ class PosTransaction(db.Model):
         sa.Index("ix_pos_transaction_register_sequence", "register_id", "sequence"),
         # A receipt number used twice in a store is an anomaly, checked on every upload.
         sa.Index("ix_pos_transaction_store_receipt", "store_id", "receipt_number"),
+        # The auditors' lists: newest first, then by sequence, a page at a time.
+        sa.Index("ix_pos_transaction_created_sequence", "created_at", "sequence", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
