@@ -1,5 +1,6 @@
 """shift statements reconciled against the sales received
 
+The auditors' lists page by (created_at, sequence, id), with an index of those columns.
 Receipts are found by any part of their number: on PostgreSQL through a GIN index of their
 trigrams (pg_trgm, created by an earlier revision too), elsewhere a plain index. Building it on a
 million sales takes about a minute, during which the sales table takes no writes.
