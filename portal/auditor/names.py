@@ -1,4 +1,6 @@
-"""Names beside codes: the products and staff a sale names, as HQ's master data calls them."""
+"""A sale as a receipt reads: product and staff names beside their codes, taxes per code."""
+
+from decimal import Decimal
 
 import sqlalchemy as sa
 
@@ -26,3 +28,15 @@ def staff_names(ids: set[str]) -> dict[str, str]:
         sa.select(Worker.staff_id, Worker.name).where(Worker.staff_id.in_(ids))
     )
     return dict(rows.all())
+
+
+def tax_summary(lines) -> tuple[Decimal, list[tuple[str, Decimal, Decimal]]]:
+    """A receipt's subtotal (before tax) and, per tax code, the net it applies to and the tax."""
+    subtotal, taxes = Decimal(0), {}
+    for line in lines:
+        net = line.quantity * line.unit_price - line.discount
+        subtotal += net
+        code = line.tax_code or "—"
+        base, tax = taxes.get(code, (Decimal(0), Decimal(0)))
+        taxes[code] = (base + net, tax + line.tax_amount)
+    return subtotal, [(code, *taxes[code]) for code in sorted(taxes)]

@@ -173,6 +173,7 @@ def _detail(sale: PosTransaction, form: ReviewForm):
         diffs={c.id: diff.compare(diff.stored_version(sale), c.payload) for c in conflicts},
         products=names.product_names({line.product for line in sale.lines}),
         staff=names.staff_names({sale.staff}),
+        receipt=names.tax_summary(sale.lines),
         history=reviews.history(SUBJECT_TRANSACTION, sale.id),
         form=form,
     )

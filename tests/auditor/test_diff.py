@@ -71,4 +71,8 @@ def test_products_and_staff_show_their_names_beside_their_codes(client, login, s
     login("auditor")
     html = client.get(f"/transactions/{stored(sale['transaction_id']).id}").get_data(as_text=True)
     assert "<span data-product-name>Lamp</span>" in html and "Ana Ruiz" in html
+    # It reads like the receipt: subtotal, tax per code on its base, total, what paid it.
+    assert re.search(r'data-field="subtotal">\$9.98<', html)
+    assert re.search(r'<tr data-tax="VAT20">.*?on \$9.98.*?\$2.00<', html, re.S)
+    assert re.search(r'<tr data-paid="cash">.*?\$11.98<', html, re.S)
     assert "Ana Ruiz" in client.get("/transactions/").get_data(as_text=True)
