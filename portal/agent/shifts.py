@@ -5,6 +5,9 @@ next call, in order) and then sends every unsent one; `send_statements` only sen
 the hash of the register's previous statement (`portal.transactions.statement_hash`), so HQ
 sees a statement that never arrived or was altered.
 
+The statement carries the digest of the shift's sales (their content hashes, computed with HQ's
+own pure check of a sale), so HQ sees a sale whose content differs from what the register sold.
+
 Sequence numbers the register left unused (`sell --skip`) count as sales of the shift: they
 stand for sales the register made and lost, which HQ then reports missing.
 """
@@ -18,7 +21,8 @@ from portal.agent.client import PortalClient
 from portal.agent.errors import UsageError
 from portal.agent.local import LocalState, now_iso
 from portal.agent.sales import _register, _zone
-from portal.transactions.statement_hash import statement_hash
+from portal.transactions.statement_hash import sales_digest, statement_hash
+from portal.transactions.validation import check
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS agent_statement (
@@ -75,6 +79,7 @@ def record_statement(
             raise UsageError(f"Register {register} sold nothing since its last shift closed.")
         first = after + 1 if previous else rows[0]["sequence"]
         last = rows[-1]["sequence"]
+        digest = _digest([json.loads(row["payload"]) for row in rows])
         counts: Counter = Counter()
         totals: dict[str, Decimal] = {}
         payments: dict[str, Decimal] = {}
@@ -107,6 +112,7 @@ def record_statement(
             "totals": {kind: str(total) for kind, total in totals.items()},
             "payments": {method: str(amount) for method, amount in payments.items()},
             "previous_hash": previous["hash"] if previous else None,
+            "sales_digest": digest,
         }
         exists = conn.execute(
             "SELECT 1 FROM agent_statement WHERE register = ? AND shift_id = ?",
@@ -120,6 +126,21 @@ def record_statement(
             (register, shift_id, last, statement_hash(body), json.dumps(body)),
         )
     return body
+
+
+def _digest(sales: list[dict]) -> str | None:
+    """The shift's sales digest as HQ computes it from the sales it stores; None if unsure.
+
+    The content hash is HQ's own canonical form of a sale (a pure function of the sale), so a
+    sale HQ would refuse, and hence never hold, leaves the digest out.
+    """
+    hashes = []
+    for sale in sales:
+        checked, _ = check(sale)
+        if checked is None:
+            return None
+        hashes.append(checked.content_sha256)
+    return sales_digest(hashes)
 
 
 def send_statements(client: PortalClient, state: LocalState) -> list[dict]:

@@ -28,6 +28,7 @@ def test_a_closed_shift_reconciles_once_its_sales_arrive(agent, activated):
     assert agent("upload")[0] == 0
     (first,) = statements()
     assert first.state == "reconciled" and first.unaccounted == 0
+    assert first.sales_digest and "sales_digest" not in first.differences
 
     # A lost sale (a skipped number) in the next shift, chained to the first.
     assert agent("sell", "--count", "2", "--offline", "--skip", "1", "--seed", "5")[0] == 0
