@@ -83,6 +83,8 @@ def register_blueprints(app: Flask) -> None:
     """Mount the HTML pages and the JSON API of every feature."""
     from portal.auditor import anomaly_api as anomalies_api
     from portal.auditor import anomaly_views as anomalies_views
+    from portal.auditor import reconciliation_views
+    from portal.auditor import statement_api as statements_api
     from portal.auditor import transaction_api as transactions_auditor_api
     from portal.auditor import transaction_views as transactions_views
     from portal.auth import audit_views, password_views  # noqa: F401  (auth's routes)
@@ -91,6 +93,7 @@ def register_blueprints(app: Flask) -> None:
     from portal.dashboard import views as dashboard_views
     from portal.device_api import activation_api  # noqa: F401  (its route is channels_api's)
     from portal.device_api import api as device_api
+    from portal.device_api import statements as device_statements
     from portal.device_api import uploads as device_uploads
     from portal.device_api import views as device_views
     from portal.distribution import api as distribution_api
@@ -129,6 +132,7 @@ def register_blueprints(app: Flask) -> None:
         transactions_views,
         anomalies_views,
         bulk_views,
+        reconciliation_views,
     ):
         app.register_blueprint(module.bp)
     for blueprint in (
@@ -143,9 +147,11 @@ def register_blueprints(app: Flask) -> None:
         masterdata_api.blp,
         device_api.blp,
         device_uploads.blp,
+        device_statements.blp,
         transactions_auditor_api.blp,
         anomalies_api.blp,
         bulk_api.operations_blp,
+        statements_api.blp,
     ):
         api.register_blueprint(blueprint)
         # Bearer tokens, not cookies, authenticate the API, so CSRF tokens do not apply there.

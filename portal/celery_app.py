@@ -8,7 +8,12 @@ from prometheus_client import CollectorRegistry, multiprocess, start_http_server
 
 from portal.core.metrics import TASK_FAILURES
 
-TASK_MODULES = ["portal.distribution.tasks", "portal.device_api.tasks", "portal.setup.bulk.tasks"]
+TASK_MODULES = [
+    "portal.distribution.tasks",
+    "portal.device_api.tasks",
+    "portal.setup.bulk.tasks",
+    "portal.auditor.tasks",
+]
 
 
 def celery_init_app(app: Flask) -> Celery:

@@ -156,6 +156,8 @@ def load(instance_path: str) -> dict[str, Any]:
         "ANOMALY_OLD_DAYS": int(os.environ.get("ANOMALY_OLD_DAYS", "30")),
         # A bulk change of more records than this runs in a worker, with a progress bar.
         "BULK_TASK_THRESHOLD": int(os.environ.get("BULK_TASK_THRESHOLD", "1000")),
+        # A register's sales past its last shift statement, this old, are a statement missing.
+        "STATEMENT_DUE_HOURS": int(os.environ.get("STATEMENT_DUE_HOURS", "24")),
         "CELERY": {
             "broker_url": broker,
             "task_ignore_result": True,
@@ -174,6 +176,8 @@ def load(instance_path: str) -> dict[str, Any]:
                 "package-retention": {"task": "distribution.clean_packages", "schedule": 3600.0},
                 # The devices dashboard's chart over time: one count per state every 5 minutes.
                 "fleet-sample": {"task": "device_api.sample_fleet", "schedule": 300.0},
+                # Registers that sold but closed no shift (portal.auditor.shifts_due).
+                "statements-due": {"task": "auditor.statements_due", "schedule": 3600.0},
             },
             "broker_transport_options": broker_transport_options(broker),
         },

@@ -5,6 +5,7 @@
     portal-agent sell --count 10 --offline [--skip 1]
     portal-agent upload
     portal-agent resend HOUSTON-1-000003 [--changed]
+    portal-agent close-shift [--register HOUSTON-1] [--shift-id 2026-11-20-1]
     portal-agent status
     portal-agent run --sales-per-minute 10 [--minutes 60] [--time-scale 0.01]
     portal-agent disconnect | connect
@@ -19,7 +20,7 @@ import sys
 from decimal import Decimal
 from urllib.parse import urlsplit
 
-from portal.agent import mode, register_cli, sales, sync
+from portal.agent import mode, register_cli, sales, shifts, sync
 from portal.agent import upload as uploads
 from portal.agent.client import PortalClient
 from portal.agent.errors import EXIT_FAILED, AgentError, ApplyFailed, UsageError
@@ -103,6 +104,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--changed", action="store_true", help="with another payment method: HQ sees a conflict"
     )
     resend.set_defaults(command=run_resend)
+
+    close = commands.add_parser(
+        "close-shift", help="close the shift: send HQ the statement of what was sold"
+    )
+    close.add_argument("--register", help="the register closing (store databases)")
+    close.add_argument("--shift-id", help="the shift's id (default: <day>-<n>)")
+    close.set_defaults(command=run_close_shift)
 
     status = commands.add_parser("status", help="show the local state and send a heartbeat")
     status.add_argument("--json", action="store_true", help="print the state as JSON")
@@ -221,6 +229,16 @@ def run_upload(args, state: LocalState) -> int:
             file=sys.stderr,
         )
         return EXIT_FAILED
+    return 0
+
+
+def run_close_shift(args, state: LocalState) -> int:
+    """Record the shift's statement and send HQ every statement it lacks."""
+    state.activated()
+    with device_client(args, state) as client:
+        answers = shifts.close_shift(client, state, args.register, args.shift_id)
+    for answer in answers:
+        print(f"Shift {answer['shift_id']} sent: {answer['status']}, {answer.get('state')} at HQ.")
     return 0
 
 

@@ -1,20 +1,24 @@
 """The auditor workspace: anomalies found in uploaded sales, reviews, lists, exports and charts.
 
 It reads the received sales (`portal.transactions`) and hears of each stored batch through
-`portal.transactions.signals.sales_stored`; `transactions` never imports it.
+`portal.transactions.signals.sales_stored`, and of each shift statement through
+`statement_stored`; `transactions` never imports it.
 """
 
 from datetime import datetime
 
 from flask import Flask
 
-from portal.auditor import rules
-from portal.transactions.signals import Arrival, KeptConflict, sales_stored
+from portal.auditor import reconcile, rules
+from portal.transactions.models import ShiftStatement
+from portal.transactions.signals import Arrival, KeptConflict, sales_stored, statement_stored
 
 
 def init_app(app: Flask) -> None:
-    """Run the anomaly rules on every batch of sales stored, in the batch's own transaction."""
+    """Run the anomaly rules and the reconciliation on what is stored, in its own transaction."""
     sales_stored.connect(check_batch)
+    sales_stored.connect(reconcile_batch)
+    statement_stored.connect(reconcile_statement)
 
 
 def check_batch(
@@ -22,3 +26,13 @@ def check_batch(
 ) -> int:
     """Add the anomalies of a batch that ingest stored; how many were added."""
     return rules.check(arrivals, conflicts, now)
+
+
+def reconcile_batch(sender, *, arrivals: list[Arrival], now: datetime, **_) -> None:
+    """Reconcile again the shift statements the batch's sales fall in."""
+    reconcile.on_sales(arrivals, now)
+
+
+def reconcile_statement(sender, *, statement: ShiftStatement, now: datetime, **_) -> None:
+    """Reconcile a shift statement HQ just stored."""
+    reconcile.on_statement(statement, now)

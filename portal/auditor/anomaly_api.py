@@ -4,13 +4,14 @@ from flask.views import MethodView
 from sqlalchemy.orm import selectinload
 
 from portal.auditor import anomaly_queries as queries
-from portal.auditor import reviews
+from portal.auditor import bulk_review, reviews
 from portal.auditor.anomaly_schemas import (
     AnomalyListArgsSchema,
     AnomalyPageSchema,
     ReviewRequestSchema,
     ReviewSchema,
 )
+from portal.auditor.bulk_schemas import AnomalyBulkReviewSchema, BulkReviewResultSchema
 from portal.auditor.models import SUBJECT_ANOMALY, Anomaly
 from portal.auth.guards import api_permission_required
 from portal.auth.roles import Permission
@@ -43,6 +44,27 @@ class Anomalies(MethodView):
             stmt, (Anomaly.detected_at, Anomaly.id), args.get("cursor"), args["limit"]
         )
         return {"items": items, "next": next_cursor}
+
+
+@blp.route("/review")
+class AnomaliesReview(MethodView):
+    """One verdict on many anomalies."""
+
+    @api_permission_required(Permission.REVIEW_TRANSACTIONS)
+    @blp.arguments(AnomalyBulkReviewSchema)
+    @blp.response(200, BulkReviewResultSchema)
+    @errors(blp, 400, 401, 403, 404, 422)
+    def post(self, args):
+        """Review the anomalies given by id, or all the filter matches; each on its own."""
+        result = bulk_review.review(
+            SUBJECT_ANOMALY,
+            args["status"],
+            args["comment"],
+            ids=args.get("ids"),
+            filters=args.get("filter"),
+        )
+        db.session.commit()
+        return result
 
 
 @blp.route("/<int:anomaly_id>/review")

@@ -51,6 +51,15 @@ class ReviewRequestSchema(ma.Schema):
     comment = ma.fields.String(load_default="", metadata={"description": "At most 2000 characters"})
 
 
+class TransactionReviewRequestSchema(ReviewRequestSchema):
+    """A verdict on a transaction, which may resolve its open anomalies with it."""
+
+    resolve_anomalies = ma.fields.Boolean(
+        load_default=False,
+        metadata={"description": "Resolve its open anomalies too, with the same comment"},
+    )
+
+
 class ReviewSchema(ma.Schema):
     """One recorded review, never edited."""
 

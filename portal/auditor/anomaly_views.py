@@ -5,10 +5,10 @@ from datetime import timedelta
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from sqlalchemy.orm import joinedload
 
-from portal.auditor import charts, export, reviews
+from portal.auditor import bulk_pages, charts, export, reviews
 from portal.auditor.anomaly_forms import AnomalyFilterForm, PeriodForm
 from portal.auditor.anomaly_queries import anomalies_query
-from portal.auditor.forms import ReviewForm
+from portal.auditor.forms import BulkReviewForm, ReviewForm
 from portal.auditor.models import SUBJECT_ANOMALY, Anomaly
 from portal.auth.guards import permission_required
 from portal.auth.roles import Permission
@@ -31,12 +31,38 @@ def index():
     if wants_csv():
         name = export.filename("anomalies", utcnow().date())
         return csv_response(name, export.ANOMALY_HEADER, export.anomaly_rows(stmt))
+    return _list_page(form, stmt, BulkReviewForm(formdata=None))
+
+
+@bp.post("/anomalies/review")
+@permission_required(Permission.REVIEW_TRANSACTIONS)
+def review_many():
+    """One verdict on the ticked anomalies, or on all the list's filter matches."""
+    form = AnomalyFilterForm(request.args)
+    form.validate()
+    bulk = BulkReviewForm()
+    if bulk_pages.submit(SUBJECT_ANOMALY, form.filters(), bulk):
+        return redirect(url_for("anomalies.index", **form.args()), 303)
+    return _list_page(form, anomalies_query(form.filters()), bulk), 422
+
+
+def _list_page(form: AnomalyFilterForm, stmt, bulk: BulkReviewForm):
+    count, more = bulk_pages.matching(stmt)
     stmt = stmt.options(
-        joinedload(Anomaly.store), joinedload(Anomaly.register), joinedload(Anomaly.pos_transaction)
+        joinedload(Anomaly.store),
+        joinedload(Anomaly.register),
+        joinedload(Anomaly.pos_transaction),
+        joinedload(Anomaly.shift_statement),
     )
     page = cursor_page(stmt, (Anomaly.detected_at, Anomaly.id), form.args())
     return render_template(
-        "anomalies/index.html", form=form, page=page, export_args=form.args() | {"format": "csv"}
+        "anomalies/index.html",
+        form=form,
+        page=page,
+        bulk=bulk,
+        count=count,
+        more=more,
+        export_args=form.args() | {"format": "csv"},
     )
 
 
@@ -102,5 +128,6 @@ def stores():
         "anomalies/stores.html",
         form=form,
         summaries=summaries,
+        totals=charts.totals_per_currency(summaries),
         export_args=form.args() | {"format": "csv"},
     )

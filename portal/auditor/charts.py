@@ -128,6 +128,7 @@ class StoreSummary:
 
     store_number: str
     name: str
+    currency: str
     transactions: int
     value: Decimal
     offline: int
@@ -172,6 +173,7 @@ def store_summaries(date_from: date | None, date_to: date | None) -> list[StoreS
         sa.select(
             Store.store_number,
             Store.name,
+            Store.currency,
             sales.c.transactions,
             sales.c.value,
             sales.c.offline,
@@ -185,10 +187,20 @@ def store_summaries(date_from: date | None, date_to: date | None) -> list[StoreS
         StoreSummary(
             store_number=number,
             name=name,
+            currency=currency,
             transactions=count or 0,
             value=Decimal(value or 0),
             offline=offline or 0,
             anomalies=anomalies or 0,
         )
-        for number, name, count, value, offline, anomalies in rows
+        for number, name, currency, count, value, offline, anomalies in rows
     ]
+
+
+def totals_per_currency(summaries: list[StoreSummary]) -> list[tuple[str, int, Decimal]]:
+    """(currency, transactions, value) over the stores: amounts in two currencies never add up."""
+    totals: dict[str, tuple[int, Decimal]] = {}
+    for row in summaries:
+        count, value = totals.get(row.currency, (0, Decimal(0)))
+        totals[row.currency] = (count + row.transactions, value + row.value)
+    return [(currency, *totals[currency]) for currency in sorted(totals)]

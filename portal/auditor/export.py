@@ -12,7 +12,7 @@ from portal.auditor.models import Anomaly
 from portal.core.extensions import db
 from portal.core.pagination import keyset_page_desc
 from portal.setup.models import ChannelDatabase
-from portal.transactions.models import PosTransaction, UploadSession
+from portal.transactions.models import PosTransaction, ShiftStatement, UploadSession
 
 BATCH = 1000
 CENT = Decimal("0.01")
@@ -61,9 +61,29 @@ UPLOAD_SESSION_HEADER = (
     "conflicts",
     "message",
 )
+STATEMENT_HEADER = (
+    "id",
+    "store",
+    "business_day",
+    "register",
+    "shift_id",
+    "opened_at_utc",
+    "closed_at_utc",
+    "first_sequence",
+    "last_sequence",
+    "state",
+    "chain_broken",
+    "stated_total",
+    "received_total",
+    "unaccounted",
+    "missing_count",
+    "missing_sequences",
+    "differences",
+)
 STORE_HEADER = (
     "store",
     "name",
+    "currency",
     "transactions",
     "value",
     "offline",
@@ -197,6 +217,7 @@ def store_rows(summaries: list[StoreSummary]) -> Iterator[list]:
         yield [
             row.store_number,
             text(row.name),
+            row.currency,
             row.transactions,
             amount(row.value),
             row.offline,
@@ -208,3 +229,37 @@ def store_rows(summaries: list[StoreSummary]) -> Iterator[list]:
 def filename(prefix: str, day: date) -> str:
     """A download's file name, dated."""
     return f"{prefix}-{day.isoformat()}.csv"
+
+
+def statement_rows(stmt: sa.Select) -> Iterator[list]:
+    """CSV rows of the shift statements `stmt` selects, latest closed first."""
+    stmt = stmt.options(joinedload(ShiftStatement.store), joinedload(ShiftStatement.register))
+    keys = (ShiftStatement.closed_at, ShiftStatement.id)
+    return in_batches(stmt, keys, _statement_row)
+
+
+def _statement_row(s: ShiftStatement) -> list:
+    differences = "; ".join(
+        f"{part} {name}: stated {values['stated']}, received {values['received']}"
+        for part in ("payments", "totals", "counts")
+        for name, values in s.differences.get(part, {}).items()
+    )
+    return [
+        s.id,
+        s.store.store_number,
+        s.business_day.isoformat(),
+        s.register.register_number,
+        text(s.shift_id),
+        stamp(s.opened_at),
+        stamp(s.closed_at),
+        s.first_sequence,
+        s.last_sequence,
+        s.state,
+        "yes" if s.chain_broken else "no",
+        amount(s.total),
+        amount(s.received_total),
+        amount(s.unaccounted),
+        s.missing_count,
+        " ".join(str(n) for n in s.missing),
+        text(differences),
+    ]

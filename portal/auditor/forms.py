@@ -2,6 +2,7 @@
 
 from flask_wtf import FlaskForm
 from wtforms import (
+    BooleanField,
     SelectChoice,
     SelectField,
     StringField,
@@ -93,3 +94,22 @@ class ReviewForm(FlaskForm):
         validators=[AnyOf(REVIEW_ACTIONS)],
     )
     comment = TextAreaField("Comment", validators=[Length(max=MAX_COMMENT)])
+
+
+class TransactionReviewForm(ReviewForm):
+    """A verdict on a transaction, which may resolve its open anomalies with it."""
+
+    resolve_anomalies = BooleanField("Also resolve its open anomalies")
+
+
+class BulkReviewForm(FlaskForm):
+    """One verdict on the rows ticked on a list, or on every row its filter matches."""
+
+    all_matching = BooleanField("All matching this filter")
+    status = SelectField(
+        "Review status",
+        choices=[SelectChoice(status, status.capitalize()) for status in REVIEW_ACTIONS],
+        validators=[AnyOf(REVIEW_ACTIONS)],
+    )
+    comment = TextAreaField("Comment", validators=[Length(max=MAX_COMMENT)])
+    resolve_anomalies = BooleanField("Resolve their open anomalies too")

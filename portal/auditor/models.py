@@ -10,7 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from portal.core.extensions import db
 from portal.core.models import UTCDateTime, utcnow
 from portal.setup.models import Register, Store
-from portal.transactions.models import PosTransaction
+from portal.transactions.models import PosTransaction, ShiftStatement
 
 # The rules HQ runs on every transaction it takes in.
 SEQUENCE_GAP = "sequence_gap"
@@ -26,6 +26,11 @@ OFFLINE_RETURN = "offline_return"
 PRICE_OVERRIDE = "price_override"
 FUTURE_DATE = "future_date"
 OLD_DATE = "old_date"
+# Shift statements against the sales received (portal.auditor.reconcile).
+STATEMENT_SALES_MISSING = "statement_sales_missing"
+STATEMENT_TOTALS_DIFFER = "statement_totals_differ"
+STATEMENT_MISSING = "statement_missing"
+STATEMENT_KINDS = (STATEMENT_SALES_MISSING, STATEMENT_TOTALS_DIFFER, STATEMENT_MISSING)
 ANOMALY_KINDS = (
     SEQUENCE_GAP,
     CONFLICT,
@@ -40,6 +45,7 @@ ANOMALY_KINDS = (
     PRICE_OVERRIDE,
     FUTURE_DATE,
     OLD_DATE,
+    *STATEMENT_KINDS,
 )
 
 # Where a transaction or an anomaly stands with the auditors; every change is a Review.
@@ -75,6 +81,10 @@ class Anomaly(db.Model):
     pos_transaction_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("pos_transaction.id"), index=True
     )
+    # The shift statement it is about, for the reconciliation's kinds.
+    shift_statement_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("shift_statement.id"), index=True
+    )
     message: Mapped[str] = mapped_column(sa.Text)
     # What the rule compared, e.g. {"missing": [41, 42]} or {"expected": "4.99", "found": "3.99"}.
     detail: Mapped[dict] = mapped_column(sa.JSON, default=dict)
@@ -86,6 +96,7 @@ class Anomaly(db.Model):
     store: Mapped[Store] = relationship()
     register: Mapped[Register] = relationship()
     pos_transaction: Mapped[PosTransaction | None] = relationship()
+    shift_statement: Mapped[ShiftStatement | None] = relationship()
 
 
 class Review(db.Model):

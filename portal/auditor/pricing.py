@@ -86,8 +86,8 @@ class PriceList:
         day: date,
         prices_seen: int | None = None,
         products_seen: int | None = None,
-    ) -> tuple[Decimal, str] | None:
-        """The price valid on `day` and where it comes from, or None when it is not known.
+    ) -> tuple[Decimal, str, date | None] | None:
+        """The price valid on `day`, where it comes from and since when, or None if not known.
 
         `prices_seen` and `products_seen` are the register's watermarks of the price and
         product jobs (None: HQ's current rows count).
@@ -100,10 +100,11 @@ class PriceList:
                 if ends is None or ends >= day:
                     valid.append((starts, price))
         if valid:
-            return max(valid)[1], "trade_agreement"
+            starts, price = max(valid)
+            return price, "trade_agreement", starts
         versions = self._base.get(product)
         base = versions.at(products_seen) if versions else None
-        return None if base is None else (base, "base_price")
+        return None if base is None else (base, "base_price", None)
 
 
 class Versions:
@@ -246,19 +247,26 @@ def price_and_tax_findings(
                 price_groups[arrival.register_id], line["product"], day, prices_seen, products_seen
             )
             if known is not None and not _same_price(line["unit_price"], known[0]):
-                expected, source = known
+                expected, source, starts = known
+                where = (
+                    f"the price list valid from {starts:%d %b %Y}"
+                    if starts
+                    else "the product's base price"
+                )
                 found.append(
                     finding(
                         PRICE_MISMATCH,
                         arrival,
-                        f"Line {number}: {line['product']} sold at {line['unit_price']:.2f}, "
-                        f"HQ's price was {expected:.2f}.",
+                        f"Line {number}: {line['product']} charged {line['unit_price']:.2f}; "
+                        f"expected {expected:.2f} from {where}, as the register had it on "
+                        f"{day:%d %b %Y}.",
                         {
                             "line": number,
                             "product": line["product"],
                             "expected": str(expected),
                             "found": str(line["unit_price"]),
                             "source": source,
+                            "valid_from": starts.isoformat() if starts else None,
                             "day": day.isoformat(),
                         },
                         now,
@@ -272,8 +280,9 @@ def price_and_tax_findings(
                     finding(
                         TAX_MISMATCH,
                         arrival,
-                        f"Line {number}: tax {line['tax_amount']:.2f} where {line['tax_code']} "
-                        f"gives {expected:.2f}.",
+                        f"Line {number}: tax charged {line['tax_amount']:.2f}; expected "
+                        f"{expected:.2f} from {line['tax_code']} on {net:.2f} at the rate valid on "
+                        f"{day:%d %b %Y}.",
                         {
                             "line": number,
                             "tax_code": line["tax_code"],

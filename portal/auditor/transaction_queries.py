@@ -15,6 +15,9 @@ from portal.setup.models import ChannelDatabase, Register, Store
 from portal.transactions.models import PosTransaction, TransactionConflict, UploadSession
 
 _COLUMNS = PosTransaction.__table__.columns
+# Newest first, and sales of the same instant by their sequence (receipt order); the id last
+# keeps the keys unique for the keyset pages.
+LIST_ORDER = (PosTransaction.created_at, PosTransaction.sequence, PosTransaction.id)
 
 
 def day_start(value: date | datetime) -> datetime:
@@ -32,7 +35,7 @@ def day_end(value: date | datetime) -> datetime:
 
 
 def transactions_query(filters: dict) -> sa.Select:
-    """Select received transactions, newest first by (created_at, id).
+    """Select received transactions, newest first by LIST_ORDER (created_at, sequence, id).
 
     `filters` keys, all optional; a missing key or a None / "" value does not filter:
     - "store": store number (str); "register": register number (str);
@@ -42,15 +45,15 @@ def transactions_query(filters: dict) -> sa.Select:
     - "min_total", "max_total": Decimal, inclusive;
     - "review_status": one of portal.auditor.models.REVIEW_STATUSES;
     - "anomaly": an anomaly kind the transaction has (cleared or not);
-    - "q": text a receipt number or transaction id starts with (case-insensitive).
+    - "q": text anywhere in a receipt number (case-insensitive), or a transaction id's start.
     """
     stmt = sa.select(PosTransaction)
     if _given(filters, "q"):
-        start = escape_like(filters["q"].strip().lower()) + "%"
+        text = escape_like(filters["q"].strip().lower())
         stmt = stmt.where(
             sa.or_(
-                sa.func.lower(PosTransaction.receipt_number).like(start, escape="\\"),
-                PosTransaction.transaction_id.like(start, escape="\\"),
+                PosTransaction.receipt_number.ilike(f"%{text}%", escape="\\"),
+                PosTransaction.transaction_id.like(f"{text}%", escape="\\"),
             )
         )
     if _given(filters, "store"):
@@ -88,7 +91,7 @@ def transactions_query(filters: dict) -> sa.Select:
                 Anomaly.kind == filters["anomaly"],
             )
         )
-    return stmt.order_by(PosTransaction.created_at.desc(), PosTransaction.id.desc())
+    return stmt.order_by(*(key.desc() for key in LIST_ORDER))
 
 
 def upload_sessions_query(filters: dict) -> sa.Select:

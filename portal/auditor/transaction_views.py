@@ -11,20 +11,27 @@ from flask import (
 )
 from sqlalchemy.orm import joinedload, selectinload
 
-from portal.auditor import export, reviews
+from portal.auditor import bulk_pages, diff, export, names, reviews
 from portal.auditor.forms import (
+    BulkReviewForm,
     ReviewForm,
     TransactionFilterForm,
+    TransactionReviewForm,
     UploadSessionFilterForm,
 )
 from portal.auditor.models import SUBJECT_TRANSACTION, Anomaly
-from portal.auditor.transaction_queries import transactions_query, upload_sessions_query
+from portal.auditor.transaction_queries import (
+    LIST_ORDER,
+    transactions_query,
+    upload_sessions_query,
+)
 from portal.auth.guards import permission_required
 from portal.auth.roles import Permission
 from portal.core.downloads import csv_response, wants_csv
 from portal.core.errors import NotFound
 from portal.core.extensions import db
 from portal.core.models import utcnow
+from portal.core.money import money
 from portal.core.web import cursor_page, submit
 from portal.setup.models import ChannelDatabase
 from portal.transactions.models import PosTransaction, TransactionConflict, UploadSession
@@ -41,12 +48,34 @@ def index():
     stmt = transactions_query(form.filters())
     if wants_csv():
         return _export(stmt)
+    return _list_page(form, stmt, BulkReviewForm(formdata=None))
+
+
+@bp.post("/transactions/review")
+@permission_required(Permission.REVIEW_TRANSACTIONS)
+def review_many():
+    """One verdict on the ticked transactions, or on all the list's filter matches."""
+    form = TransactionFilterForm(request.args)
+    form.validate()
+    bulk = BulkReviewForm()
+    if bulk_pages.submit(SUBJECT_TRANSACTION, form.filters(), bulk):
+        return redirect(url_for("transactions.index", **form.args()), 303)
+    return _list_page(form, transactions_query(form.filters()), bulk), 422
+
+
+def _list_page(form: TransactionFilterForm, stmt: sa.Select, bulk: BulkReviewForm):
+    count, more = bulk_pages.matching(stmt)
     stmt = stmt.options(joinedload(PosTransaction.store), joinedload(PosTransaction.register))
-    page = cursor_page(stmt, (PosTransaction.created_at, PosTransaction.id), form.args())
+    page = cursor_page(stmt, LIST_ORDER, form.args())
+    staff = names.staff_names({sale.staff for sale in page.items})
     return render_template(
         "transactions/index.html",
+        staff=staff,
         form=form,
         page=page,
+        bulk=bulk,
+        count=count,
+        more=more,
         anomalies=_anomaly_kinds([sale.id for sale in page.items]),
         export_args=form.args() | {"format": "csv"},
     )
@@ -85,7 +114,7 @@ def _anomaly_kinds(ids: list[int]) -> dict[int, dict[str, int]]:
 @permission_required(Permission.READ_TRANSACTIONS)
 def detail(pos_transaction_id: int):
     """Everything HQ knows about one transaction, and the form to review it."""
-    return _detail(_get_sale(pos_transaction_id), ReviewForm())
+    return _detail(_get_sale(pos_transaction_id), TransactionReviewForm())
 
 
 @bp.post("/transactions/<int:pos_transaction_id>/review")
@@ -93,11 +122,15 @@ def detail(pos_transaction_id: int):
 def review(pos_transaction_id: int):
     """Record the auditor's verdict on the transaction; its content stays as received."""
     sale = _get_sale(pos_transaction_id)
-    form = ReviewForm()
+    form = TransactionReviewForm()
     recorded = submit(
         form,
         lambda: reviews.review(
-            SUBJECT_TRANSACTION, sale.id, form.status.data, form.comment.data or ""
+            SUBJECT_TRANSACTION,
+            sale.id,
+            form.status.data,
+            form.comment.data or "",
+            resolve_anomalies=bool(form.resolve_anomalies.data),
         ),
     )
     if recorded is None:
@@ -123,10 +156,12 @@ def _detail(sale: PosTransaction, form: ReviewForm):
         .where(Anomaly.pos_transaction_id == sale.id)
         .order_by(Anomaly.detected_at, Anomaly.id)
     )
-    conflicts = db.session.scalars(
-        sa.select(TransactionConflict)
-        .where(TransactionConflict.pos_transaction_id == sale.id)
-        .order_by(TransactionConflict.id)
+    conflicts = list(
+        db.session.scalars(
+            sa.select(TransactionConflict)
+            .where(TransactionConflict.pos_transaction_id == sale.id)
+            .order_by(TransactionConflict.id)
+        )
     )
     return render_template(
         "transactions/detail.html",
@@ -134,7 +169,11 @@ def _detail(sale: PosTransaction, form: ReviewForm):
         local=export.local_time(sale),
         session=db.session.get(UploadSession, sale.upload_session_id),
         anomalies=list(anomalies),
-        conflicts=list(conflicts),
+        conflicts=conflicts,
+        diffs={c.id: diff.compare(diff.stored_version(sale), c.payload) for c in conflicts},
+        products=names.product_names({line.product for line in sale.lines}),
+        staff=names.staff_names({sale.staff}),
+        receipt=names.tax_summary(sale.lines),
         history=reviews.history(SUBJECT_TRANSACTION, sale.id),
         form=form,
     )
@@ -171,6 +210,12 @@ def upload_session(session_id: int):
     results = (session.response or {}).get("results", [])
     refused = [result for result in results if result.get("status") in ("rejected", "conflict")]
     return render_template("transactions/upload_session.html", session=session, refused=refused)
+
+
+@bp.app_template_filter("money")
+def money_filter(value, currency: str | None = None) -> str:
+    """An amount in its store's currency, with symbol and decimals."""
+    return money(value, currency)
 
 
 @bp.app_template_filter("amount")

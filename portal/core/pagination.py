@@ -90,7 +90,7 @@ def _from_json(value: Any) -> Any:
 
 def keyset_page_desc(
     stmt: sa.Select,
-    keys: tuple[sa.orm.InstrumentedAttribute, sa.orm.InstrumentedAttribute],
+    keys: tuple[sa.orm.InstrumentedAttribute, ...],
     cursor: str | None,
     limit: int,
 ) -> tuple[list[Any], str | None]:
@@ -101,7 +101,7 @@ def keyset_page_desc(
 
 def keyset_window_desc(
     stmt: sa.Select,
-    keys: tuple[sa.orm.InstrumentedAttribute, sa.orm.InstrumentedAttribute],
+    keys: tuple[sa.orm.InstrumentedAttribute, ...],
     limit: int,
     after: str | None = None,
     before: str | None = None,
@@ -110,15 +110,15 @@ def keyset_window_desc(
 
     The page holds the rows just older than `after`, or just newer than `before`, or the newest
     rows; the older page is asked for with `after=`, the newer one with `before=`. `keys` is a
-    timestamp column and the integer primary key: the id makes the pair unique, so equal
+    timestamp column, any whole-number columns that order rows of the same instant (a sale's
+    sequence), and the integer primary key last: the id makes the keys unique, so equal
     timestamps neither repeat nor drop rows between pages.
     """
-    first, second = keys
     # The comparisons are spelled out rather than row values so both databases use the index.
     if before:
-        at, row_id = _decode_pair(before, second)
-        newer = sa.or_(first > at, sa.and_(first == at, second > row_id))
-        ascending = stmt.where(newer).order_by(None).order_by(first, second).limit(limit + 1)
+        values = _decode_keys(before, keys)
+        newer = _beyond(keys, values, newer=True)
+        ascending = stmt.where(newer).order_by(None).order_by(*keys).limit(limit + 1)
         rows = list(db.session.scalars(ascending))
         if not rows:  # everything newer went away: start again from the newest
             return keyset_window_desc(stmt, keys, limit)
@@ -126,9 +126,8 @@ def keyset_window_desc(
         more = len(rows) > limit
         return page, _pair_cursor(page[-1], keys), _pair_cursor(page[0], keys) if more else None
     if after:
-        at, row_id = _decode_pair(after, second)
-        stmt = stmt.where(sa.or_(first < at, sa.and_(first == at, second < row_id)))
-    stmt = stmt.order_by(None).order_by(first.desc(), second.desc()).limit(limit + 1)
+        stmt = stmt.where(_beyond(keys, _decode_keys(after, keys), newer=False))
+    stmt = stmt.order_by(None).order_by(*(key.desc() for key in keys)).limit(limit + 1)
     rows = list(db.session.scalars(stmt))
     older = _pair_cursor(rows[limit - 1], keys) if len(rows) > limit else None
     page = rows[:limit]
@@ -139,14 +138,24 @@ def keyset_window_desc(
     return page, older, newer
 
 
-def _decode_pair(cursor: str, id_key: sa.orm.InstrumentedAttribute) -> tuple[datetime, int]:
+def _beyond(keys, values: list, newer: bool) -> sa.ColumnElement[bool]:
+    """Rows after `values` in the order of `keys`: (a < x) or (a = x and b < y) or ..."""
+    alternatives = []
+    for n, key in enumerate(keys):
+        equal = [k == v for k, v in zip(keys[:n], values[:n], strict=True)]
+        past = key > values[n] if newer else key < values[n]
+        alternatives.append(sa.and_(*equal, past))
+    return sa.or_(*alternatives)
+
+
+def _decode_keys(cursor: str, keys) -> list:
     values = decode_cursor(cursor)
-    if not isinstance(values, list) or len(values) != 2:
+    if not isinstance(values, list) or len(values) != len(keys):
         raise ValidationFailed(*_BAD_CURSOR)
-    at, row_id = (_from_json(v) for v in values)
+    at, *rest = (_from_json(v) for v in values)
     if not isinstance(at, datetime):
         raise ValidationFailed(*_BAD_CURSOR)
-    return at, _key_value(row_id, id_key)
+    return [at, *(_key_value(value, key) for value, key in zip(rest, keys[1:], strict=True))]
 
 
 def _pair_cursor(row: Any, keys) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 
 import sqlalchemy as sa
@@ -82,6 +82,8 @@ class PosTransaction(db.Model):
         sa.Index("ix_pos_transaction_register_sequence", "register_id", "sequence"),
         # A receipt number used twice in a store is an anomaly, checked on every upload.
         sa.Index("ix_pos_transaction_store_receipt", "store_id", "receipt_number"),
+        # The auditors' lists: newest first, then by sequence, a page at a time.
+        sa.Index("ix_pos_transaction_created_sequence", "created_at", "sequence", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -126,6 +128,14 @@ sa.Index(
     "ix_pos_transaction_receipt_prefix",
     sa.func.lower(PosTransaction.receipt_number).label("receipt_lower"),
     postgresql_ops={"receipt_lower": "text_pattern_ops"},
+)
+# A receipt found by any part of its number (ILIKE '%text%'): a GIN index of its trigrams on
+# PostgreSQL (pg_trgm), a plain one elsewhere.
+sa.Index(
+    "ix_pos_transaction_receipt_number_trgm",
+    PosTransaction.receipt_number,
+    postgresql_using="gin",
+    postgresql_ops={"receipt_number": "gin_trgm_ops"},
 )
 sa.Index(
     "ix_pos_transaction_transaction_id_prefix",
@@ -178,3 +188,62 @@ class TransactionConflict(db.Model):
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     pos_transaction: Mapped[PosTransaction] = relationship()
+
+
+# Where HQ stands with a shift statement against the sales received (portal.auditor.reconcile).
+STATEMENT_RECONCILED = "reconciled"
+STATEMENT_SALES_MISSING = "sales_missing"
+STATEMENT_TOTALS_DIFFER = "totals_differ"
+STATEMENT_MISSING = "statement_missing"
+STATEMENT_STATES = (
+    STATEMENT_SALES_MISSING,
+    STATEMENT_TOTALS_DIFFER,
+    STATEMENT_MISSING,
+    STATEMENT_RECONCILED,
+)
+
+
+class ShiftStatement(db.Model):
+    """What a register says it sold in a shift (its Z report), and how it reconciles at HQ."""
+
+    __tablename__ = "shift_statement"
+    __table_args__ = (
+        sa.UniqueConstraint("register_id", "shift_id", name="uq_shift_statement_register_shift"),
+        sa.Index("ix_shift_statement_store_day", "store_id", "business_day"),
+        sa.Index("ix_shift_statement_closed", "closed_at", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    register_id: Mapped[int] = mapped_column(sa.ForeignKey("register.id"), index=True)
+    store_id: Mapped[int] = mapped_column(sa.ForeignKey("store.id"))
+    channel_database_id: Mapped[int] = mapped_column(sa.ForeignKey("channel_database.id"))
+    shift_id: Mapped[str] = mapped_column(sa.String(60))
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    closed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The shop's day the shift opened on, by the register's own clock: the reconciliation's day.
+    business_day: Mapped[date] = mapped_column(sa.Date)
+    first_sequence: Mapped[int] = mapped_column(sa.BigInteger)
+    last_sequence: Mapped[int] = mapped_column(sa.BigInteger)
+    # As stated: {"sale": 38, ...}, {"sale": "512.40", ...} and {"cash": "300.40", ...}.
+    counts: Mapped[dict] = mapped_column(sa.JSON)
+    totals: Mapped[dict] = mapped_column(sa.JSON)
+    payments: Mapped[dict] = mapped_column(sa.JSON)
+    total: Mapped[Decimal] = mapped_column(Amount)
+    previous_hash: Mapped[str | None] = mapped_column(sa.String(64))
+    sales_digest: Mapped[str | None] = mapped_column(sa.String(64))
+    # The statement's own hash, which the register's next statement names as its previous one.
+    statement_hash: Mapped[str] = mapped_column(sa.String(64), index=True)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Kept by the auditor's reconciliation, again each time more of the shift's sales arrive.
+    state: Mapped[str] = mapped_column(sa.String(20), default=STATEMENT_SALES_MISSING, index=True)
+    chain_broken: Mapped[bool] = mapped_column(default=False)
+    received_total: Mapped[Decimal] = mapped_column(Amount, default=Decimal(0))
+    # What the statement says is still out: its total less that of the sales received.
+    unaccounted: Mapped[Decimal] = mapped_column(Amount, default=Decimal(0))
+    missing_count: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    missing: Mapped[list] = mapped_column(sa.JSON, default=list)
+    differences: Mapped[dict] = mapped_column(sa.JSON, default=dict)
+    reconciled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    register: Mapped[Register] = relationship()
+    store: Mapped[Store] = relationship()

@@ -33,6 +33,16 @@ batch_answered = _signals.signal(
 )
 
 
+statement_stored = _signals.signal(
+    "statement-stored",
+    doc="""A register's shift statement was stored for the first time, in the open unit of work.
+
+    Sent with `statement` (the ShiftStatement, flushed) and `now`, after its store is locked as
+    a batch of its sales would lock it; what a receiver adds is committed with the statement.
+    """,
+)
+
+
 @dataclass(frozen=True, slots=True)
 class Arrival:
     """A sale the batch stored: its row id and where it was made."""

@@ -203,14 +203,18 @@ def test_a_price_other_than_the_one_valid_that_day_is_a_mismatch(client, registe
 
     (mismatch,) = found(kinds.PRICE_MISMATCH)
     assert sequence_of(mismatch) == 2
-    assert mismatch.detail | {"day": None} == {
+    assert mismatch.detail | {"day": None, "valid_from": None} == {
         "line": 1,
         "product": "P-1001",
         "expected": "5.4900",
         "found": "4.99",
         "source": "trade_agreement",
         "day": None,
+        "valid_from": None,
     }
+    assert mismatch.message.startswith(
+        "Line 1: P-1001 charged 4.99; expected 5.49 from the price list valid from "
+    )
 
 
 def test_overridden_prices_and_unknown_products_are_not_compared(client, register_device):

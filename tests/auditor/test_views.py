@@ -13,6 +13,7 @@ from portal.audit.models import AuditEntry
 from portal.auditor.models import Anomaly, Review
 from portal.core.extensions import db
 from portal.core.models import utcnow
+from portal.setup.models import Store
 from portal.transactions.models import PosTransaction
 from tests.transactions.auditor_setup import ago, anomaly, local, priced, sold, stored, upload
 from tests.transactions.conftest import stores  # noqa: F401  (the shared stores fixture)
@@ -194,8 +195,15 @@ def test_store_summary_for_a_period_and_its_csv(client, login, stores):  # noqa:
     assert page.status_code == 200
     houston = re.search(r'<tr data-store="HOUSTON">(.*?)</tr>', page.text, re.S).group(1)
     cells = re.findall(r'<td class="text-end[^"]*">(.*?)</td>', houston)
-    assert cells[:4] == ["2", "23.96", "1", "50.0 %"]
+    assert cells[:4] == ["2", "$23.96", "1", "50.0 %"]
     assert ">1</a>" in cells[4]
+    # Dollars of two countries are never added up: one total per currency.
+    db.session.execute(sa.update(Store).filter_by(store_number="DALLAS").values(currency="CAD"))
+    db.session.commit()
+    page = client.get("/auditor/stores?date_from=2026-11-01&date_to=2026-11-05")
+    usd = re.search(r'<tr data-total-currency="USD">(.*?)</tr>', page.text, re.S).group(1)
+    cad = re.search(r'<tr data-total-currency="CAD">(.*?)</tr>', page.text, re.S).group(1)
+    assert "$23.96" in usd and "CA$0.0005" in cad
 
     response = client.get("/auditor/stores?date_from=2026-11-01&date_to=2026-11-05&format=csv")
     assert response.is_streamed

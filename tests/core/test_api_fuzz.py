@@ -92,6 +92,14 @@ RULES = {
         "last_applied_package": "a package of this device's database",
         "offline_since": "only while offline",
     },
+    "POST /api/v1/device/statements": {
+        "closed_at": "not before opened_at, within 7 days",
+        "last_sequence": "not below first_sequence",
+        "counts": "adding up to the sequences from first to last",
+        "totals": "decimal numbers, sent as text",
+        "payments": "decimal numbers adding up to the totals; methods of 1 to 30 characters",
+    },
+    "GET /api/v1/statements": {"cursor": CURSOR},
     "GET /api/v1/transactions": {
         "cursor": CURSOR,
         "date_from": "a date, or a date and time with its UTC offset",
@@ -114,6 +122,16 @@ RULES = {
     },
     "POST /api/v1/registers/import.csv": CSV_LINES,
     "POST /api/v1/stores/import.csv": CSV_LINES,
+    "POST /api/v1/transactions/review": {
+        "ids": "either ids or a filter, naming existing transactions",
+        "filter": "either ids or a filter, matching at most 5000",
+        "comment": "flagged and resolved need one",
+    },
+    "POST /api/v1/anomalies/review": {
+        "ids": "either ids or a filter, naming existing anomalies",
+        "filter": "either ids or a filter, matching at most 5000",
+        "comment": "flagged and resolved need one",
+    },
 }
 
 

@@ -43,6 +43,10 @@ ENDPOINTS = {
     "/api/v1/device/packages/{session_id}/status": {"post"},
     "/api/v1/device/status": {"post"},
     "/api/v1/device/transactions": {"post"},
+    "/api/v1/device/statements": {"post"},
+    "/api/v1/statements": {"get"},
+    "/api/v1/transactions/review": {"post"},
+    "/api/v1/anomalies/review": {"post"},
     "/api/v1/transactions": {"get"},
     "/api/v1/transactions/{pos_transaction_id}": {"get"},
     "/api/v1/transactions/{pos_transaction_id}/review": {"post"},
@@ -63,6 +67,8 @@ NEVER_CONFLICTS = {
     # A review only adds to the history; the same verdict twice is two reviews.
     "/api/v1/transactions/{pos_transaction_id}/review",
     "/api/v1/anomalies/{anomaly_id}/review",
+    "/api/v1/transactions/review",
+    "/api/v1/anomalies/review",
 }
 
 

@@ -71,11 +71,12 @@ def test_the_list_is_newest_first_in_pages_that_neither_repeat_nor_skip(client, 
     assert seen == shop[::-1]
 
 
-def test_sales_made_at_the_same_instant_page_by_id(client, auditor, store_device):
+def test_sales_made_at_the_same_instant_page_by_sequence(client, auditor, store_device):
     at = (utcnow() - timedelta(hours=1)).isoformat()
-    same = [made("HOUSTON-1", n, created_at=at) for n in (1, 2, 3)]
+    same = [made("HOUSTON-1", n, created_at=at) for n in (2, 3, 1)]
     send(client, store_device, *same)
-    newest_first = sorted(same, key=lambda s: pk(s["transaction_id"]), reverse=True)
+    # Receipt order, the latest first like the instants: whatever order they were stored in.
+    newest_first = sorted(same, key=lambda s: s["sequence"], reverse=True)
 
     first = client.get(LIST, query_string={"limit": 2}, headers=auditor)
     second = client.get(
@@ -104,6 +105,9 @@ def test_sales_made_at_the_same_instant_page_by_id(client, auditor, store_device
         ({"review_status": "open"}, [4, 3, 2, 1, 0]),
         ({"review_status": "flagged"}, []),
         ({"q": "houston-2-000002"}, [3]),
+        # Any part of a receipt number, in any case.
+        ({"q": "n-2-000"}, [3, 2]),
+        ({"q": "ON-2-000002"}, [3]),
     ],
 )
 def test_filters(client, auditor, shop, query, expected):

@@ -183,7 +183,7 @@ def test_detail_shows_lines_payments_session_times_anomalies_and_conflicts(clien
     assert page.status_code == 200
     text = page.text
     assert "P-1001" in text and "4.99" in text and "VAT20" in text and "2.00" in text
-    assert 'data-field="total">11.98<' in text
+    assert 'data-field="total">$11.98<' in text  # in the store's currency (USD)
     assert "cash" in text
     assert f'href="/upload-sessions/{sale_row.upload_session_id}"' in text
     assert re.search(r'data-field="delay">1 h 3[45] min<', text)
