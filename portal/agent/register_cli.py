@@ -34,6 +34,11 @@ def add_commands(commands, device_client: DeviceClient) -> None:
     )
     loop.add_argument("--seed", type=int, help="make the choice of products repeatable")
     loop.add_argument("--staff", default="portal-agent run", help="who is signed in")
+    loop.add_argument(
+        "--shift-minutes",
+        type=float,
+        help="close a shift (its statement to HQ) this often, time-scaled like the profile",
+    )
     loop.set_defaults(command=run_loop, device_client=device_client)
 
     disconnect = commands.add_parser(
@@ -81,6 +86,8 @@ def run_loop(args, state: LocalState) -> int:
     """Run the register until --minutes, --sales or Ctrl-C; print what it did."""
     if args.sales_per_minute <= 0 or args.time_scale <= 0:
         raise UsageError("--sales-per-minute and --time-scale must be positive.")
+    if args.shift_minutes is not None and args.shift_minutes <= 0:
+        raise UsageError("--shift-minutes must be positive.")
     if (args.minutes is not None and args.minutes <= 0) or (
         args.sales is not None and args.sales < 1
     ):
@@ -93,6 +100,7 @@ def run_loop(args, state: LocalState) -> int:
         time_scale=args.time_scale,
         seed=args.seed,
         staff=args.staff,
+        shift_minutes=args.shift_minutes,
     )
     try:
         tally = register.run(minutes=args.minutes, count=args.sales)
@@ -102,7 +110,8 @@ def run_loop(args, state: LocalState) -> int:
         f"Ran: {tally.sales} sale(s), {tally.offline_sales} offline; "
         f"{sum(s.to == mode.OFFLINE for s in tally.switches)} switch(es) to offline, "
         f"{sum(s.to == mode.ONLINE for s in tally.switches)} back; "
-        f"{tally.packages_applied} package(s) applied; {state.pending_uploads()} sale(s) "
+        f"{tally.packages_applied} package(s) applied; {tally.shifts_closed} shift(s) closed; "
+        f"{state.pending_uploads()} sale(s) "
         f"waiting for HQ; {len(tally.errors)} error(s)."
     )
     if not mode.uploads_sales(state):

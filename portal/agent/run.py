@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from portal.agent import mode, sales, sync
+from portal.agent import mode, sales, shifts, sync
 from portal.agent import upload as uploads
 from portal.agent.client import PortalClient
 from portal.agent.clock import Clock
@@ -52,6 +52,7 @@ class Tally:
     heartbeats: int = 0
     failed_reconnects: int = 0
     upload_requests: int = 0
+    shifts_closed: int = 0
     switches: list[Switch] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
@@ -70,6 +71,7 @@ class Register:
         say: Say = print,
         seed: int | None = None,
         staff: str = "portal-agent run",
+        shift_minutes: float | None = None,
     ):
         self.state = state
         self.make_client = make_client
@@ -88,6 +90,9 @@ class Register:
         self.last_attempt = self.offline_at
         self.next_sale: float | None = None
         self.next_check = 0.0
+        # A shift closes (its statement, the Z report) this often, time-scaled like the profile.
+        self.shift_length = shift_minutes * 60 * time_scale if shift_minutes else None
+        self.next_close: float | None = None
 
     # The loop -----------------------------------------------------------------------------
 
@@ -110,6 +115,8 @@ class Register:
                     self._back_online()
                 self.next_sale = start
                 self.next_check = start + self.timing.health_check_interval
+            if self.shift_length and self.next_close is None:
+                self.next_close = start + self.shift_length
             target = None if count is None else self.tally.sales + count
             end = None if minutes is None else start + minutes * 60
             while not (stop is not None and stop.is_set()):
@@ -118,6 +125,8 @@ class Register:
                 self._follow_hand_switches()
                 online = mode.mode(self.state) == mode.ONLINE
                 due = min(self.next_sale, self.next_check) if online else self.next_sale
+                if self.next_close is not None:
+                    due = min(due, self.next_close)
                 if end is not None and due >= end:
                     self.clock.sleep(end - self.clock.now(), stop)
                     break
@@ -128,6 +137,9 @@ class Register:
                 if online and now >= self.next_check:
                     self._check_in()
                     self.next_check = now + self.timing.health_check_interval
+                if self.next_close is not None and now >= self.next_close:
+                    self._close_shift()
+                    self.next_close = now + self.shift_length
                 if now >= self.next_sale:
                     self._sale()
                     self.next_sale = max(self.next_sale + self.period, now)
@@ -162,6 +174,20 @@ class Register:
         if not offline:
             self._upload()
 
+    def _close_shift(self) -> None:
+        """Close the shift: its statement is kept here and sent now, or once HQ is back."""
+        try:
+            shifts.record_statement(self.state)
+        except AgentError as error:
+            self.say(f"No shift closed: {error.message}")
+            return
+        self.tally.shifts_closed += 1
+        if mode.mode(self.state) == mode.ONLINE:
+            self._send_statements()
+
+    def _send_statements(self) -> None:
+        self._attempt("a shift statement", lambda: shifts.send_statements(self.client, self.state))
+
     def _reconnect_due(self, now: float) -> bool:
         if mode.manual(self.state):
             return False
@@ -175,8 +201,10 @@ class Register:
             self._sync()
 
     def _back_online(self) -> None:
-        """Upload what was sold offline, then sync, then tell HQ."""
+        """Upload what was sold offline and the shifts closed meanwhile, sync, then tell HQ."""
         self._upload()
+        if mode.mode(self.state) == mode.ONLINE:
+            self._send_statements()
         if mode.mode(self.state) == mode.ONLINE:
             self._sync()
         if mode.mode(self.state) == mode.ONLINE:

@@ -24,7 +24,7 @@ from portal.core.extensions import db
 from portal.device_api.models import DeviceStatus
 from portal.distribution.models import SESSION_AVAILABLE, DownloadSession
 from portal.setup.offline_profiles import services as offline_profiles
-from portal.transactions.models import PosTransaction
+from portal.transactions.models import STATEMENT_RECONCILED, PosTransaction, ShiftStatement
 from tests.agent.portal import change_master_data, database_named, run_every_schedule
 
 # The profile's 30 s time-out lasts 0.6 s; its 5-minute intervals 6 s of the manual clock.
@@ -280,3 +280,24 @@ def test_a_heartbeat_answer_asking_for_uploads_uploads_at_once(agent, activated,
         state.close()
         server.shutdown()
         thread.join(timeout=10)
+
+
+def test_shifts_close_on_time_and_one_closed_offline_reaches_hq_once_back(register, link):
+    # A shift of three sales of the manual clock (one sale a second).
+    register.shift_length = 3.0
+    register.run(count=1)
+    link.cut()
+    register.run(count=3)
+    assert register.tally.shifts_closed == 1
+    assert not db.session.scalars(sa.select(ShiftStatement)).all()
+    link.restore()
+
+    register.run(minutes=RECONNECT_S / 60)
+
+    db.session.expire_all()
+    statements = db.session.scalars(sa.select(ShiftStatement).order_by(ShiftStatement.id)).all()
+    assert len(statements) == register.tally.shifts_closed >= 2
+    first = statements[0]
+    assert (first.first_sequence, first.last_sequence) == (1, 3)
+    assert {s.state for s in statements} == {STATEMENT_RECONCILED}
+    assert [s.previous_hash for s in statements[1:]] == [s.statement_hash for s in statements[:-1]]
