@@ -78,8 +78,8 @@ def register_blueprints(app: Flask) -> None:
     from portal.device_api import api as device_api
     from portal.device_api import uploads as device_uploads
     from portal.device_api import views as device_views
+    from portal.distribution import alert_api, alert_views, catalogue_api, schedule_views
     from portal.distribution import api as distribution_api
-    from portal.distribution import schedule_views
     from portal.distribution import views as distribution_views
     from portal.masterdata import api as masterdata_api
     from portal.masterdata import views as masterdata_views
@@ -102,6 +102,7 @@ def register_blueprints(app: Flask) -> None:
         offline_profiles_views,
         distribution_views,
         schedule_views,
+        alert_views,
         masterdata_views,
         device_views,
         transactions_views,
@@ -116,6 +117,10 @@ def register_blueprints(app: Flask) -> None:
         offline_profiles_api.blp,
         distribution_api.schedules_blp,
         distribution_api.runs_blp,
+        catalogue_api.jobs_blp,
+        catalogue_api.parameters_blp,
+        alert_api.webhooks_blp,
+        alert_api.notifications_blp,
         masterdata_api.blp,
         device_api.blp,
         device_uploads.blp,
@@ -130,11 +135,14 @@ def register_blueprints(app: Flask) -> None:
 def register_receivers(app: Flask) -> None:
     """Connect the packages that react to another's signals (a higher one to a lower one's)."""
     from portal import auditor, device_api
-    from portal.distribution import history
+    from portal.distribution import alerts, history
+    from portal.distribution import tasks as distribution_tasks
 
     auditor.init_app(app)
     device_api.init_app(app)
     history.init_app(app)
+    alerts.init_app(app)
+    distribution_tasks.init_app(app)
 
 
 def register_errorhandlers(app: Flask) -> None:

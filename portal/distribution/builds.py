@@ -12,6 +12,7 @@ from sqlalchemy.orm import joinedload
 
 from portal.core.extensions import db
 from portal.core.models import utcnow
+from portal.distribution import signals
 from portal.distribution.export import TableExport
 from portal.distribution.manifest import manifest
 from portal.distribution.models import (
@@ -44,6 +45,11 @@ def scope_key(tables: tuple[str, ...], target: Target) -> str:
     return hashlib.sha256(json.dumps(scope, sort_keys=True).encode()).hexdigest()
 
 
+def position(session: DownloadSession) -> int:
+    """The version the target's next incremental package after `session` starts from."""
+    return max(session.new_version or 0, session.offered_through or 0)
+
+
 def previous_position(session: DownloadSession) -> DownloadSession | None:
     """The target's last session of this job that was offered to it before this one."""
     return db.session.scalar(
@@ -54,7 +60,10 @@ def previous_position(session: DownloadSession) -> DownloadSession | None:
             DownloadSession.status.in_(OFFERED_STATUSES),
             DownloadSession.id < session.id,
         )
-        .order_by(DownloadSession.new_version.desc(), DownloadSession.id.desc())
+        .order_by(
+            sa.func.coalesce(DownloadSession.offered_through, DownloadSession.new_version).desc(),
+            DownloadSession.id.desc(),
+        )
         .limit(1)
     )
 
@@ -107,9 +116,15 @@ def build_sessions(session_ids: list[int]) -> dict[int, str]:
     batch = _Batch()
     for session in sessions:
         status, package, fields = _build(session, batch)
-        if _finish(session.id, status, package, fields):
+        if status == SESSION_NO_DATA:
+            done = _nothing_new(session, batch.previous.pop(session.id))
+        else:
+            done = _finish(session.id, status, package, fields)
+        if done:
             batch.count(session.run_id, status, package)
             batch.statuses[session.id] = status
+            if status == SESSION_CREATE_FAILED:
+                _tell_failed(session, fields["message"])
     batch.close_runs()
     return batch.statuses
 
@@ -122,20 +137,23 @@ class _Batch:
         self.packages: dict[str, DataPackage] = {}
         self.statuses: dict[int, str] = {}
         self.tallies: dict[int, list[int]] = {}
+        # For a session with nothing new: the target's position it leaves in place.
+        self.previous: dict[int, DownloadSession] = {}
 
     def count(self, run_id: int, status: str, package: DataPackage | None) -> None:
-        done, failed, rows = self.tallies.setdefault(run_id, [0, 0, 0])
+        done, failed, rows, no_data = self.tallies.setdefault(run_id, [0, 0, 0, 0])
         failed += int(status == SESSION_CREATE_FAILED)
         rows += sum(package.row_counts.values()) if package else 0
-        self.tallies[run_id] = [done + 1, failed, rows]
+        no_data += int(status == SESSION_NO_DATA)
+        self.tallies[run_id] = [done + 1, failed, rows, no_data]
 
     def close_runs(self) -> None:
         """Add the batch's counts to its runs, and close those whose sessions are all built."""
-        for run_id, (done, failed, rows) in self.tallies.items():
-            count_built(run_id, done, failed, rows)
+        for run_id, (done, failed, rows, no_data) in self.tallies.items():
+            count_built(run_id, done, failed, rows, no_data)
 
 
-def count_built(run_id: int, done: int, failed: int = 0, rows: int = 0) -> None:
+def count_built(run_id: int, done: int, failed: int = 0, rows: int = 0, no_data: int = 0) -> None:
     """Add sessions that left `requested` to their run's counts; close the run after its last."""
     done, failures, total = db.session.execute(
         sa.update(DistributionRun)
@@ -144,6 +162,7 @@ def count_built(run_id: int, done: int, failed: int = 0, rows: int = 0) -> None:
             sessions_done=DistributionRun.sessions_done + done,
             sessions_failed=DistributionRun.sessions_failed + failed,
             rows_written=DistributionRun.rows_written + rows,
+            sessions_no_data=DistributionRun.sessions_no_data + no_data,
         )
         .returning(
             DistributionRun.sessions_done,
@@ -179,7 +198,7 @@ def _build(session: DownloadSession, batch: _Batch) -> tuple[str, DataPackage | 
     fields = {
         "kind": FULL if full else INCREMENTAL,
         "scope_key": key,
-        "base_version": 0 if full else previous.new_version,
+        "base_version": 0 if full else position(previous),
         "new_version": run.watermark,
         "message": "",
     }
@@ -192,6 +211,7 @@ def _build(session: DownloadSession, batch: _Batch) -> tuple[str, DataPackage | 
             return SESSION_CREATE_FAILED, None, fields | {"message": f"Writing failed: {error}"}
         batch.packages[content] = package
     if not full and not sum(package.row_counts.values()):
+        batch.previous[session.id] = previous
         return SESSION_NO_DATA, None, fields | {"message": "Nothing changed for this database."}
     return SESSION_AVAILABLE, package, fields
 
@@ -274,18 +294,72 @@ def _finish(session_id: int, status: str, package: DataPackage | None, fields: d
     return bool(claimed)
 
 
+def _nothing_new(session: DownloadSession, previous: DownloadSession) -> bool:
+    """Drop a session that had nothing new, moving the target's position on; True if it counts.
+
+    Keeping a no_data session per target and run is what made history grow without bound: the
+    run counts it instead, and the target's last offered session says where it now stands.
+    """
+    dropped = db.session.execute(
+        sa.delete(DownloadSession)
+        .where(DownloadSession.id == session.id, DownloadSession.status == SESSION_REQUESTED)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if not dropped:
+        return False
+    watermark = session.run.watermark
+    through = sa.func.coalesce(DownloadSession.offered_through, DownloadSession.new_version)
+    db.session.execute(
+        sa.update(DownloadSession)
+        .where(DownloadSession.id == previous.id)
+        .values(
+            offered_through=sa.case(
+                (through < watermark, watermark), else_=DownloadSession.offered_through
+            )
+        )
+        .execution_options(synchronize_session=False)
+    )
+    db.session.expunge(session)
+    return True
+
+
+def _tell_failed(session: DownloadSession, message: str) -> None:
+    signals.session_failed.send(
+        None,
+        session_id=session.id,
+        channel_database_id=session.channel_database_id,
+        job_number=session.job_number,
+        status=SESSION_CREATE_FAILED,
+        message=message,
+    )
+
+
 def give_up(session_ids: list[int], message: str) -> list[int]:
     """Mark requested sessions create_failed, saying why, and count them; returns those marked."""
     failed = db.session.execute(
         sa.update(DownloadSession)
         .where(DownloadSession.id.in_(session_ids), DownloadSession.status == SESSION_REQUESTED)
         .values(status=SESSION_CREATE_FAILED, message=message, updated_at=utcnow())
-        .returning(DownloadSession.id, DownloadSession.run_id)
+        .returning(
+            DownloadSession.id,
+            DownloadSession.run_id,
+            DownloadSession.channel_database_id,
+            DownloadSession.job_number,
+        )
         .execution_options(synchronize_session=False)
     ).all()
-    for run_id, count in Counter(run_id for _, run_id in failed).items():
+    for run_id, count in Counter(row.run_id for row in failed).items():
         count_built(run_id, count, count)
-    return sorted(session_id for session_id, _ in failed)
+    for row in failed:
+        signals.session_failed.send(
+            None,
+            session_id=row.id,
+            channel_database_id=row.channel_database_id,
+            job_number=row.job_number,
+            status=SESSION_CREATE_FAILED,
+            message=message,
+        )
+    return sorted(row.id for row in failed)
 
 
 def close_forgotten_runs() -> list[int]:
@@ -320,7 +394,12 @@ def close_forgotten_runs() -> list[int]:
         db.session.execute(
             sa.update(DistributionRun)
             .where(DistributionRun.id == run_id)
-            .values(sessions_total=total, sessions_done=total, sessions_failed=failed)
+            # Targets with nothing new left no session behind: the run's own count keeps them.
+            .values(
+                sessions_total=total + DistributionRun.sessions_no_data,
+                sessions_done=total + DistributionRun.sessions_no_data,
+                sessions_failed=failed,
+            )
             .execution_options(synchronize_session=False)
         )
         finish_run(run_id, failed)
@@ -328,14 +407,13 @@ def close_forgotten_runs() -> list[int]:
 
 
 def finish_run(run_id: int, failures: int) -> None:
-    """Close a run whose sessions are all built."""
+    """Close a run whose sessions are all built; a failed one is told to the listeners."""
+    message = f"{failures} package(s) could not be built." if failures else ""
     db.session.execute(
         sa.update(DistributionRun)
         .where(DistributionRun.id == run_id)
-        .values(
-            status=RUN_FAILED if failures else RUN_DONE,
-            finished_at=utcnow(),
-            message=f"{failures} package(s) could not be built." if failures else "",
-        )
+        .values(status=RUN_FAILED if failures else RUN_DONE, finished_at=utcnow(), message=message)
         .execution_options(synchronize_session=False)
     )
+    if failures:
+        signals.run_failed.send(None, run_id=run_id, message=message)

@@ -42,6 +42,15 @@ GUARDS = {
     "distribution_schedules_api.": (Permission.READ_SETUP, Permission.CHANGE_SCHEDULES),
     "distribution_schedules_api.ScheduleRuns": (Permission.READ_SETUP, Permission.RUN_DISTRIBUTION),
     "runs_api.": (Permission.READ_SETUP, Permission.READ_SETUP),
+    # The job catalogue and the parameters are read by all, changed by schedulers.
+    "scheduler_jobs_api.": (Permission.READ_SETUP, Permission.CHANGE_SCHEDULES),
+    "scheduler_parameters_api.": (Permission.READ_SETUP, Permission.CHANGE_SCHEDULES),
+    # Webhooks hold addresses outside HQ: only those who change schedules see and change them.
+    "alerts.": (Permission.CHANGE_SCHEDULES, Permission.CHANGE_SCHEDULES),
+    "alerts.notifications": (Permission.READ_SETUP, Permission.READ_SETUP),
+    "alerts.dismiss": (Permission.READ_SETUP, Permission.RETRY_BUILDS),
+    "webhooks_api.": (Permission.CHANGE_SCHEDULES, Permission.CHANGE_SCHEDULES),
+    "notifications_api.": (Permission.READ_SETUP, Permission.READ_SETUP),
     "device_api.": (DEVICE, DEVICE),
     "device_transactions_api.": (DEVICE, DEVICE),
     "transactions.": (Permission.READ_TRANSACTIONS, Permission.REVIEW_TRANSACTIONS),
