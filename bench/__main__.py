@@ -16,6 +16,8 @@
   Celery worker builds a full sync of every register, against the idle figures.
 - search: the master data list pages, searched by number, name, barcode and price group, with
   1,000,000 products: p99 against the same pages with 10,000 products.
+- history: 30 simulated days of hourly runs of 10 jobs over 5,000 databases: download session
+  rows at the end against databases × jobs, and a run on day 30 against one on day 1.
 """
 
 import argparse
@@ -31,6 +33,7 @@ import sqlalchemy as sa
 from bench import fixtures
 from bench.database import portal_on_fresh_database
 from bench.device_load import device_load_benchmark
+from bench.history import history_benchmark
 from bench.search import search_benchmark
 from bench.uploads import SALES, upload_benchmarks
 from bench.web_load import web_load_benchmark
@@ -57,6 +60,7 @@ SIZES = {
         "web_transactions": 1_000_000,
         "web_warmup": 10,
         "web_seconds": 60,
+        "history_stores": 1_000,
     },
     "quick": {
         "catalogue": 20_000,
@@ -67,6 +71,7 @@ SIZES = {
         "web_transactions": 20_000,
         "web_warmup": 3,
         "web_seconds": 10,
+        "history_stores": 20,
     },
 }
 PRODUCT_JOBS = ["1040", "1020"]
@@ -77,7 +82,16 @@ def main() -> None:
     """Run the benchmarks and print a Markdown table of figures, baselines and ratios."""
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, for CI")
-    benchmarks = ["build", "incremental", "fanout", "uploads", "device_load", "web_load", "search"]
+    benchmarks = [
+        "build",
+        "incremental",
+        "fanout",
+        "uploads",
+        "device_load",
+        "web_load",
+        "search",
+        "history",
+    ]
     parser.add_argument("--only", choices=benchmarks, action="append")
     args = parser.parse_args()
     sizes = SIZES["quick" if args.quick else "full"]
@@ -97,6 +111,8 @@ def main() -> None:
             rows += web_load_benchmark(sizes, Path(scratch), step)
         if "search" in chosen:
             rows += search_benchmark(sizes, Path(scratch), step, args.quick)
+        if "history" in chosen:
+            rows += history_benchmark(sizes["history_stores"], Path(scratch), step)
     print(
         f"\n### {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.node()}, "
         f"{platform.processor() or platform.machine()}, Python {platform.python_version()}\n"

@@ -55,7 +55,10 @@ DESCRIPTIONS: dict[Permission, str] = {
         "run distribution schedules on demand, with full data sync or a full package for one "
         "database"
     ),
-    Permission.CHANGE_SCHEDULES: "create, edit and delete distribution schedules",
+    Permission.CHANGE_SCHEDULES: (
+        "create, edit and delete distribution schedules; edit scheduler jobs and parameters; "
+        "manage alert webhooks"
+    ),
     Permission.RETRY_BUILDS: "retry failed builds (a download session, or all of a run's)",
     Permission.READ_TRANSACTIONS: "read uploaded transactions, anomalies and upload sessions",
     Permission.REVIEW_TRANSACTIONS: "review transactions and anomalies",

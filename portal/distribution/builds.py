@@ -257,6 +257,11 @@ def _package_for(content_key: str, job_number: str, fields: dict, tables, target
         existing.removed_at = None
         return existing
     path, size, sha256, counts = written
+    if not full and not sum(counts.values()):
+        # Nothing new for this scope: no package is offered, so neither its file nor a row is
+        # kept (every quiet run would otherwise leave one of each per scope).
+        (store / path).unlink(missing_ok=True)
+        return DataPackage(content_key=content_key, kind=kind, row_counts=counts)
     package = DataPackage(
         content_key=content_key,
         job_number=job_number,
