@@ -37,10 +37,12 @@ from portal.setup.models import ChannelDatabase, Store
 
 JOBS = ["1000", "1010", "1020", "1040", "1060", "1070", "1080", "1090", "1110", "1150"]
 DAYS = 30
+# Store changes an hour per 1,000 stores (at least one): a few an hour at full size.
 CHANGES_PER_HOUR = 3
 # A week of sessions is kept here (30 days by default) so the pruning is part of what is timed.
 HISTORY_DAYS = 7
 REGISTERS_PER_STORE = 4
+REPEATS = 2
 
 
 def history_benchmark(stores: int, scratch: Path, step) -> list[tuple]:
@@ -141,6 +143,10 @@ def _target(database):
     return _targets[database.id]
 
 
+def _changes(stores: int) -> int:
+    return max(1, CHANGES_PER_HOUR * stores // 1_000)
+
+
 def _change_stores(stores: int, count: int) -> list[str]:
     """Real changes: `count` stores' settings (job 1070), each reaching that store's databases."""
     numbers = [f"S{random.randrange(stores):05d}" for _ in range(count)]
@@ -155,10 +161,14 @@ def _change_stores(stores: int, count: int) -> list[str]:
 
 
 def _timed_run(stores: int) -> float:
-    _change_stores(stores, CHANGES_PER_HOUR)
-    started = time.perf_counter()
-    fixtures.run("HOURLY")
-    return time.perf_counter() - started
+    """The quicker of two hourly runs, each after its hour's changes (a shared machine is noisy)."""
+    times = []
+    for _ in range(REPEATS):
+        _change_stores(stores, _changes(stores))
+        started = time.perf_counter()
+        fixtures.run("HOURLY")
+        times.append(time.perf_counter() - started)
+    return min(times)
 
 
 def _simulate_day(day, stores: int, pairs: int) -> None:
@@ -166,7 +176,7 @@ def _simulate_day(day, stores: int, pairs: int) -> None:
     schedule_id = get_schedule("HOURLY").id
     for hour in range(24):
         at = day + timedelta(hours=hour)
-        changed = _change_stores(stores, CHANGES_PER_HOUR)
+        changed = _change_stores(stores, _changes(stores))
         version = committed_version(db.session.connection())
         run_id = db.session.scalar(
             sa.insert(DistributionRun)

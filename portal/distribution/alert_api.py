@@ -84,7 +84,7 @@ class NotificationListArgsSchema(ListArgsSchema):
     """Notification filters."""
 
     event = ma.fields.String(validate=ma.validate.OneOf(EVENTS))
-    all = StrictBoolean(
+    all = ma.fields.Boolean(
         load_default=False, metadata={"description": "Resolved ones too (open only by default)"}
     )
 

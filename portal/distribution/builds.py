@@ -210,10 +210,29 @@ def _build(session: DownloadSession, batch: _Batch) -> tuple[str, DataPackage | 
         except OSError as error:
             return SESSION_CREATE_FAILED, None, fields | {"message": f"Writing failed: {error}"}
         batch.packages[content] = package
-    if not full and not sum(package.row_counts.values()):
+    if (not full and not sum(package.row_counts.values())) or (
+        full and _same_as_before(run, previous, key, package)
+    ):
         batch.previous[session.id] = previous
         return SESSION_NO_DATA, None, fields | {"message": "Nothing changed for this database."}
     return SESSION_AVAILABLE, package, fields
+
+
+def _same_as_before(run, previous, key: str, package: DataPackage) -> bool:
+    """Whether a full package only because its job is always full carries what the last did.
+
+    Setup snapshots (registers, offline profiles) carry no change versions, so every run
+    rebuilds them whole; sending an identical copy to every target each run is what a
+    no_data session per target used to cost.
+    """
+    if run.full_sync or previous is None or previous.scope_key != key:
+        return False
+    before = previous.package
+    return (
+        before is not None
+        and package.content_sha256 is not None
+        and before.content_sha256 == package.content_sha256
+    )
 
 
 def content_key_of(job_number: str, fields: dict) -> str:
@@ -253,10 +272,16 @@ def _package_for(content_key: str, job_number: str, fields: dict, tables, target
     written = write_package(store, content_key, contents, exports)
     if existing is not None:
         # Retention removed the file; the same content is needed again, so it is written anew.
-        existing.path, existing.size, existing.sha256, existing.row_counts = written
+        (
+            existing.path,
+            existing.size,
+            existing.sha256,
+            existing.row_counts,
+            existing.content_sha256,
+        ) = written
         existing.removed_at = None
         return existing
-    path, size, sha256, counts = written
+    path, size, sha256, counts, content = written
     if not full and not sum(counts.values()):
         # Nothing new for this scope: no package is offered, so neither its file nor a row is
         # kept (every quiet run would otherwise leave one of each per scope).
@@ -272,6 +297,7 @@ def _package_for(content_key: str, job_number: str, fields: dict, tables, target
         size=size,
         sha256=sha256,
         row_counts=counts,
+        content_sha256=content,
     )
     try:
         with db.session.begin_nested():

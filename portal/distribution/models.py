@@ -142,6 +142,8 @@ class DataPackage(db.Model):
     size: Mapped[int] = mapped_column(sa.BigInteger)
     sha256: Mapped[str] = mapped_column(sa.String(64))
     row_counts: Mapped[dict[str, int]] = mapped_column(sa.JSON)
+    # SHA-256 of the tables' rows alone: an always-full package equal to the last is not sent.
+    content_sha256: Mapped[str | None] = mapped_column(sa.String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 

@@ -210,8 +210,9 @@ def test_roles_table_command_prints_and_rewrites_the_table(app, tmp_path):
     )
 
     assert printed.exit_code == 0 and printed.output == roles_table()
-    assert "| create, edit and delete distribution schedules | yes | no | yes | no |" in (
-        printed.output
-    )
+    assert (
+        "| create, edit and delete distribution schedules; edit scheduler jobs and parameters; "
+        "manage alert webhooks | yes | no | yes | no |"
+    ) in printed.output
     assert rewritten.exit_code == 0
     assert readme.read_text() == f"# P\n\n## Roles\n\n{roles_table()}\nAfter.\n"

@@ -1,8 +1,8 @@
 """scheduler parameters, alerts and webhooks, bounded session history
 
-Revision ID: 4b571869bf6f
+Revision ID: 64240ce95483
 Revises: f2b6c7d8e906
-Create Date: 2026-12-07 01:47:58.731158
+Create Date: 2026-12-07 02:26:59.809096
 
 """
 from alembic import op
@@ -12,7 +12,7 @@ import portal.core.models
 
 
 # revision identifiers, used by Alembic.
-revision = '4b571869bf6f'
+revision = '64240ce95483'
 down_revision = 'f2b6c7d8e906'
 branch_labels = None
 depends_on = None
@@ -80,6 +80,9 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_webhook_delivery_notification_id'), ['notification_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_webhook_delivery_webhook_id'), ['webhook_id'], unique=False)
 
+    with op.batch_alter_table('data_package', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('content_sha256', sa.String(length=64), nullable=True))
+
     with op.batch_alter_table('distribution_run', schema=None) as batch_op:
         batch_op.add_column(sa.Column('sessions_no_data', sa.Integer(), server_default='0', nullable=False))
 
@@ -96,6 +99,9 @@ def downgrade():
 
     with op.batch_alter_table('distribution_run', schema=None) as batch_op:
         batch_op.drop_column('sessions_no_data')
+
+    with op.batch_alter_table('data_package', schema=None) as batch_op:
+        batch_op.drop_column('content_sha256')
 
     with op.batch_alter_table('webhook_delivery', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_webhook_delivery_webhook_id'))
