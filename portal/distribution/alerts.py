@@ -24,14 +24,16 @@ from portal.distribution.alert_models import (
     WebhookDelivery,
 )
 from portal.distribution.models import (
+    SESSION_APPLY_FAILED,
     SESSION_AVAILABLE,
     SESSION_DOWNLOADED,
     DownloadSession,
 )
 from portal.setup.models import ChannelDatabase
 
-# Packages a database has not applied yet: it is behind while one waits too long.
-WAITING = (SESSION_AVAILABLE, SESSION_DOWNLOADED)
+# Packages a database has not applied yet (as the devices dashboard counts them): it is behind
+# while one waits too long.
+WAITING = (SESSION_AVAILABLE, SESSION_DOWNLOADED, SESSION_APPLY_FAILED)
 # Deliveries made by this unit of work, sent to the workers once it commits.
 PENDING_KEY = "webhook_deliveries"
 
