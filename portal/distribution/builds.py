@@ -346,7 +346,9 @@ def _nothing_new(session: DownloadSession, previous: DownloadSession) -> bool:
         .values(
             offered_through=sa.case(
                 (through < watermark, watermark), else_=DownloadSession.offered_through
-            )
+            ),
+            # The session itself did not move: its age still counts for the history.
+            updated_at=DownloadSession.updated_at,
         )
         .execution_options(synchronize_session=False)
     )
