@@ -26,6 +26,8 @@
   50,000 databases by a real worker, per target against a one-target run; and Support offline
   bulk-enabled for the 40,000 non-store registers in one operation, against a raw
   INSERT ... SELECT of the same rows.
+- history: 30 simulated days of hourly runs of 10 jobs over 5,000 databases: download session
+  rows at the end against databases × jobs, and a run on day 30 against one on day 1.
 """
 
 import argparse
@@ -42,6 +44,7 @@ from bench import fixtures
 from bench.chain import chain_benchmark
 from bench.database import portal_on_fresh_database
 from bench.device_load import device_load_benchmark
+from bench.history import history_benchmark
 from bench.polling import polling_benchmark
 from bench.search import search_benchmark
 from bench.uploads import SALES, upload_benchmarks
@@ -70,6 +73,7 @@ SIZES = {
         "web_transactions": 1_000_000,
         "web_warmup": 10,
         "web_seconds": 60,
+        "history_stores": 1_000,
     },
     "quick": {
         "catalogue": 20_000,
@@ -80,6 +84,7 @@ SIZES = {
         "web_transactions": 20_000,
         "web_warmup": 3,
         "web_seconds": 10,
+        "history_stores": 20,
     },
 }
 PRODUCT_JOBS = ["1040", "1020"]
@@ -101,6 +106,7 @@ def main() -> None:
         "search",
         "worklist",
         "chain",
+        "history",
     ]
     parser.add_argument("--only", choices=benchmarks, action="append")
     args = parser.parse_args()
@@ -127,6 +133,8 @@ def main() -> None:
             rows += worklist_benchmark(Path(scratch), step, args.quick)
         if "chain" in chosen:
             rows += chain_benchmark(args.quick, Path(scratch), step)
+        if "history" in chosen:
+            rows += history_benchmark(sizes["history_stores"], Path(scratch), step)
     print(
         f"\n### {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.node()}, "
         f"{platform.processor() or platform.machine()}, Python {platform.python_version()}\n"

@@ -96,8 +96,15 @@ def register_blueprints(app: Flask) -> None:
     from portal.device_api import statements as device_statements
     from portal.device_api import uploads as device_uploads
     from portal.device_api import views as device_views
+    from portal.distribution import (
+        alert_api,
+        alert_views,
+        catalogue_api,
+        lifecycle_api,
+        lifecycle_views,
+        schedule_views,
+    )
     from portal.distribution import api as distribution_api
-    from portal.distribution import lifecycle_api, lifecycle_views, schedule_views
     from portal.distribution import preview_api as preview_routes  # noqa: F401  (on profiles API)
     from portal.distribution import views as distribution_views
     from portal.masterdata import api as masterdata_api
@@ -127,6 +134,7 @@ def register_blueprints(app: Flask) -> None:
         distribution_views,
         schedule_views,
         lifecycle_views,
+        alert_views,
         masterdata_views,
         device_views,
         transactions_views,
@@ -144,6 +152,10 @@ def register_blueprints(app: Flask) -> None:
         distribution_api.schedules_blp,
         distribution_api.runs_blp,
         lifecycle_api.sessions_blp,
+        catalogue_api.jobs_blp,
+        catalogue_api.parameters_blp,
+        alert_api.webhooks_blp,
+        alert_api.notifications_blp,
         masterdata_api.blp,
         device_api.blp,
         device_uploads.blp,
@@ -161,13 +173,16 @@ def register_blueprints(app: Flask) -> None:
 def register_receivers(app: Flask) -> None:
     """Connect the packages that react to another's signals (a higher one to a lower one's)."""
     from portal import auditor, device_api, ops
-    from portal.distribution import history, preview_views
+    from portal.distribution import alerts, history, preview_views
+    from portal.distribution import tasks as distribution_tasks
 
     auditor.init_app(app)
     device_api.init_app(app)
     history.init_app(app)
     ops.init_app(app)
     preview_views.init_app(app)
+    alerts.init_app(app)
+    distribution_tasks.init_app(app)
 
 
 def register_errorhandlers(app: Flask) -> None:

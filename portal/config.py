@@ -131,6 +131,10 @@ def load(instance_path: str) -> dict[str, Any]:
         # Who may scrape /metrics: a bearer token, or an address in the allowed networks.
         "METRICS_TOKEN": os.environ.get("METRICS_TOKEN", ""),
         "METRICS_ALLOW": metrics_allow(production),
+        # The scheduler's parameters (portal.distribution.parameters) are stored in the
+        # database; these settings are only their values on a fresh install, until first saved.
+        # Download sessions applied or ended this many days ago are deleted (but the latest).
+        "SESSION_HISTORY_DAYS": int(os.environ.get("SESSION_HISTORY_DAYS", "30")),
         # Package files that every target has applied are removed after this many days.
         "PACKAGE_RETENTION_DAYS": int(os.environ.get("PACKAGE_RETENTION_DAYS", "7")),
         # A package build that has not finished after this long is handed to a worker again.
@@ -174,6 +178,9 @@ def load(instance_path: str) -> dict[str, Any]:
             "beat_schedule": {
                 "distribution-tick": {"task": "distribution.tick", "schedule": 60.0},
                 "package-retention": {"task": "distribution.clean_packages", "schedule": 3600.0},
+                "session-history": {"task": "distribution.prune_history", "schedule": 3600.0},
+                # Databases behind for too long, and webhook deliveries whose task was lost.
+                "alerts": {"task": "distribution.check_alerts", "schedule": 300.0},
                 # The devices dashboard's chart over time: one count per state every 5 minutes.
                 "fleet-sample": {"task": "device_api.sample_fleet", "schedule": 300.0},
                 # Registers that sold but closed no shift (portal.auditor.shifts_due).

@@ -55,7 +55,10 @@ DESCRIPTIONS: dict[Permission, str] = {
         "run distribution schedules on demand, with full data sync or a full package for one "
         "database"
     ),
-    Permission.CHANGE_SCHEDULES: "create, edit and delete distribution schedules",
+    Permission.CHANGE_SCHEDULES: (
+        "create, edit and delete distribution schedules; edit scheduler jobs and parameters; "
+        "manage alert webhooks"
+    ),
     Permission.RETRY_BUILDS: (
         "retry or cancel download sessions (one, a selection, a run's or a database's pending ones)"
     ),

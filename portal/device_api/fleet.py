@@ -4,9 +4,10 @@ Every active channel database is in exactly one state, decided in this order:
 
 - **never activated**: no device has activated the database (no `activated_at`);
 - **offline**: its last heartbeat reported offline mode, or it has been silent (no heartbeat,
-  counted from activation when it never sent one) for more than `DEVICE_SILENT_MINUTES`;
+  counted from activation when it never sent one) for more than `device_silent_minutes` (a
+  scheduler parameter);
 - **behind**: online, but a package has been pending (available, downloaded or apply failed)
-  for more than `DEVICE_BEHIND_MINUTES` since its session was requested;
+  for more than `device_behind_minutes` since its session was requested;
 - **online**: the rest.
 
 The dashboard counts registers (offline databases); a store's own channel database is shown
@@ -19,11 +20,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
-from flask import current_app
 
 from portal.core.extensions import db
 from portal.core.models import utcnow
 from portal.device_api.models import OFFLINE_MODE, ONLINE, DeviceStatus, FleetSample, Heartbeat
+from portal.distribution import parameters
 from portal.distribution.models import (
     SESSION_APPLIED,
     SESSION_APPLY_FAILED,
@@ -117,11 +118,10 @@ class DeviceOverview:
 
 
 def thresholds() -> tuple[timedelta, timedelta]:
-    """How long a device may stay silent, and how long a package may wait, from the settings."""
-    config = current_app.config
+    """How long a device may stay silent, and how long a package may wait: the parameters."""
     return (
-        timedelta(minutes=config["DEVICE_SILENT_MINUTES"]),
-        timedelta(minutes=config["DEVICE_BEHIND_MINUTES"]),
+        timedelta(minutes=parameters.current("device_silent_minutes")),
+        timedelta(minutes=parameters.current("device_behind_minutes")),
     )
 
 

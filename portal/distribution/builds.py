@@ -12,6 +12,7 @@ from sqlalchemy.orm import aliased, joinedload
 from portal.core.extensions import db
 from portal.core.metrics import PACKAGE_BUILD_SECONDS, PACKAGE_BYTES
 from portal.core.models import utcnow
+from portal.distribution import signals
 from portal.distribution.export import TableExport
 from portal.distribution.manifest import manifest
 from portal.distribution.models import (
@@ -34,7 +35,6 @@ from portal.distribution.models import (
     SchedulerJob,
     UploadRequest,
 )
-from portal.distribution.signals import session_failed
 from portal.distribution.storage import package_store
 from portal.distribution.tables import TABLES, Target
 from portal.distribution.targets import tables_for, target_of
@@ -48,19 +48,9 @@ def scope_key(tables: tuple[str, ...], target: Target) -> str:
     return hashlib.sha256(json.dumps(scope, sort_keys=True).encode()).hexdigest()
 
 
-def previous_position(session: DownloadSession) -> DownloadSession | None:
-    """The target's last session of this job that was offered to it before this one."""
-    return db.session.scalar(
-        sa.select(DownloadSession)
-        .where(
-            DownloadSession.channel_database_id == session.channel_database_id,
-            DownloadSession.job_number == session.job_number,
-            DownloadSession.status.in_(OFFERED_STATUSES),
-            DownloadSession.id < session.id,
-        )
-        .order_by(DownloadSession.new_version.desc(), DownloadSession.id.desc())
-        .limit(1)
-    )
+def position(session: DownloadSession) -> int:
+    """The version the target's next incremental package after `session` starts from."""
+    return max(session.new_version or 0, session.offered_through or 0)
 
 
 def needs_full(session: DownloadSession, previous: DownloadSession | None) -> bool:
@@ -136,6 +126,11 @@ def build_sessions(session_ids: list[int]) -> dict[int, str]:
     packages: dict[tuple, DataPackage | None] = {}
     for session in sessions:
         status, package, fields = _build(session, batch)
+        if status == SESSION_NO_DATA:
+            if _nothing_new(session, batch.previous.pop(session.id)):
+                batch.count(session.run_id, status, package)
+                batch.statuses[session.id] = status
+            continue
         key = (status, package.id if package else None, tuple(sorted(fields.items())))
         outcomes.setdefault(key, []).append(session)
         packages[key] = package
@@ -147,20 +142,26 @@ def build_sessions(session_ids: list[int]) -> dict[int, str]:
                 batch.count(session.run_id, status, packages[key])
                 batch.statuses[session.id] = status
                 if status == SESSION_CREATE_FAILED:
-                    db.session.refresh(session)
-                    session_failed.send(session)
+                    _tell_failed(session, dict(fields)["message"])
     batch.close_runs()
     return batch.statuses
 
 
 def previous_positions(sessions: list[DownloadSession]) -> dict[int, DownloadSession]:
-    """`previous_position` of each session that has one, read for a whole batch at once."""
+    """For each session that has one: its target's last session of the job offered before it.
+
+    Read for a whole batch at once; the next incremental package starts from its position.
+    """
     if not sessions:
         return {}
     current = aliased(DownloadSession)
     earlier = DownloadSession
     rank = sa.func.row_number().over(
-        partition_by=current.id, order_by=(earlier.new_version.desc(), earlier.id.desc())
+        partition_by=current.id,
+        order_by=(
+            sa.func.coalesce(earlier.offered_through, earlier.new_version).desc(),
+            earlier.id.desc(),
+        ),
     )
     ranked = (
         sa.select(current.id.label("for_id"), earlier.id.label("previous_id"), rank.label("rank"))
@@ -186,26 +187,30 @@ def previous_positions(sessions: list[DownloadSession]) -> dict[int, DownloadSes
 class _Batch:
     """What a batch of builds shares: jobs, packages by content, and run counters."""
 
-    def __init__(self, previous: dict[int, DownloadSession]) -> None:
-        self.previous = previous
+    def __init__(self, positions: dict[int, DownloadSession]) -> None:
+        # Each session's target's last offered session of the job (`previous_positions`).
+        self.positions = positions
         self.jobs = {job.job_number: job for job in db.session.scalars(sa.select(SchedulerJob))}
         self.packages: dict[str, DataPackage] = {}
         self.statuses: dict[int, str] = {}
         self.tallies: dict[int, list[int]] = {}
+        # For a session with nothing new: the target's position it leaves in place.
+        self.previous: dict[int, DownloadSession] = {}
 
     def count(self, run_id: int, status: str, package: DataPackage | None) -> None:
-        done, failed, rows = self.tallies.setdefault(run_id, [0, 0, 0])
+        done, failed, rows, no_data = self.tallies.setdefault(run_id, [0, 0, 0, 0])
         failed += int(status == SESSION_CREATE_FAILED)
         rows += sum(package.row_counts.values()) if package else 0
-        self.tallies[run_id] = [done + 1, failed, rows]
+        no_data += int(status == SESSION_NO_DATA)
+        self.tallies[run_id] = [done + 1, failed, rows, no_data]
 
     def close_runs(self) -> None:
         """Add the batch's counts to its runs, and close those whose sessions are all built."""
-        for run_id, (done, failed, rows) in self.tallies.items():
-            count_built(run_id, done, failed, rows)
+        for run_id, (done, failed, rows, no_data) in self.tallies.items():
+            count_built(run_id, done, failed, rows, no_data)
 
 
-def count_built(run_id: int, done: int, failed: int = 0, rows: int = 0) -> None:
+def count_built(run_id: int, done: int, failed: int = 0, rows: int = 0, no_data: int = 0) -> None:
     """Add sessions that left `requested` to their run's counts; close the run after its last."""
     done, failures, total = db.session.execute(
         sa.update(DistributionRun)
@@ -214,6 +219,7 @@ def count_built(run_id: int, done: int, failed: int = 0, rows: int = 0) -> None:
             sessions_done=DistributionRun.sessions_done + done,
             sessions_failed=DistributionRun.sessions_failed + failed,
             rows_written=DistributionRun.rows_written + rows,
+            sessions_no_data=DistributionRun.sessions_no_data + no_data,
         )
         .returning(
             DistributionRun.sessions_done,
@@ -239,7 +245,7 @@ def _build(session: DownloadSession, batch: _Batch) -> tuple[str, DataPackage | 
         return SESSION_CANCELED, None, {"message": "The database no longer receives this job."}
     target = target_of(database)
     key = scope_key(tables, target)
-    previous = batch.previous.get(session.id)
+    previous = batch.positions.get(session.id)
     full = (
         run.full_sync
         or previous is None
@@ -250,7 +256,7 @@ def _build(session: DownloadSession, batch: _Batch) -> tuple[str, DataPackage | 
     fields = {
         "kind": FULL if full else INCREMENTAL,
         "scope_key": key,
-        "base_version": 0 if full else previous.new_version,
+        "base_version": 0 if full else position(previous),
         "new_version": run.watermark,
         "message": "",
     }
@@ -262,9 +268,29 @@ def _build(session: DownloadSession, batch: _Batch) -> tuple[str, DataPackage | 
         except OSError as error:
             return SESSION_CREATE_FAILED, None, fields | {"message": f"Writing failed: {error}"}
         batch.packages[content] = package
-    if not full and not sum(package.row_counts.values()):
+    if (not full and not sum(package.row_counts.values())) or (
+        full and _same_as_before(run, previous, key, package)
+    ):
+        batch.previous[session.id] = previous
         return SESSION_NO_DATA, None, fields | {"message": "Nothing changed for this database."}
     return SESSION_AVAILABLE, package, fields
+
+
+def _same_as_before(run, previous, key: str, package: DataPackage) -> bool:
+    """Whether a full package only because its job is always full carries what the last did.
+
+    Setup snapshots (registers, offline profiles) carry no change versions, so every run
+    rebuilds them whole; sending an identical copy to every target each run is what a
+    no_data session per target used to cost.
+    """
+    if run.full_sync or previous is None or previous.scope_key != key:
+        return False
+    before = previous.package
+    return (
+        before is not None
+        and package.content_sha256 is not None
+        and before.content_sha256 == package.content_sha256
+    )
 
 
 def content_key_of(job_number: str, fields: dict) -> str:
@@ -306,10 +332,21 @@ def _package_for(content_key: str, job_number: str, fields: dict, tables, target
     PACKAGE_BYTES.labels(job_number).observe(written[1])
     if existing is not None:
         # Retention removed the file; the same content is needed again, so it is written anew.
-        existing.path, existing.size, existing.sha256, existing.row_counts = written
+        (
+            existing.path,
+            existing.size,
+            existing.sha256,
+            existing.row_counts,
+            existing.content_sha256,
+        ) = written
         existing.removed_at = None
         return existing
-    path, size, sha256, counts = written
+    path, size, sha256, counts, content = written
+    if not full and not sum(counts.values()):
+        # Nothing new for this scope: no package is offered, so neither its file nor a row is
+        # kept (every quiet run would otherwise leave one of each per scope).
+        package_store().delete(path)
+        return DataPackage(content_key=content_key, kind=kind, row_counts=counts)
     package = DataPackage(
         content_key=content_key,
         job_number=job_number,
@@ -320,6 +357,7 @@ def _package_for(content_key: str, job_number: str, fields: dict, tables, target
         size=size,
         sha256=sha256,
         row_counts=counts,
+        content_sha256=content,
     )
     try:
         with db.session.begin_nested():
@@ -348,20 +386,74 @@ def _finish(session_ids: list[int], status: str, package_id: int | None, fields:
     return set(claimed)
 
 
+def _nothing_new(session: DownloadSession, previous: DownloadSession) -> bool:
+    """Drop a session that had nothing new, moving the target's position on; True if it counts.
+
+    Keeping a no_data session per target and run is what made history grow without bound: the
+    run counts it instead, and the target's last offered session says where it now stands.
+    """
+    dropped = db.session.execute(
+        sa.delete(DownloadSession)
+        .where(DownloadSession.id == session.id, DownloadSession.status == SESSION_REQUESTED)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if not dropped:
+        return False
+    watermark = session.run.watermark
+    through = sa.func.coalesce(DownloadSession.offered_through, DownloadSession.new_version)
+    db.session.execute(
+        sa.update(DownloadSession)
+        .where(DownloadSession.id == previous.id)
+        .values(
+            offered_through=sa.case(
+                (through < watermark, watermark), else_=DownloadSession.offered_through
+            ),
+            # The session itself did not move: its age still counts for the history.
+            updated_at=DownloadSession.updated_at,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    db.session.expunge(session)
+    return True
+
+
+def _tell_failed(session: DownloadSession, message: str) -> None:
+    signals.session_failed.send(
+        None,
+        session_id=session.id,
+        channel_database_id=session.channel_database_id,
+        job_number=session.job_number,
+        status=SESSION_CREATE_FAILED,
+        message=message,
+    )
+
+
 def give_up(session_ids: list[int], message: str) -> list[int]:
     """Mark requested sessions create_failed, saying why, and count them; returns those marked."""
     failed = db.session.execute(
         sa.update(DownloadSession)
         .where(DownloadSession.id.in_(session_ids), DownloadSession.status == SESSION_REQUESTED)
         .values(status=SESSION_CREATE_FAILED, message=message, updated_at=utcnow())
-        .returning(DownloadSession.id, DownloadSession.run_id)
+        .returning(
+            DownloadSession.id,
+            DownloadSession.run_id,
+            DownloadSession.channel_database_id,
+            DownloadSession.job_number,
+        )
         .execution_options(synchronize_session=False)
     ).all()
-    for run_id, count in Counter(run_id for _, run_id in failed).items():
+    for run_id, count in Counter(row.run_id for row in failed).items():
         count_built(run_id, count, count)
-    for session_id, _ in failed:
-        session_failed.send(db.session.get(DownloadSession, session_id, populate_existing=True))
-    return sorted(session_id for session_id, _ in failed)
+    for row in failed:
+        signals.session_failed.send(
+            None,
+            session_id=row.id,
+            channel_database_id=row.channel_database_id,
+            job_number=row.job_number,
+            status=SESSION_CREATE_FAILED,
+            message=message,
+        )
+    return sorted(row.id for row in failed)
 
 
 def close_forgotten_runs() -> list[int]:
@@ -407,7 +499,12 @@ def close_forgotten_runs() -> list[int]:
         db.session.execute(
             sa.update(DistributionRun)
             .where(DistributionRun.id == run_id)
-            .values(sessions_total=total, sessions_done=total, sessions_failed=failed)
+            # Targets with nothing new left no session behind: the run's own count keeps them.
+            .values(
+                sessions_total=total + DistributionRun.sessions_no_data,
+                sessions_done=total + DistributionRun.sessions_no_data,
+                sessions_failed=failed,
+            )
             .execution_options(synchronize_session=False)
         )
         finish_run(run_id, failed)
@@ -415,17 +512,20 @@ def close_forgotten_runs() -> list[int]:
 
 
 def finish_run(run_id: int, failures: int) -> None:
-    """Close a run whose sessions are all built."""
+    """Close a run whose sessions are all built; a failed one is told to the listeners."""
+    message = _failure_message(run_id, failures) if failures else ""
     db.session.execute(
         sa.update(DistributionRun)
         .where(DistributionRun.id == run_id)
         .values(
             status=RUN_FAILED if failures else RUN_DONE,
             finished_at=utcnow(),
-            message=_failure_message(run_id, failures) if failures else "",
+            message=message,
         )
         .execution_options(synchronize_session=False)
     )
+    if failures:
+        signals.run_failed.send(None, run_id=run_id, message=message)
 
 
 def _failure_message(run_id: int, failures: int) -> str:

@@ -69,7 +69,14 @@ def record_failure(session: DownloadSession, status: str, message: str) -> bool:
         session.message = f"Failed to {what} (try {tries} of {limit}): {message}".rstrip(": ")
     db.session.flush()
     if ended:
-        session_failed.send(session)
+        session_failed.send(
+            None,
+            session_id=session.id,
+            channel_database_id=session.channel_database_id,
+            job_number=session.job_number,
+            status=status,
+            message=message,
+        )
     return ended
 
 

@@ -118,6 +118,8 @@ class DistributionRun(db.Model):
     sessions_total: Mapped[int] = mapped_column(default=0)
     sessions_done: Mapped[int] = mapped_column(default=0)
     sessions_failed: Mapped[int] = mapped_column(default=0)
+    # Targets that had nothing new: counted here, not kept as a session each.
+    sessions_no_data: Mapped[int] = mapped_column(default=0, server_default="0")
     rows_written: Mapped[int] = mapped_column(sa.BigInteger, default=0)
     message: Mapped[str] = mapped_column(sa.Text, default="")
 
@@ -140,6 +142,8 @@ class DataPackage(db.Model):
     size: Mapped[int] = mapped_column(sa.BigInteger)
     sha256: Mapped[str] = mapped_column(sa.String(64))
     row_counts: Mapped[dict[str, int]] = mapped_column(sa.JSON)
+    # SHA-256 of the tables' rows alone: an always-full package equal to the last is not sent.
+    content_sha256: Mapped[str | None] = mapped_column(sa.String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
@@ -175,6 +179,9 @@ class DownloadSession(db.Model):
     # Builds started (claimed) since the session was last requested: the reaper gives up on a
     # session whose builds keep getting lost instead of handing it out for ever.
     build_attempts: Mapped[int] = mapped_column(default=0, server_default="0")
+    # Where the target's next incremental package starts, when later than `new_version`: runs
+    # that had nothing new for it move this on instead of keeping a no_data session each.
+    offered_through: Mapped[int | None] = mapped_column(sa.BigInteger)
     requested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

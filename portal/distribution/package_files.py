@@ -28,26 +28,33 @@ def write_package(
     content_key: str,
     manifest: dict,
     tables: Iterable[tuple[str, list[TableExport]]],
-) -> tuple[str, int, str, dict[str, int]]:
-    """Write a package; returns its relative path, size, SHA-256 and row counts per table."""
+) -> tuple[str, int, str, dict[str, int], str]:
+    """Write a package; returns its path, size, SHA-256, row counts and content digest.
+
+    The content digest covers the tables' rows only, not the manifest's versions: two packages
+    with the same digest carry the same data.
+    """
     relative = f"{content_key[:2]}/{content_key}.zip"
     final = store / relative
     final.parent.mkdir(parents=True, exist_ok=True)
     partial = final.with_name(f".{final.name}.{os.getpid()}.partial")
     counts: dict[str, int] = {}
+    content = hashlib.sha256()
     with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED, compresslevel=_COMPRESS_LEVEL) as zf:
         for table, exports in tables:
+            content.update(f"\0{table}\0".encode())
             with zf.open(_entry(f"{table}.csv"), "w") as out:
                 for export in exports:
                     for chunk in export.chunks():
                         out.write(chunk)
+                        content.update(chunk)
             counts[table] = sum(export.rows for export in exports)
         full_manifest = {**manifest, "row_counts": counts, "schema_version": SCHEMA_VERSION}
         zf.writestr(_entry("manifest.json"), json.dumps(full_manifest, indent=2, sort_keys=True))
     with open(partial, "rb+") as handle:
         os.fsync(handle.fileno())
     os.replace(partial, final)
-    return relative, final.stat().st_size, file_sha256(final), counts
+    return relative, final.stat().st_size, file_sha256(final), counts, content.hexdigest()
 
 
 def _entry(name: str) -> zipfile.ZipInfo:

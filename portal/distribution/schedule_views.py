@@ -181,6 +181,7 @@ def run_progress(run_id: int):
             "sessions_total": run.sessions_total,
             "sessions_done": run.sessions_done,
             "sessions_failed": run.sessions_failed,
+            "sessions_no_data": run.sessions_no_data,
             "rows_written": run.rows_written,
             "percent": runs.progress(run),
             "message": run.message,

@@ -92,6 +92,11 @@ class RunProgressSchema(ma.Schema):
     sessions_total = ma.fields.Integer()
     sessions_done = ma.fields.Integer()
     sessions_failed = ma.fields.Integer()
+    sessions_no_data = ma.fields.Integer(
+        metadata={
+            "description": "Targets with nothing new: counted here, no package and no session kept"
+        }
+    )
     rows_written = ma.fields.Integer()
     percent = ma.fields.Function(runs.progress, metadata={"type": "integer"})
 

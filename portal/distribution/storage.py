@@ -25,7 +25,7 @@ from portal.distribution.package_files import write_package
 
 S3_SCHEME = "s3://"
 PARTIALS = ".partial"
-Written = tuple[str, int, str, dict[str, int]]
+Written = tuple[str, int, str, dict[str, int], str]
 
 
 def package_store() -> LocalStore | S3Store:

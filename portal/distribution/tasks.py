@@ -2,12 +2,16 @@
 
 from datetime import timedelta
 
+import sqlalchemy as sa
 from celery import shared_task
-from flask import current_app
+from flask import Flask
 from kombu.exceptions import OperationalError
 
 from portal.core.extensions import db
-from portal.distribution import builds, retention, runs
+from portal.distribution import alerts, builds, history, parameters, retention, runs, webhooks
+
+# A delivery whose next try is this late lost its task (a worker died, the broker was down).
+DELIVERY_GRACE = timedelta(minutes=2)
 
 
 @shared_task(name="distribution.start_run", acks_late=True)
@@ -47,10 +51,10 @@ def send_batches(batches: list[list[int]], retry: bool = True) -> int:
 @shared_task(name="distribution.tick", acks_late=True)
 def tick() -> int:
     """Beat's heartbeat: start due and waiting runs, and rebuild (or give up on) lost builds."""
-    config = current_app.config
     run_ids = runs.due_runs()
     lost = runs.reap_lost_builds(
-        timedelta(minutes=config["STALLED_BUILD_MINUTES"]), config["MAX_BUILD_ATTEMPTS"]
+        timedelta(minutes=parameters.current("stalled_build_minutes")),
+        parameters.current("max_build_attempts"),
     )
     db.session.commit()
     return sum(dispatch_run(run_id) for run_id in run_ids) + send_batches(lost)
@@ -59,7 +63,8 @@ def tick() -> int:
 @shared_task(name="distribution.clean_packages", acks_late=True)
 def clean_packages() -> int:
     """Beat's hourly clean-up of package files nobody needs any more; returns how many went."""
-    removed = retention.clean_packages(timedelta(days=current_app.config["PACKAGE_RETENTION_DAYS"]))
+    days = parameters.current("package_retention_days")
+    removed = retention.clean_packages(timedelta(days=days))
     db.session.commit()
     return removed
 
@@ -73,3 +78,52 @@ def dispatch_run(run_id: int) -> bool:
         db.session.commit()
         return False
     return True
+
+
+@shared_task(name="distribution.prune_history", acks_late=True)
+def prune_history() -> int:
+    """Beat's hourly clean-up of download sessions older than the history days; returns them."""
+    removed = history.prune_sessions(timedelta(days=parameters.current("session_history_days")))
+    db.session.commit()
+    return removed
+
+
+@shared_task(name="distribution.check_alerts", acks_late=True)
+def check_alerts() -> int:
+    """Beat's check of databases behind, and of webhook deliveries whose task was lost."""
+    alerts.check_behind()
+    db.session.commit()
+    lost = webhooks.overdue(DELIVERY_GRACE)
+    for delivery_id in lost:
+        deliver_webhook.apply_async((delivery_id,), retry=False)
+    return len(lost)
+
+
+@shared_task(name="distribution.deliver_webhook", bind=True, acks_late=True, max_retries=None)
+def deliver_webhook(self, delivery_id: int) -> None:
+    """Send one webhook delivery; a failed try comes back after a growing pause."""
+    wait = webhooks.deliver(delivery_id)
+    db.session.commit()
+    if wait is not None:
+        raise self.retry(countdown=wait)
+
+
+def init_app(app: Flask) -> None:
+    """Send the webhook deliveries a unit of work made once it commits (never before)."""
+    session_class = db.session.session_factory.class_
+    if not sa.event.contains(session_class, "after_commit", _send_deliveries):
+        sa.event.listen(session_class, "after_commit", _send_deliveries)
+        sa.event.listen(session_class, "after_rollback", _forget_deliveries)
+
+
+def _send_deliveries(session) -> None:
+    for delivery_id in session.info.pop(alerts.PENDING_KEY, []):
+        try:
+            deliver_webhook.apply_async((delivery_id,), retry=False)
+        except Exception:  # noqa: BLE001
+            # The broker is away: beat's check sends the overdue deliveries once it is back.
+            break
+
+
+def _forget_deliveries(session) -> None:
+    session.info.pop(alerts.PENDING_KEY, None)

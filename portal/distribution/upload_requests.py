@@ -8,11 +8,10 @@ was asked the try count of times and still reported sales waiting.
 from dataclasses import dataclass
 
 import sqlalchemy as sa
-from flask import current_app
 
 from portal.core.extensions import db
 from portal.core.models import utcnow
-from portal.distribution import builds
+from portal.distribution import builds, parameters
 from portal.distribution.models import (
     UPLOAD_DONE,
     UPLOAD_FAILED,
@@ -23,14 +22,6 @@ from portal.distribution.models import (
 from portal.distribution.targets import target_databases
 from portal.masterdata.jobs import UPLOAD
 from portal.setup.models import ChannelDatabase, Store
-
-
-def try_count() -> int:
-    """How many heartbeats a device is asked to upload before its request fails.
-
-    One place to read it, so the scheduler parameters can take it over from the setting.
-    """
-    return current_app.config["SESSION_TRY_COUNT"]
 
 
 def has_upload_job(run: DistributionRun) -> bool:
@@ -77,7 +68,7 @@ def answer_heartbeat(database_id: int, pending_uploads: int | None) -> bool:
             request.pending_reported = pending_uploads
         if not pending_uploads:
             _finish(request, UPLOAD_DONE, f"Uploaded {request.sent} sale(s); none left waiting.")
-        elif request.tries >= try_count():
+        elif request.tries >= parameters.current("try_count"):
             _finish(
                 request,
                 UPLOAD_FAILED,

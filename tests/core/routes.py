@@ -15,8 +15,9 @@ from portal.auth import services as auth
 from portal.core.api import API_PREFIX
 from portal.core.extensions import db
 from portal.device_api.models import DeviceToken
-from portal.distribution import runs
+from portal.distribution import alerts, runs, webhooks
 from portal.distribution import services as distribution
+from portal.distribution.alert_models import RUN_FAILED
 from portal.distribution.models import DownloadSession, SchedulerJob
 from portal.masterdata import services as masterdata
 from portal.transactions import ingest
@@ -51,6 +52,8 @@ SEGMENT_KINDS = {
     "anomalies": "anomaly",
     "upload-sessions": "upload_session",
     "operations": "operation",
+    "webhooks": "webhook",
+    "notifications": "notification",
 }
 
 
@@ -121,6 +124,12 @@ def make_objects(app: Flask, email: str) -> dict[str, dict[str, Any]]:
         db.session.add(anomaly)
         operation = operations.start("registers.bulk", "register", {"ids": [], "set": {}}, 0)
         operations.finish(operation)
+        webhook = webhooks.create_webhook(
+            {"url": "http://127.0.0.1:9/hook", "secret": "route-walk-secret-1"}
+        )
+        notification = alerts.raise_notification(
+            RUN_FAILED, "run:walk", "Route walk", run_id=run.id
+        )
         db.session.commit()
         entry = db.session.scalar(sa.select(AuditEntry).order_by(AuditEntry.id.desc()))
         objects = {
@@ -143,6 +152,8 @@ def make_objects(app: Flask, email: str) -> dict[str, dict[str, Any]]:
             "anomaly": anomaly,
             "upload_session": db.session.get(UploadSession, sale.upload_session_id),
             "operation": operation,
+            "webhook": webhook,
+            "notification": notification,
         }
         values = {
             kind: {a.key: getattr(obj, a.key) for a in sa.inspect(obj).mapper.column_attrs}

@@ -132,6 +132,30 @@ RULES = {
         "filter": "either ids or a filter, matching at most 5000",
         "comment": "flagged and resolved need one",
     },
+    "GET /api/v1/scheduler-jobs": {"cursor": CURSOR},
+    "POST /api/v1/scheduler-jobs": {
+        "job_number": "blank is missing; letters, digits, '-', '_', '.'; not taken",
+        "name": "blank is missing",
+        "tables": "distributable tables, at least one, each once",
+    },
+    "PATCH /api/v1/scheduler-jobs/{job_number}": {
+        "name": "blank is missing",
+        "tables": "distributable tables, at least one, each once; an upload job keeps its own",
+        "exclude_from_offline": "an upload job keeps its own",
+    },
+    "GET /api/v1/webhooks": {"cursor": CURSOR},
+    "POST /api/v1/webhooks": {
+        "url": "an http or https address",
+        "secret": "16 to 200 characters",
+        "events": "at least one",
+    },
+    "PATCH /api/v1/webhooks/{webhook_id}": {
+        "url": "an http or https address",
+        "secret": "16 to 200 characters",
+        "events": "at least one",
+    },
+    "GET /api/v1/webhooks/{webhook_id}/deliveries": {"cursor": CURSOR},
+    "GET /api/v1/notifications": {"cursor": CURSOR},
 }
 
 

@@ -62,6 +62,15 @@ GUARDS = {
     "lifecycle.full_sync": (Permission.READ_SETUP, Permission.RUN_DISTRIBUTION),
     # Ticked sessions go on to the page of the action chosen, which checks its own right.
     "lifecycle.selection": (Permission.READ_SETUP, Permission.READ_SETUP),
+    # The job catalogue and the parameters are read by all, changed by schedulers.
+    "scheduler_jobs_api.": (Permission.READ_SETUP, Permission.CHANGE_SCHEDULES),
+    "scheduler_parameters_api.": (Permission.READ_SETUP, Permission.CHANGE_SCHEDULES),
+    # Webhooks hold addresses outside HQ: only those who change schedules see and change them.
+    "alerts.": (Permission.CHANGE_SCHEDULES, Permission.CHANGE_SCHEDULES),
+    "alerts.notifications": (Permission.READ_SETUP, Permission.READ_SETUP),
+    "alerts.dismiss": (Permission.READ_SETUP, Permission.RETRY_BUILDS),
+    "webhooks_api.": (Permission.CHANGE_SCHEDULES, Permission.CHANGE_SCHEDULES),
+    "notifications_api.": (Permission.READ_SETUP, Permission.READ_SETUP),
     "device_api.": (DEVICE, DEVICE),
     "device_transactions_api.": (DEVICE, DEVICE),
     "transactions.": (Permission.READ_TRANSACTIONS, Permission.REVIEW_TRANSACTIONS),
@@ -221,8 +230,9 @@ def test_roles_table_command_prints_and_rewrites_the_table(app, tmp_path):
     )
 
     assert printed.exit_code == 0 and printed.output == roles_table()
-    assert "| create, edit and delete distribution schedules | yes | no | yes | no |" in (
-        printed.output
-    )
+    assert (
+        "| create, edit and delete distribution schedules; edit scheduler jobs and parameters; "
+        "manage alert webhooks | yes | no | yes | no |"
+    ) in printed.output
     assert rewritten.exit_code == 0
     assert readme.read_text() == f"# P\n\n## Roles\n\n{roles_table()}\nAfter.\n"

@@ -75,3 +75,17 @@ def sessions_of(name: str) -> list[DownloadSession]:
             .order_by(DownloadSession.id)
         )
     )
+
+
+def legacy_no_data_session(after: DownloadSession) -> DownloadSession:
+    """A no_data session as runs kept them before they only counted them."""
+    session = DownloadSession(
+        run_id=after.run_id,
+        channel_database_id=after.channel_database_id,
+        job_number="1000",
+        status="no_data",
+        message="Nothing changed for this database.",
+    )
+    db.session.add(session)
+    db.session.commit()
+    return session

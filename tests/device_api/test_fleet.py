@@ -10,6 +10,7 @@ from portal.core.models import utcnow
 from portal.device_api import fleet
 from portal.device_api.models import FleetSample, Heartbeat
 from portal.device_api.tasks import sample_fleet
+from portal.distribution import parameters
 from portal.setup.models import ChannelDatabase
 from portal.setup.registers import services as registers
 from portal.transactions.models import UploadSession
@@ -285,6 +286,7 @@ def test_classifying_costs_the_same_queries_for_ten_databases_as_for_two(app):
 
 
 def _dashboard_figures():
+    parameters.forget()  # as a fresh request: its thresholds are read once
     stores = db.session.scalars(fleet.stores_query(now=NOW)).all()
     fleet.store_fleets([store.id for store in stores], NOW)
     fleet.totals(NOW)

@@ -242,6 +242,7 @@ def test_run_is_accepted_queued_and_reports_its_packages_once_built(
         "sessions_total": 3,
         "sessions_done": 3,
         "sessions_failed": 0,
+        "sessions_no_data": 0,
         "rows_written": run.rows_written,
         "percent": 100,
     }

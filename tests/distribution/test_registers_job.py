@@ -57,15 +57,23 @@ def test_each_database_gets_its_own_stores_registers_whole():
 
 def test_a_changed_register_reaches_its_store_in_the_next_run_and_nothing_else_is_rebuilt():
     first = sessions_by_database(run_schedule("1090"))
-    same = sessions_by_database(run_schedule("1090"))
+    same_run = run_schedule("1090")
+    same = sessions_by_database(same_run)
+    elsewhere = RegisterFactory(register_number="SEATTLE-1", store="SEATTLE")
+    db.session.commit()
+    seattle_only = sessions_by_database(run_schedule("1090"))
 
     registers.update_register(registers.get_register("HOUSTON-2"), {"active": False})
     RegisterFactory(register_number="HOUSTON-3", store="HOUSTON")
     db.session.commit()
     changed = sessions_by_database(run_schedule("1090"))
 
-    # Nothing changed in between: the same package serves again.
-    assert same["HOUSTON"].package_id == first["HOUSTON"].package_id
+    # Nothing changed in between: no target is sent the same registers again, nor kept a row.
+    assert same == {} and same_run.sessions_no_data == len(first)
+    # A register of another store: only that store's database gets a package.
+    assert set(seattle_only) == {"SEATTLE"} and elsewhere.store.store_number == "SEATTLE"
+    assert set(register_rows(seattle_only["SEATTLE"])) == {"SEATTLE-1"}
+    assert "DALLAS" not in changed
     houston = register_rows(changed["HOUSTON"])
     assert set(houston) == {"HOUSTON-1", "HOUSTON-2", "HOUSTON-3"}
     assert houston["HOUSTON-2"]["active"] == "f"

@@ -391,6 +391,7 @@ def test_progress_json_follows_the_run(client, login):
         "sessions_total": 0,
         "sessions_done": 0,
         "sessions_failed": 0,
+        "sessions_no_data": 0,
         "rows_written": 0,
         "percent": 0,
         "message": "Waiting for a worker to pick the run up.",
