@@ -10,10 +10,12 @@ from portal.core.extensions import db
 from portal.core.models import utcnow
 from portal.core.web import paginate
 from portal.dashboard import worklist as work
+from portal.distribution import alerts
 from portal.setup.models import OFFLINE, ChannelDatabase, ChannelDataGroup, Register, Store
 
 # Named "core" as it always was: templates link to `core.home`.
 bp = Blueprint("core", __name__)
+NOTIFICATIONS_SHOWN = 5
 
 
 @bp.get("/")
@@ -75,5 +77,7 @@ def worklist():
         limits=limits,
         page=page,
         now=utcnow(),
+        # A handful: the notifications page lists them all.
+        notifications=alerts.open_notifications(limit=NOTIFICATIONS_SHOWN),
         **context,
     )

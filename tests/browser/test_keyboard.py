@@ -104,7 +104,7 @@ def test_hq_edits_an_offline_profile_and_deletes_another(keyboard_page, make_use
 @pytest.mark.usefixtures("stores_group")
 def test_scheduler_runs_a_schedule_with_full_data_sync(keyboard_page, make_user):
     page = keyboard_page
-    _sign_in(page, make_user("scheduler"))
+    _sign_in(page, make_user("scheduler"), home="Worklist")
 
     page.goto("/distribution/schedules/1080")
     _skip_to_content(page)
@@ -162,8 +162,8 @@ def test_focus_check_sees_a_hidden_focus(keyboard_page):
     assert "neither an outline nor a focus ring" in focus_problem(page)
 
 
-def _sign_in(page: Page, email: str) -> None:
-    """Sign in with the keyboard alone; the sign-in is recorded on the user."""
+def _sign_in(page: Page, email: str, home: str = "Dashboard") -> None:
+    """Sign in with the keyboard alone, landing on `home`; the sign-in is recorded on the user."""
     page.goto("/login")
     _tab_to(page, page.get_by_role("textbox", name="Email"))
     page.keyboard.type(email)
@@ -171,7 +171,7 @@ def _sign_in(page: Page, email: str) -> None:
     page.keyboard.type(PASSWORD)
     page.keyboard.press("Enter")
     page.wait_for_url(re.compile(r"/$"))
-    _expect_heading(page, "Dashboard")
+    _expect_heading(page, home)
     db.session.expire_all()
     assert auth.get_user(email).last_login_at is not None
 

@@ -147,3 +147,19 @@ def test_an_auditor_sees_the_worklist_without_its_actions(client, login, trouble
         data={"action": "retry", "session": [trouble["session"]]},
     )
     assert refused.status_code == 403
+
+
+def test_the_worklist_shows_the_open_notifications_of_what_failed(client, login, trouble):
+    login("scheduler")
+
+    page = text(client.get("/worklist/"))
+
+    assert "Open notifications" in page
+    assert "table locked 3" in page  # HOUSTON's package, failed past its tries
+    assert "Build lost 3 times" in page
+    assert "All notifications" in page
+
+
+def test_without_open_notifications_the_worklist_shows_none(client, login):
+    login("scheduler")
+    assert "Open notifications" not in text(client.get("/worklist/"))
