@@ -39,8 +39,8 @@ def failures():
     """The sessions `session_failed` is sent for, as (id, status, message)."""
     seen = []
 
-    def receive(session):
-        seen.append((session.id, session.status, session.message))
+    def receive(_sender, session_id, status, message, **_about):
+        seen.append((session_id, status, message))
 
     session_failed.connect(receive)
     yield seen

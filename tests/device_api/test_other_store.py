@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from portal.core.extensions import db
 from portal.device_api.models import DeviceStatus
 from portal.transactions.models import PosTransaction
+from tests.auditor.test_statements import statement
 from tests.core.routes import is_device, row_counts
 from tests.device_api.conftest import API, database_named, device_of, issue_code, sessions_of
 from tests.factories import RegisterFactory
@@ -28,6 +29,7 @@ EXPECTED = {
     ("POST", f"{API}/packages/<int:session_id>/status"): 404,
     ("POST", f"{API}/status"): 200,
     ("POST", f"{API}/transactions"): 200,
+    ("POST", f"{API}/statements"): 403,
 }
 
 
@@ -68,6 +70,7 @@ def test_another_stores_device_token_reaches_nothing_of_this_store(app, client, 
         f"{API}/packages/<int:session_id>/status": {"status": "applied"},
         f"{API}/status": {"mode": "offline", "pending_uploads": 3},
         f"{API}/transactions": {"transactions": [made("HOUSTON-1")]},
+        f"{API}/statements": statement("HOUSTON-1"),
     }
     routes = {
         (method, rule.rule)
