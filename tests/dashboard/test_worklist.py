@@ -21,6 +21,11 @@ def text(response) -> str:
     return html.unescape(response.get_data(as_text=True))
 
 
+def section(response) -> str:
+    """The chosen tab and what it lists: the page below the open notifications."""
+    return text(response).split('aria-label="Worklist sections"', 1)[1]
+
+
 @pytest.fixture
 def trouble(client):
     """HOUSTON's package failed three times, a run failed to build, one waiting, SEATTLE behind,
@@ -70,16 +75,16 @@ def test_failed_sessions_come_first_in_words_with_their_last_message(client, log
     )
     assert f"Build failed: {lost} session(s) on {lost} database(s)" in page
     assert "Apply failed: 1 session(s) on 1 database(s)" in page
-    only_apply = text(client.get("/worklist/?show=sessions&cause=apply_failed"))
+    only_apply = section(client.get("/worklist/?show=sessions&cause=apply_failed"))
     assert "Apply failed: 3 tries" in only_apply and "Build lost" not in only_apply
 
 
 def test_runs_databases_behind_and_silent_devices_have_their_sections(client, login, trouble):
     login("scheduler")
 
-    listed_runs = text(client.get("/worklist/?show=runs"))
-    behind = text(client.get("/worklist/?show=behind"))
-    silent = text(client.get("/worklist/?show=silent"))
+    listed_runs = section(client.get("/worklist/?show=runs"))
+    behind = section(client.get("/worklist/?show=behind"))
+    silent = section(client.get("/worklist/?show=silent"))
 
     assert f"Run {trouble['failed_run']}" in listed_runs
     assert f"Run {trouble['waiting_run']}" in listed_runs
