@@ -44,3 +44,21 @@ def among(column: sa.ColumnElement, values: Iterable) -> sa.ColumnElement[bool]:
     return column.in_(
         sa.select(sa.func.unnest(array_param(None, values, column.type))).scalar_subquery()
     )
+
+
+# Keys per lookup: one array parameter on PostgreSQL, a placeholder each on SQLite.
+KEY_CHUNK = 5000
+
+
+def ids_by_key(key: sa.ColumnElement, id_column: sa.ColumnElement, keys: list) -> dict:
+    """The ids of the rows whose `key` is one of `keys` (matched stripped and upper-cased), by
+    the key as given; keys not found are left out."""
+    wanted = {str(value).strip().upper(): value for value in keys}
+    found = {}
+    normal = list(wanted)
+    for start in range(0, len(normal), KEY_CHUNK):
+        rows = db.session.execute(
+            sa.select(key, id_column).where(among(key, normal[start : start + KEY_CHUNK]))
+        )
+        found.update({wanted[value]: record_id for value, record_id in rows})
+    return found

@@ -8,6 +8,7 @@ change and a single one cannot part.
 import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 
+from portal.core import sql
 from portal.core.errors import ValidationFailed
 from portal.core.extensions import db
 from portal.core.sql import among
@@ -16,8 +17,6 @@ from portal.setup.offline_profiles import services as offline_profiles
 from portal.setup.registers import services
 from portal.setup.registers.selection import filtered_registers
 
-# Numbers per lookup: one array parameter on PostgreSQL, a placeholder each on SQLite.
-KEY_CHUNK = 5000
 ENTITY = "register"
 KEY = "register_numbers"
 SETTABLE = ("support_offline", "offline_profile", "active")
@@ -31,17 +30,7 @@ def select_ids(filters: dict) -> list[int]:
 
 def ids_by_key(numbers: list[str]) -> dict[str, int]:
     """The ids of the registers with these numbers (as given), by number; unknown ones left out."""
-    wanted = {str(number).strip().upper(): number for number in numbers}
-    found = {}
-    keys = list(wanted)
-    for start in range(0, len(keys), KEY_CHUNK):
-        rows = db.session.execute(
-            sa.select(Register.register_number, Register.id).where(
-                among(Register.register_number, keys[start : start + KEY_CHUNK])
-            )
-        )
-        found.update({wanted[number]: record_id for number, record_id in rows})
-    return found
+    return sql.ids_by_key(Register.register_number, Register.id, numbers)
 
 
 def load(ids: list[int]) -> list[Register]:

@@ -7,15 +7,13 @@ as when one store is edited.
 import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 
+from portal.core import sql
 from portal.core.errors import ValidationFailed
 from portal.core.extensions import db
-from portal.core.sql import among
 from portal.setup.models import Store
 from portal.setup.stores import services
 from portal.setup.stores.selection import filtered_stores
 
-# Numbers per lookup: one array parameter on PostgreSQL, a placeholder each on SQLite.
-KEY_CHUNK = 5000
 ENTITY = "store"
 KEY = "store_numbers"
 # Every setting of a store but its name, which is each store's own.
@@ -29,17 +27,7 @@ def select_ids(filters: dict) -> list[int]:
 
 def ids_by_key(numbers: list[str]) -> dict[str, int]:
     """The ids of the stores with these numbers (as given), by number; unknown ones left out."""
-    wanted = {str(number).strip().upper(): number for number in numbers}
-    found = {}
-    keys = list(wanted)
-    for start in range(0, len(keys), KEY_CHUNK):
-        rows = db.session.execute(
-            sa.select(Store.store_number, Store.id).where(
-                among(Store.store_number, keys[start : start + KEY_CHUNK])
-            )
-        )
-        found.update({wanted[number]: record_id for number, record_id in rows})
-    return found
+    return sql.ids_by_key(Store.store_number, Store.id, numbers)
 
 
 def load(ids: list[int]) -> list[Store]:
