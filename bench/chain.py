@@ -85,6 +85,15 @@ def chain_benchmark(quick: bool, scratch: Path, step) -> list[tuple]:
     return rows
 
 
+def chain_preview_benchmark(quick: bool, scratch: Path, step) -> list[tuple]:
+    """The preview rows alone: the large catalogue's store, without the chain around it."""
+    sizes = SIZES["quick" if quick else "full"]
+    with portal_on_fresh_database("chain_preview", str(scratch / "chain_preview")):
+        step(f"chain: seeding {sizes['products']:,} products for one store")
+        fixtures.catalogue(sizes["products"])
+        return preview_rows(sizes["products"], sizes["repeats"], step)
+
+
 def seed_chain(count: int) -> None:
     """`count` stores in GROUPS groups, five registers each, their databases all activated."""
     distribution.ensure_standard_jobs()

@@ -62,3 +62,15 @@ def ids_by_key(key: sa.ColumnElement, id_column: sa.ColumnElement, keys: list) -
         )
         found.update({wanted[value]: record_id for value, record_id in rows})
     return found
+
+
+# Values per statement on SQLite, a placeholder each: below its bound-parameter limit.
+SQLITE_BATCH = 1000
+
+
+def batches(values: list) -> list[list]:
+    """`values` in as few pieces as one statement each takes: one array on PostgreSQL, a
+    thousand placeholders at a time on SQLite."""
+    if is_postgresql():
+        return [values] if values else []
+    return [values[start : start + SQLITE_BATCH] for start in range(0, len(values), SQLITE_BATCH)]

@@ -3,7 +3,15 @@
 A bulk change names its records by filter or by list, and the fields to set. The preview counts
 what would change, stay or be refused (with reasons) without writing; the change itself is one
 operation of the audit trail, made here at once or, past `BULK_TASK_THRESHOLD` records, by a
-worker that commits chunk by chunk so its progress shows.
+worker.
+
+An operation is all or nothing: its records are read, checked and written for the whole
+selection in one transaction (a few statements, whatever its size: 40,000 registers take
+seconds), committed with the operation's counts. A worker lost or a statement failing mid-way
+leaves no record changed and the operation pending or running; the task, acknowledged only
+once it ends, is handed to another worker, which makes the whole change afresh. A rule refusing
+the change (a name taken meanwhile) leaves the operation failed, saying why, and nothing
+changed.
 """
 
 from collections.abc import Callable
@@ -23,8 +31,6 @@ from portal.setup.registers import bulk as registers_bulk
 from portal.setup.stores import bulk as stores_bulk
 
 KINDS: dict[str, ModuleType] = {"registers": registers_bulk, "stores": stores_bulk}
-# Records loaded, checked and changed together: one commit each in a worker.
-CHUNK = 1000
 MISSING = "does not exist."
 TASK = "setup.run_operation"
 
@@ -76,14 +82,10 @@ def preview(kind: str, selection: dict, change: dict) -> Preview:
     result = Preview(kind, ids)
     for number in missing:
         _refuse(result, number, f"{rules.ENTITY.capitalize()} {MISSING}")
-    for part in _chunks(ids):
-        records = rules.load(part)
-        changed, unchanged, refusals = rules.plan(records, resolved)
-        result.changed += len(changed)
-        result.unchanged += len(unchanged)
-        for record in records:
-            if record.id in refusals:
-                _refuse(result, rules.key_of(record), refusals[record.id])
+    changed, unchanged, refusals = rules.plan(ids, resolved)
+    result.changed, result.unchanged = len(changed), unchanged
+    for key, reason in refusals:
+        _refuse(result, key, reason)
     result.activated = rules.activated_among(ids, resolved)
     return result
 
@@ -128,8 +130,8 @@ def queue(operation: Operation) -> None:
         db.session.commit()
 
 
-def execute(operation_id: int, checkpoint: Callable[[], Any] = lambda: None) -> Operation:
-    """Make an operation's change chunk by chunk, calling `checkpoint` after each one."""
+def execute(operation_id: int, started: Callable[[], Any] = lambda: None) -> Operation:
+    """Make an operation's whole change, calling `started` once it is marked running."""
     operation = operations.get_operation(operation_id)
     if operation.finished:
         return operation
@@ -137,23 +139,16 @@ def execute(operation_id: int, checkpoint: Callable[[], Any] = lambda: None) -> 
     set_actor(operation.actor, operation.source)
     resolved = rules.resolve_change(operation.params["set"])
     operation.status = RUNNING
-    # A worker lost mid-way hands the task on: the chunks it committed are not made again.
-    done = operation.processed - operation.params.get("missing", 0)
+    started()
+    ids = operation.params["ids"]
     with operations.recording(operation):
-        for part in _chunks(operation.params["ids"][done:]):
-            records = rules.load(part)
-            changed, unchanged, refusals = rules.plan(records, resolved)
-            rules.apply(changed, resolved)
-            operation.changed += len(changed)
-            operation.unchanged += len(unchanged)
-            for record in records:
-                if record.id in refusals:
-                    operations.add_refusal(operation, rules.key_of(record), refusals[record.id])
-            for _ in range(len(part) - len(records)):
-                operations.add_refusal(operation, "?", "Deleted meanwhile.")
-            operation.processed += len(part)
-            db.session.flush()
-            checkpoint()
+        changed, unchanged, refusals = rules.plan(ids, resolved)
+        rules.apply(changed, resolved)
+    operation.changed, operation.unchanged = len(changed), unchanged
+    for key, reason in refusals:
+        operations.add_refusal(operation, key, reason)
+    for _ in range(len(ids) - len(changed) - unchanged - len(refusals)):
+        operations.add_refusal(operation, "?", "Deleted meanwhile.")
     operations.finish(operation)
     return operation
 
@@ -162,8 +157,3 @@ def _refuse(result: Preview, key: str, reason: str) -> None:
     result.refused += 1
     if len(result.refusals) < operations.MAX_KEPT_REFUSALS:
         result.refusals.append({"key": key, "reason": reason})
-
-
-def _chunks(ids: list[int]):
-    for start in range(0, len(ids), CHUNK):
-        yield ids[start : start + CHUNK]

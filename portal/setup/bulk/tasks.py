@@ -1,4 +1,4 @@
-"""Celery task of bulk changes: a large operation made by a worker, chunk by chunk."""
+"""Celery task of bulk changes: a large operation made by a worker, all or nothing."""
 
 from celery import shared_task
 
@@ -11,14 +11,14 @@ from portal.setup.bulk import runner
 
 @shared_task(name=runner.TASK, acks_late=True)
 def run_operation(operation_id: int) -> str:
-    """Make an operation's change, committing each chunk so its progress shows; its status."""
+    """Make an operation's change in one transaction, once it shows as running; its status."""
     if db.session.get(Operation, operation_id) is None:
         # Its request was rolled back after queuing it: nothing to do.
         return "missing"
     try:
-        operation = runner.execute(operation_id, checkpoint=db.session.commit)
+        operation = runner.execute(operation_id, started=db.session.commit)
     except DomainError as error:
-        # A rule refused the change of a whole chunk: what was committed stays, said so.
+        # A rule refused the change: nothing of it was committed, as the operation says.
         _failed(operation_id, error.message)
         return FAILED
     except Exception as error:

@@ -7,7 +7,7 @@ from portal.core.errors import Conflict, NotFound, ValidationFailed
 from portal.core.extensions import db
 from portal.core.models import UTCDateTime, utcnow
 from portal.core.search import search
-from portal.core.sql import among
+from portal.core.sql import among, batches
 from portal.core.validation import normalise_name
 from portal.masterdata.references import unknown
 from portal.setup.models import (
@@ -20,8 +20,6 @@ from portal.setup.models import (
 )
 
 DESCRIPTION_MAX = 255
-# Names per lookup query: well below the bound-parameter limits of SQLite and PostgreSQL.
-NAME_CHUNK = 500
 
 
 def get_group(name: str) -> ChannelDataGroup:
@@ -133,46 +131,51 @@ def create_store_database(store, group: ChannelDataGroup | None) -> ChannelDatab
     return database
 
 
-def activate_offline_database(register) -> ChannelDatabase:
-    """Create (or reuse) the register's offline database and make it active in a group."""
-    activate_offline_databases([register])
-    return register.offline_database
+def sync_offline_databases(register_ids: list[int]) -> None:
+    """Give each of these registers the offline database its flags ask for; the one rule.
 
-
-def activate_offline_databases(registers: list) -> None:
-    """Create (or reuse) each register's offline database and make it active in a group.
-
-    One rule for one register or 40,000: the new databases are inserted in one statement (with
-    their audit entries), the kept ones reactivated together.
+    A register with Support offline that is active gets its offline database created, or its
+    kept one reactivated (in its store's group if it has none); any other register's is
+    deactivated and kept with its history. One register or 40,000 take the same statements: the
+    registers are read in one query, and the databases created, reactivated and deactivated a
+    statement each, with their audit entries.
     """
-    new = [register for register in registers if register.offline_database is None]
-    _check_database_names_free([register.register_number for register in new])
-    for start in range(0, len(new), NAME_CHUNK):
-        _create_offline_databases(new[start : start + NAME_CHUNK])
-    fresh = set(new)
-    changes = []
-    for register in registers:
-        if register in fresh:
-            continue
-        database = register.offline_database
-        before = audit.snapshot(database)
-        database.active = True
-        if database.channel_data_group_id is None:
-            database.channel_data_group = register.store.channel_data_group
-        changes.append((database, before))
-    db.session.flush()
-    audit.record_many(
-        "activate",
-        "channel_database",
-        [(database.name, before, audit.snapshot(database)) for database, before in changes],
-    )
+    new, reactivated, deactivated = [], [], []
+    for part in batches(register_ids):
+        rows = db.session.execute(
+            sa.select(
+                Register.id,
+                Register.register_number,
+                Register.support_offline & Register.active,
+                ChannelDatabase.id,
+                ChannelDatabase.active,
+                ChannelDatabase.channel_data_group_id,
+                ChannelDatabase.name,
+                Store.channel_data_group_id,
+            )
+            .join(Store, Store.id == Register.store_id)
+            .outerjoin(ChannelDatabase, ChannelDatabase.register_id == Register.id)
+            .where(among(Register.id, part))
+        )
+        for register_id, number, wanted, database_id, active, group_id, name, store_group in rows:
+            if wanted and database_id is None:
+                new.append((register_id, number))
+            elif wanted and (not active or group_id is None):
+                reactivated.append((database_id, name, active, group_id, store_group))
+            elif not wanted and active:
+                deactivated.append((database_id, name))
+    _check_database_names_free([number for _, number in new])
+    for part in batches([register_id for register_id, _ in new]):
+        _create_offline_databases(part)
+    _reactivate(reactivated)
+    _deactivate(deactivated)
 
 
-def _create_offline_databases(registers: list) -> None:
+def _create_offline_databases(register_ids: list[int]) -> None:
     """Insert the registers' offline databases by one INSERT ... SELECT, and audit each one.
 
-    The database copies what it needs from the register and its store itself, so a chunk of
-    registers costs one statement whatever its size.
+    The database copies what it needs from the register and its store itself, so any number of
+    registers costs one statement.
     """
     now = utcnow()
     table = ChannelDatabase.__table__
@@ -189,7 +192,7 @@ def _create_offline_databases(registers: list) -> None:
             sa.literal(now, UTCDateTime()),
         )
         .join(Store, Store.id == Register.store_id)
-        .where(among(Register.id, [register.id for register in registers]))
+        .where(among(Register.id, register_ids))
     )
     inserted = db.session.connection().execute(
         sa.insert(table)
@@ -200,36 +203,100 @@ def _create_offline_databases(registers: list) -> None:
     for row in inserted.mappings():
         after = {**row, "activated_at": None, "created_at": now.isoformat()}
         created.append((row["name"], None, after))
-    for register in registers:
-        # The relationship was loaded as None; the statement bypassed the session.
-        db.session.expire(register, ["offline_database"])
     audit.record_many("create", "channel_database", created)
+    _expire_registers(register_ids)
 
 
-def deactivate_offline_database(register) -> None:
-    """Deactivate the register's offline database, keeping it and its history."""
-    deactivate_offline_databases([register])
+def _reactivate(databases: list[tuple]) -> None:
+    """Reactivate kept offline databases; one without a group takes its store's."""
+    if not databases:
+        return
+    ids = [database_id for database_id, *_ in databases]
+    store_group = (
+        sa.select(Store.channel_data_group_id)
+        .where(Store.id == ChannelDatabase.store_id)
+        .scalar_subquery()
+    )
+    for part in batches(ids):
+        db.session.execute(
+            sa.update(ChannelDatabase.__table__)
+            .where(among(ChannelDatabase.id, part))
+            .values(
+                active=True,
+                channel_data_group_id=sa.func.coalesce(
+                    ChannelDatabase.channel_data_group_id, store_group
+                ),
+                updated_at=utcnow(),
+            )
+        )
+    changes = []
+    for _, name, active, group_id, store_group_id in databases:
+        before = {"active": active, "channel_data_group_id": group_id}
+        after = {"active": True, "channel_data_group_id": group_id or store_group_id}
+        changes.append((name, before, after))
+    audit.record_many("activate", "channel_database", changes)
+    _expire_databases(ids)
 
 
-def deactivate_offline_databases(registers: list) -> None:
-    """Deactivate the registers' offline databases, keeping them and their history."""
-    databases = [
-        register.offline_database
-        for register in registers
-        if register.offline_database is not None and register.offline_database.active
-    ]
-    befores = [audit.snapshot(database) for database in databases]
-    for database in databases:
-        database.active = False
-    db.session.flush()
+def _deactivate(databases: list[tuple]) -> None:
+    """Deactivate offline databases, keeping them and their history."""
+    if not databases:
+        return
+    ids = [database_id for database_id, _ in databases]
+    for part in batches(ids):
+        db.session.execute(
+            sa.update(ChannelDatabase.__table__)
+            .where(among(ChannelDatabase.id, part))
+            .values(active=False, updated_at=utcnow())
+        )
     audit.record_many(
         "deactivate",
         "channel_database",
+        [(name, {"active": True}, {"active": False}) for _, name in databases],
+    )
+    _expire_databases(ids)
+
+
+def _expire_registers(register_ids: list[int]) -> None:
+    """Registers held by the session read their offline database again: statements bypassed it."""
+    wanted = set(register_ids)
+    for obj in list(db.session.identity_map.values()):
+        if isinstance(obj, Register) and obj.id in wanted:
+            db.session.expire(obj, ["offline_database"])
+
+
+def _expire_databases(database_ids: list[int]) -> None:
+    """Databases held by the session read their row again: statements bypassed it."""
+    wanted = set(database_ids)
+    for obj in list(db.session.identity_map.values()):
+        if isinstance(obj, ChannelDatabase) and obj.id in wanted:
+            db.session.expire(obj)
+
+
+def move_store_databases(store_ids: list[int], group_id: int | None) -> None:
+    """Move the stores' channel databases to a group (or none), as their stores moved."""
+    moved = []
+    for part in batches(store_ids):
+        found = sa.and_(ChannelDatabase.kind == CHANNEL, among(ChannelDatabase.store_id, part))
+        moved += db.session.execute(
+            sa.select(
+                ChannelDatabase.id, ChannelDatabase.name, ChannelDatabase.channel_data_group_id
+            ).where(found)
+        ).all()
+        db.session.execute(
+            sa.update(ChannelDatabase.__table__)
+            .where(found)
+            .values(channel_data_group_id=group_id, updated_at=utcnow())
+        )
+    audit.record_many(
+        "update",
+        "channel_database",
         [
-            (database.name, before, audit.snapshot(database))
-            for database, before in zip(databases, befores, strict=True)
+            (name, {"channel_data_group_id": old}, {"channel_data_group_id": group_id})
+            for _, name, old in moved
         ],
     )
+    _expire_databases([database_id for database_id, *_ in moved])
 
 
 def update_database(database: ChannelDatabase, data: dict) -> ChannelDatabase:
@@ -268,16 +335,14 @@ def _check_database_name_free(name: str) -> None:
 
 
 def taken_database_names(names: list[str]) -> set[str]:
-    """Which of these names channel databases already have, a few hundred per query."""
-    taken: set[str] = set()
-    for start in range(0, len(names), NAME_CHUNK):
-        part = names[start : start + NAME_CHUNK]
-        taken.update(
-            db.session.scalars(
-                sa.select(ChannelDatabase.name).where(ChannelDatabase.name.in_(part))
-            )
+    """Which of these names channel databases already have."""
+    return {
+        name
+        for part in batches(names)
+        for name in db.session.scalars(
+            sa.select(ChannelDatabase.name).where(among(ChannelDatabase.name, part))
         )
-    return taken
+    }
 
 
 def _check_database_names_free(names: list[str]) -> None:

@@ -1,25 +1,52 @@
 """Rules for registers, above all the Support offline switch."""
 
+from dataclasses import dataclass
+
 import sqlalchemy as sa
-from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm import aliased
 
 from portal.audit import services as audit
 from portal.core.errors import Conflict, NotFound, ValidationFailed
 from portal.core.extensions import db
 from portal.core.models import utcnow
 from portal.core.search import search
-from portal.core.sql import among
+from portal.core.sql import among, batches
 from portal.core.validation import FieldErrors, normalise_number
 from portal.masterdata.dependents import setup_in_use
 from portal.masterdata.versioning import transaction_version
 from portal.setup.channels import services as channels
-from portal.setup.models import Register, Store
+from portal.setup.models import ChannelDatabase, Register, Store
 from portal.setup.offline_profiles import services as offline_profiles
 from portal.setup.stores import services as stores
 
 REGISTER_NUMBER_MAX = 30
-# Ids per statement: well below the bound-parameter limits of SQLite and PostgreSQL.
-ID_CHUNK = 1000
+# A register's own profile left as it is, when asking whether it could have Support offline.
+KEEP = object()
+
+
+@dataclass(frozen=True)
+class OfflineState:
+    """What the Support offline rule reads of a register, its store and its offline database."""
+
+    id: int
+    register_number: str
+    support_offline: bool
+    active: bool
+    offline_profile_id: int | None
+    store_number: str
+    store_group_id: int | None
+    store_profile_id: int | None
+    has_database: bool
+    # Another channel database already has the register's number as its name.
+    name_taken: bool
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why a register cannot have Support offline: the message, and the field's (None: a clash)."""
+
+    message: str
+    field: str | None
 
 
 def get_register(register_number: str) -> Register:
@@ -84,85 +111,150 @@ def update_register(register: Register, data: dict) -> Register:
             "A register cannot move to another store; create a new register there.",
             {"store": "Cannot be changed."},
         )
-    before = audit.snapshot(register)
+    values = {}
     if "offline_profile" in data:
-        register.offline_profile = offline_profiles.resolve_profile(data["offline_profile"])
+        profile = offline_profiles.resolve_profile(data["offline_profile"])
+        values["offline_profile_id"] = profile.id if profile else None
     if "active" in data:
-        register.active = bool(data["active"])
+        values["active"] = bool(data["active"])
     db.session.flush()
-    _record("update", register, before)
+    if "support_offline" not in data and register.support_offline:
+        _raise(
+            offline_refusal(
+                offline_states([register.id])[0], values.get("offline_profile_id", KEEP)
+            )
+        )
+    update_registers([register.id], values)
     if "support_offline" in data:
         set_support_offline(register, bool(data["support_offline"]))
-    elif register.support_offline:
-        _check_offline_possible(register)
-        _sync_offline_database(register)
     return register
+
+
+def update_registers(ids: list[int], values: dict) -> None:
+    """Set a profile (`offline_profile_id`) or the active flag on registers; the one rule.
+
+    An audit entry for each register that changed; the offline databases of registers with
+    Support offline follow their active flag. Registers are read and written a statement at a
+    time, so one register and a chain of them take the same path.
+    """
+    columns = [Register.__table__.c[name] for name in values]
+    befores = []
+    for part in batches(ids):
+        befores += db.session.execute(
+            sa.select(Register.register_number, *columns).where(among(Register.id, part))
+        ).all()
+        if values:
+            db.session.execute(
+                sa.update(Register.__table__)
+                .where(among(Register.id, part))
+                .values(**values, updated_at=utcnow())
+            )
+    transaction_version(db.session)
+    audit.record_many(
+        "update",
+        "register",
+        [(number, dict(zip(values, old, strict=True)), values) for number, *old in befores],
+    )
+    channels.sync_offline_databases(ids)
+    _expire(ids)
 
 
 def set_support_offline(register: Register, enabled: bool) -> Register:
     """Switch Support offline: on creates or reuses the offline database, off deactivates it."""
+    db.session.flush()
     if enabled:
-        _check_offline_possible(register)
-    switch_support_offline([register], enabled)
+        _raise(offline_refusal(offline_states([register.id])[0]))
+    switch_support_offline([register.id], enabled)
     return register
 
 
-def support_offline_refusals(registers: list[Register], enabled: bool) -> dict[int, str]:
-    """Why Support offline cannot be switched on for some registers, by register id.
-
-    Switching off is never refused. The same checks `set_support_offline` makes, for a whole
-    selection at once, so a bulk change can leave those registers out and say why.
-    """
-    if not enabled:
-        return {}
-    refusals = {}
-    for register in registers:
-        try:
-            _check_offline_possible(register)
-        except ValidationFailed as error:
-            refusals[register.id] = error.message
-    new = [r.register_number for r in registers if r.offline_database is None]
-    for name in channels.taken_database_names(new):
-        register = next(r for r in registers if r.register_number == name)
-        refusals.setdefault(
-            register.id,
-            f"A channel database named '{name}' already exists; store and register numbers "
-            "must not clash.",
+def offline_states(ids: list[int]) -> list[OfflineState]:
+    """What the Support offline rule reads of these registers, in one query (by number)."""
+    other = aliased(ChannelDatabase)
+    name_taken = (
+        sa.select(other.id)
+        .where(other.name == Register.register_number)
+        .where(sa.or_(other.register_id.is_(None), other.register_id != Register.id))
+        .exists()
+    )
+    stmt = (
+        sa.select(
+            Register.id,
+            Register.register_number,
+            Register.support_offline,
+            Register.active,
+            Register.offline_profile_id,
+            Store.store_number,
+            Store.channel_data_group_id,
+            Store.offline_profile_id,
+            ChannelDatabase.id.is_not(None),
+            name_taken,
         )
-    return refusals
+        .join(Store, Store.id == Register.store_id)
+        .outerjoin(ChannelDatabase, ChannelDatabase.register_id == Register.id)
+        .order_by(Register.register_number)
+    )
+    return [
+        OfflineState(*row)
+        for part in batches(ids)
+        for row in db.session.execute(stmt.where(among(Register.id, part)))
+    ]
 
 
-def switch_support_offline(registers: list[Register], enabled: bool) -> list[Register]:
-    """Set Support offline on registers that passed `support_offline_refusals`; the one rule.
+def offline_refusal(state: OfflineState, profile_id=KEEP) -> Refusal | None:
+    """Why this register could not have Support offline (with `profile_id` as its own profile,
+    if given), or None: the check a single switch and a bulk one both make."""
+    if state.store_group_id is None:
+        return Refusal(
+            f"Store '{state.store_number}' has no channel data group; assign one to the store "
+            "before enabling Support offline.",
+            "The store has no channel data group.",
+        )
+    own = state.offline_profile_id if profile_id is KEEP else profile_id
+    if own is None and state.store_profile_id is None:
+        return Refusal(
+            f"Register '{state.register_number}' has no offline profile and its store has no "
+            "default one; choose an offline profile first.",
+            "No offline profile for this register or its store.",
+        )
+    if state.name_taken and not state.has_database:
+        return Refusal(
+            f"A channel database named '{state.register_number}' already exists; store and "
+            "register numbers must not clash.",
+            None,
+        )
+    return None
+
+
+def switch_support_offline(ids: list[int], enabled: bool) -> None:
+    """Set Support offline on registers that `offline_refusal` let through; the one rule.
 
     On creates or reactivates each offline database in its store's channel data group (an
     inactive register's stays inactive), off deactivates it and keeps it. The registers, their
-    audit entries and the new databases are written a statement at a time, not a row at a time,
+    audit entries and the databases are written a statement at a time, not a row at a time,
     so one register and a chain of them take the same path.
     """
-    befores = {register.id: audit.snapshot(register) for register in registers}
-    ids = [register.id for register in registers if register.support_offline != enabled]
-    now = utcnow()
-    # One UPDATE for the lot; the session's registers take the same values, as saved.
-    for start in range(0, len(ids), ID_CHUNK):
-        db.session.execute(
+    switched = []
+    for part in batches(ids):
+        switched += db.session.scalars(
             sa.update(Register.__table__)
-            .where(among(Register.id, ids[start : start + ID_CHUNK]))
-            .values(support_offline=enabled, updated_at=now)
-        )
-    for register in registers:
-        if register.support_offline != enabled:
-            set_committed_value(register, "support_offline", enabled)
-            set_committed_value(register, "updated_at", now)
+            .where(among(Register.id, part))
+            .where(Register.support_offline.is_not(enabled))
+            .values(support_offline=enabled, updated_at=utcnow())
+            .returning(Register.register_number)
+        ).all()
     transaction_version(db.session)
     action = "enable_offline" if enabled else "disable_offline"
     audit.record_many(
         action,
         "register",
-        [(r.register_number, befores[r.id], audit.snapshot(r)) for r in registers],
+        [
+            (number, {"support_offline": not enabled}, {"support_offline": enabled})
+            for number in switched
+        ],
     )
-    _sync_offline_databases(registers)
-    return registers
+    channels.sync_offline_databases(ids)
+    _expire(ids)
 
 
 def delete_register(register: Register) -> None:
@@ -190,35 +282,18 @@ def _record(action: str, register: Register, before=None, deleted: bool = False)
     audit.record(action, "register", register.register_number, before, after)
 
 
-def _check_offline_possible(register: Register) -> None:
-    store = register.store
-    # The ids answer without loading the group and profiles (a chunk of a bulk change has
-    # thousands); a relationship set but not yet flushed is read where its id is still empty.
-    if store.channel_data_group_id is None and store.channel_data_group is None:
-        raise ValidationFailed(
-            f"Store '{store.store_number}' has no channel data group; assign one to "
-            "the store before enabling Support offline.",
-            {"support_offline": "The store has no channel data group."},
-        )
-    if not _has_profile(register) and not _has_profile(store):
-        raise ValidationFailed(
-            f"Register '{register.register_number}' has no offline profile and its store has no "
-            "default one; choose an offline profile first.",
-            {"support_offline": "No offline profile for this register or its store."},
-        )
+def _raise(refusal: Refusal | None) -> None:
+    """Refuse a single change as its form and the API say it."""
+    if refusal is None:
+        return
+    if refusal.field is None:
+        raise Conflict(refusal.message)
+    raise ValidationFailed(refusal.message, {"support_offline": refusal.field})
 
 
-def _has_profile(owner) -> bool:
-    return owner.offline_profile_id is not None or owner.offline_profile is not None
-
-
-def _sync_offline_database(register: Register) -> None:
-    _sync_offline_databases([register])
-
-
-def _sync_offline_databases(registers: list[Register]) -> None:
-    # An inactive register keeps its offline database, but nothing should be built for it.
-    wanted = [register for register in registers if register.support_offline and register.active]
-    channels.activate_offline_databases(wanted)
-    chosen = set(wanted)
-    channels.deactivate_offline_databases([r for r in registers if r not in chosen])
+def _expire(ids: list[int]) -> None:
+    """Registers held by the session read their row again: statements bypassed it."""
+    wanted = set(ids)
+    for obj in list(db.session.identity_map.values()):
+        if isinstance(obj, Register) and obj.id in wanted:
+            db.session.expire(obj)

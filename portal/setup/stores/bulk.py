@@ -1,11 +1,11 @@
 """A bulk change of stores: moving them to a channel data group, a default offline profile, ...
 
-Every change goes through `update_store`, so a store's channel database moves with it exactly
-as when one store is edited.
+Every change goes through `update_stores`, the rule `update_store` applies to one store, so a
+store's channel database moves with it exactly as when one store is edited. The selection is
+read in one query and written a statement at a time.
 """
 
 import sqlalchemy as sa
-from sqlalchemy.orm import selectinload
 
 from portal.core import sql
 from portal.core.errors import ValidationFailed
@@ -30,27 +30,6 @@ def ids_by_key(numbers: list[str]) -> dict[str, int]:
     return sql.ids_by_key(Store.store_number, Store.id, numbers)
 
 
-def load(ids: list[int]) -> list[Store]:
-    """The stores with these ids, with their group, profile and channel database."""
-    return list(
-        db.session.scalars(
-            sa.select(Store)
-            .where(Store.id.in_(ids))
-            .order_by(Store.store_number)
-            .options(
-                selectinload(Store.channel_data_group),
-                selectinload(Store.offline_profile),
-                selectinload(Store.channel_database),
-            )
-        )
-    )
-
-
-def key_of(store: Store) -> str:
-    """How refusals name a store."""
-    return store.store_number
-
-
 def resolve_change(change: dict) -> dict:
     """The change checked once for the whole selection, with the store rules' own messages."""
     unknown = sorted(set(change) - set(SETTABLE))
@@ -68,21 +47,25 @@ def resolve_change(change: dict) -> dict:
         raise ValidationFailed(error.message, fields) from None
 
 
-def plan(stores: list[Store], change: dict) -> tuple[list, list, dict[int, str]]:
-    """(would change, would stay as they are, refused: none) for the checked change."""
-    changed, unchanged = [], []
-    for store in stores:
-        differs = any(getattr(store, name) != value for name, value in change.items())
-        (changed if differs else unchanged).append(store)
-    return changed, unchanged, {}
+def plan(ids: list[int], change: dict) -> tuple[list[int], int, list[tuple[str, str]]]:
+    """(ids that would change, how many would stay as they are, refused: none) for the checked
+    change; stores deleted meanwhile are in neither."""
+    values = {services.column_of(name): services.column_value(v) for name, v in change.items()}
+    columns = [Store.__table__.c[name] for name in values]
+    changed, unchanged = [], 0
+    for part in sql.batches(ids):
+        rows = db.session.execute(sa.select(Store.id, *columns).where(sql.among(Store.id, part)))
+        for store_id, *old in rows:
+            if old == list(values.values()):
+                unchanged += 1
+            else:
+                changed.append(store_id)
+    return changed, unchanged, []
 
 
-def apply(stores: list[Store], change: dict) -> None:
-    """Make the change on each store through the one store rule."""
-    # Groups and profiles go back by name, as the store rule takes them.
-    data = {name: getattr(value, "name", value) for name, value in change.items()}
-    for store in stores:
-        services.update_store(store, data)
+def apply(ids: list[int], change: dict) -> None:
+    """Make the change on the stores through the one store rule."""
+    services.update_stores(ids, change)
 
 
 def activated_among(ids: list[int], change: dict) -> int:

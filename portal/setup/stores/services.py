@@ -5,7 +5,9 @@ import sqlalchemy as sa
 from portal.audit import services as audit
 from portal.core.errors import Conflict, NotFound, ValidationFailed
 from portal.core.extensions import db
+from portal.core.models import utcnow
 from portal.core.search import search
+from portal.core.sql import among, batches
 from portal.core.validation import (
     FieldErrors,
     check_time_zone,
@@ -16,11 +18,13 @@ from portal.core.validation import (
 from portal.masterdata.dependents import setup_in_use
 from portal.masterdata.references import STORE_REFERENCES, check_codes, unknown
 from portal.setup.channels import services as channels
-from portal.setup.models import Store
+from portal.setup.models import ChannelDataGroup, OfflineProfile, Store
 from portal.setup.offline_profiles import services as offline_profiles
 from portal.setup.signals import store_deleting
 
 STORE_NUMBER_MAX = 20
+# Settings held as the id of another row.
+_COLUMNS = {"channel_data_group": "channel_data_group_id", "offline_profile": "offline_profile_id"}
 EDITABLE = (
     "name",
     "currency",
@@ -81,15 +85,44 @@ def update_store(store: Store, data: dict) -> Store:
             "A store number cannot be changed once the store exists.",
             {"store_number": "Cannot be changed."},
         )
-    before = audit.snapshot(store)
-    old_group = store.channel_data_group
-    _apply(store, {key: data[key] for key in EDITABLE if key in data})
-    database = store.channel_database
-    if database is not None and store.channel_data_group is not old_group:
-        channels.update_database(database, {"channel_data_group": _group_name(store)})
+    settings = checked_settings({key: data[key] for key in EDITABLE if key in data})
     db.session.flush()
-    audit.record("update", "store", store.store_number, before, audit.snapshot(store))
+    update_stores([store.id], settings)
     return store
+
+
+def update_stores(ids: list[int], settings: dict) -> None:
+    """Give stores the settings `checked_settings` returned; the one rule of a store change.
+
+    An audit entry for each store that changed; the channel databases of those that move to
+    another group move with them. Stores are read and written a statement at a time, so one
+    store and a chain of them take the same path.
+    """
+    values = {column_of(name): column_value(value) for name, value in settings.items()}
+    columns = [Store.__table__.c[name] for name in values]
+    befores = []
+    for part in batches(ids):
+        befores += db.session.execute(
+            sa.select(Store.id, Store.store_number, *columns).where(among(Store.id, part))
+        ).all()
+        if values:
+            db.session.execute(
+                sa.update(Store.__table__)
+                .where(among(Store.id, part))
+                .values(**values, updated_at=utcnow())
+            )
+    olds = {store_id: dict(zip(values, old, strict=True)) for store_id, _, *old in befores}
+    if "channel_data_group_id" in values:
+        group_id = values["channel_data_group_id"]
+        moved = [i for i, old in olds.items() if old["channel_data_group_id"] != group_id]
+        channels.move_store_databases(moved, group_id)
+    audit.record_many(
+        "update", "store", [(number, olds[store_id], values) for store_id, number, *_ in befores]
+    )
+    wanted = set(ids)
+    for obj in list(db.session.identity_map.values()):
+        if isinstance(obj, Store) and obj.id in wanted:
+            db.session.expire(obj)
 
 
 def checked_settings(data: dict) -> dict:
@@ -162,5 +195,11 @@ def _check_master_data(store: Store, fields: list[str]) -> None:
         )
 
 
-def _group_name(store: Store) -> str | None:
-    return store.channel_data_group.name if store.channel_data_group else None
+def column_of(setting: str) -> str:
+    """The store's column holding a setting: groups and profiles are held by id."""
+    return _COLUMNS.get(setting, setting)
+
+
+def column_value(value):
+    """A checked setting as its column holds it: a group or profile by its id."""
+    return value.id if isinstance(value, ChannelDataGroup | OfflineProfile) else value
