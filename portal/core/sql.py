@@ -5,6 +5,8 @@ from collections.abc import Iterable
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.expression import ClauseElement, Executable
 
 from portal.core.extensions import db
 
@@ -74,3 +76,37 @@ def batches(values: list) -> list[list]:
     if is_postgresql():
         return [values] if values else []
     return [values[start : start + SQLITE_BATCH] for start in range(0, len(values), SQLITE_BATCH)]
+
+
+class _Explain(Executable, ClauseElement):
+    """`EXPLAIN (FORMAT JSON)` of a select, its parameters bound as the select's own."""
+
+    inherit_cache = False
+
+    def __init__(self, stmt: sa.Select) -> None:
+        self.stmt = stmt
+
+
+@compiles(_Explain, "postgresql")
+def _compile_explain(element: _Explain, compiler, **kw) -> str:
+    return "EXPLAIN (FORMAT JSON) " + compiler.process(element.stmt, **kw)
+
+
+def planned_rows(stmt: sa.Select) -> int:
+    """The rows PostgreSQL's planner expects `stmt` to return, from its table statistics: what
+    a count would say, estimated in the time it takes to plan the query, not to run it."""
+    plan = db.session.execute(_Explain(stmt)).scalar_one()
+    return round(plan[0]["Plan"]["Plan Rows"])
+
+
+def table_rows(names: Iterable[str]) -> dict[str, int | None]:
+    """PostgreSQL's estimate of each table's rows (`pg_class.reltuples`, kept by ANALYZE and
+    autovacuum); None for a table never analyzed."""
+    rows = db.session.execute(
+        sa.text(
+            "SELECT relname, reltuples FROM pg_class WHERE relname = ANY(:names) "
+            "AND relkind = 'r' AND pg_table_is_visible(oid)"
+        ),
+        {"names": list(names)},
+    )
+    return {name: (round(count) if count >= 0 else None) for name, count in rows}

@@ -1,10 +1,15 @@
 """What an offline database will receive before offline is switched on: rows and bytes per table.
 
-The counts run over the very selects a full package is built from (`TABLES[t].selects(...,
+The rows come from the very selects a full package is built from (`TABLES[t].selects(...,
 full=True)`) and the same choice of tables (`targets.offline_job_tables`), so a preview and the
-package built afterwards cannot disagree on scope. Bytes are estimates: per row of a table, the
-sizes of the full packages already built that carry it; for a table no built package carries
-yet, the widths of its columns, compressed as packages usually are.
+package built afterwards cannot disagree on scope. They are exact counts, except for a table
+whose scope reads more than `EXACT_UP_TO` rows on PostgreSQL (a catalogue of a million products):
+counting that takes seconds, so its rows are the planner's estimate for those selects (its
+statistics of the tables, scaled by the selectivity of the scope's filters and joins), taken in
+milliseconds, and said to be estimates (`rows_estimate`). A count taken earlier and still
+current (nothing it read has changed since) is used as it is, exact. Bytes are estimates: per
+row of a table, the sizes of the full packages already built that carry it; for a table no
+built package carries yet, the widths of its columns, compressed as packages usually are.
 """
 
 import dataclasses
@@ -17,7 +22,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from portal.core.extensions import db
-from portal.core.sql import among
+from portal.core.sql import among, is_postgresql, planned_rows, table_rows
 from portal.distribution.models import FULL, DataPackage, SchedulerJob
 from portal.distribution.services import list_jobs
 from portal.distribution.tables import TABLES, DistributedTable, Target
@@ -29,6 +34,12 @@ from portal.setup.models import OfflineProfile, Store
 BUILT = "built_packages"
 COLUMNS = "columns"
 MIXED = "mixed"
+# How a table's rows were found: counted, or the planner's estimate.
+EXACT = "exact"
+PLANNER = "planner"
+# Past this many rows in the tables a scope reads, its rows are estimated, not counted: a count
+# of a store's scope in a million products takes seconds; below, well under a tenth of one.
+EXACT_UP_TO = 200_000
 # The newest full packages read for their sizes: enough to average, few enough to stay quick.
 PACKAGE_SAMPLE = 500
 # An assumed ratio for deflate on the packages' quoted, repetitive CSV, not a measured one; only
@@ -50,6 +61,7 @@ class TableSize:
     rows: int
     bytes: int
     estimate: str
+    rows_estimate: str = EXACT
 
 
 @dataclass(frozen=True)
@@ -76,6 +88,11 @@ class OfflinePreview:
         """Where the byte figures come from: built packages, column widths, or both."""
         return estimate_of(t.estimate for t in self.tables if t.rows)
 
+    @property
+    def rows_estimate(self) -> str:
+        """`exact` when every table's rows were counted, else `planner`."""
+        return rows_estimate_of(t.rows_estimate for t in self.tables)
+
 
 # Counts taken, by database, table and scope setting, with the newest change versions of the
 # rows they read: a count at a million products takes seconds, and is taken again only once one
@@ -92,6 +109,9 @@ class Estimator:
         self.jobs = list_jobs()
         self._database = db.engine.url.render_as_string()
         self._counts: dict[tuple, int] = {}
+        # Counts that are the planner's estimates.
+        self._planned: set[tuple] = set()
+        self._sizes: dict[str, int | None] = {}
         self._versions: dict[type, int | None] = {}
         self._carried: dict[int, list[tuple[SchedulerJob, str]]] = {}
         self._built: dict[str, float] | None = None
@@ -115,7 +135,10 @@ class Estimator:
         for job, table in carried:
             rows = self.rows(table, target)
             per_row, estimate = self.bytes_per_row(table)
-            sizes.append(TableSize(table, job.job_number, rows, round(rows * per_row), estimate))
+            counted = PLANNER if self._key(table, target) in self._planned else EXACT
+            sizes.append(
+                TableSize(table, job.job_number, rows, round(rows * per_row), estimate, counted)
+            )
         return OfflinePreview(profile.name, store.store_number, profile.pause_sync, sizes)
 
     def count(self, wanted: list[tuple[str, Target]]) -> None:
@@ -136,6 +159,14 @@ class Estimator:
                 missing.append(key)
         if len(_TAKEN) > TAKEN_LIMIT:
             _TAKEN.clear()
+        large = self._large({key[0] for key in missing})
+        for key in [key for key in missing if key[0] in large]:
+            self._counts[key] = sum(
+                planned_rows(_rows_of(stmt))
+                for stmt in TABLES[key[0]].selects(targets[key], 0, self.upto, full=True)
+            )
+            self._planned.add(key)
+        missing = [key for key in missing if key[0] not in large]
         # A setting that is None leaves its filter out: a shape of its own.
         shapes: dict[tuple, list[tuple]] = {}
         for key in missing:
@@ -182,6 +213,21 @@ class Estimator:
             read = iter(values)
             found[(table, tuple(None if null else next(read) for null in nulls))] = count
         return found
+
+    def _large(self, tables: set[str]) -> set[str]:
+        """The tables whose scope reads more than `EXACT_UP_TO` rows, as PostgreSQL's
+        statistics say (a table never analyzed yet is counted)."""
+        if not tables or not is_postgresql():
+            return set()
+        read = {table: _versioned_models(table) for table in tables}
+        names = {model.__tablename__ for models in read.values() for model in models}
+        if unknown := names - set(self._sizes):
+            self._sizes.update(dict.fromkeys(unknown) | table_rows(unknown))
+        return {
+            table
+            for table, models in read.items()
+            if any((self._sizes.get(m.__tablename__) or 0) > EXACT_UP_TO for m in models)
+        }
 
     def _stamps(self, keys: set[tuple]) -> dict[tuple, tuple | None]:
         """Per count, the newest versions of the tables it reads (None: they carry none)."""
@@ -236,6 +282,11 @@ def _total(selects: list[sa.Select]) -> sa.ColumnElement[int]:
         for stmt in selects
     ]
     return functools.reduce(operator.add, counts).label("rows")
+
+
+def _rows_of(stmt: sa.Select) -> sa.Select:
+    """A package select reduced to its FROM and WHERE: what the planner estimates rows for."""
+    return stmt.with_only_columns(sa.literal(1), maintain_column_froms=True).order_by(None)
 
 
 def _versioned_models(table: str) -> list[type]:
@@ -306,6 +357,16 @@ def estimate_of(estimates: Iterable[str]) -> str:
     if len(kinds) == 1:
         return kinds.pop()
     return MIXED if kinds else BUILT
+
+
+def forget_counts() -> None:
+    """Drop the counts kept from earlier previews: the next ones count (or estimate) afresh."""
+    _TAKEN.clear()
+
+
+def rows_estimate_of(estimates: Iterable[str]) -> str:
+    """`exact` when every row figure was counted, else `planner`."""
+    return PLANNER if PLANNER in set(estimates) else EXACT
 
 
 def profile_preview(profile: OfflineProfile, store: Store) -> OfflinePreview:

@@ -10,7 +10,7 @@ from flask.views import MethodView
 from portal.auth.guards import api_permission_required
 from portal.auth.roles import Permission
 from portal.core.api import errors
-from portal.distribution.preview import BUILT, COLUMNS, MIXED, profile_preview
+from portal.distribution.preview import BUILT, COLUMNS, EXACT, MIXED, PLANNER, profile_preview
 from portal.setup.offline_profiles import services as profiles
 from portal.setup.offline_profiles.api import blp
 from portal.setup.stores import services as stores
@@ -20,6 +20,12 @@ ESTIMATE_HELP = (
     f"`{BUILT}`: from the sizes of full packages already built, per row of the table; "
     f"`{COLUMNS}`: from the widths of its columns (no built package carries it yet); "
     f"`{MIXED}`: some tables each way."
+)
+ROWS_HELP = (
+    f"`{EXACT}`: counted over the selects a full package is built from; `{PLANNER}`: "
+    "PostgreSQL's planner estimate for those selects (its table statistics scaled by the "
+    "scope's selectivity), given for a table whose scope reads more rows than a quick count "
+    "can take, such as a catalogue of a million products."
 )
 
 
@@ -38,7 +44,14 @@ class TableSizeSchema(ma.Schema):
 
     table = ma.fields.String(required=True)
     job = ma.fields.String(required=True, metadata={"description": "The job carrying it"})
-    rows = ma.fields.Integer(required=True, metadata={"description": "Exact rows in scope"})
+    rows = ma.fields.Integer(
+        required=True, metadata={"description": "Rows in scope, counted or estimated"}
+    )
+    rows_estimate = ma.fields.String(
+        required=True,
+        validate=ma.validate.OneOf((EXACT, PLANNER)),
+        metadata={"description": ROWS_HELP},
+    )
     bytes = ma.fields.Integer(required=True, metadata={"description": "Estimated package bytes"})
     estimate = ma.fields.String(
         required=True,
@@ -57,6 +70,11 @@ class OfflinePreviewSchema(ma.Schema):
     )
     tables = ma.fields.List(ma.fields.Nested(TableSizeSchema), required=True)
     rows_total = ma.fields.Integer(required=True)
+    rows_estimate = ma.fields.String(
+        required=True,
+        validate=ma.validate.OneOf((EXACT, PLANNER)),
+        metadata={"description": f"`{PLANNER}` if any table's rows are estimated"},
+    )
     bytes_total = ma.fields.Integer(required=True)
     estimate = ma.fields.String(
         required=True,
@@ -75,8 +93,9 @@ class OfflineProfilePreview(MethodView):
     @errors(blp, 401, 403, 404, 422)
     def get(self, args, name):
         """What each offline database of this profile at the store receives in its first full
-        packages: per table, the rows (counted over the very selects a package is built from)
-        and the estimated bytes. 404 for an unknown profile or store.
+        packages: per table, the rows (counted over the very selects a package is built from, or
+        for a very large scope the planner's estimate of them, as `rows_estimate` says) and the
+        estimated bytes. 404 for an unknown profile or store.
         """
         profile = profiles.get_profile(name)
         store = stores.get_store(args["store"])

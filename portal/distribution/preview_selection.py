@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from portal.core.extensions import db
 from portal.core.sql import among
-from portal.distribution.preview import COLUMNS, Estimator, estimate_of
+from portal.distribution.preview import COLUMNS, EXACT, Estimator, estimate_of, rows_estimate_of
 from portal.distribution.targets import store_target
 from portal.setup.models import OfflineProfile, Register, Store
 
@@ -31,6 +31,7 @@ class SelectionPreview:
     bytes_total: int
     tables: dict[str, int] = field(default_factory=dict)
     estimate: str = COLUMNS
+    rows_estimate: str = EXACT
     without_data: int = 0
 
     @property
@@ -45,8 +46,8 @@ class SelectionPreview:
         text = (
             f"Enabling offline for {n:,} register{'s' * (n != 1)}: {self.databases:,} offline "
             f"database{'s' * (self.databases != 1)}, about {human_bytes(self.bytes_each)} each, "
-            f"{human_bytes(self.bytes_total)} of first packages, {human_count(self.rows_total)} "
-            "rows."
+            f"{human_bytes(self.bytes_total)} of first packages, "
+            f"{'about ' if self.rows_estimate != EXACT else ''}{human_count(self.rows_total)} rows."
         )
         if self.without_data:
             text += f" {self.without_data:,} of them receive no data (no profile, or paused)."
@@ -84,7 +85,7 @@ def selection_preview(register_ids: Iterable[int]) -> SelectionPreview:
     )
     registers = sum(pairs.values())
     selection = SelectionPreview(registers, databases=registers, rows_total=0, bytes_total=0)
-    estimates = []
+    estimates, counted = [], []
     for (profile, store), count in pairs.items():
         preview = estimator.preview(profiles[profile], stores[store]) if profile else None
         if preview is None or not preview.tables:
@@ -94,9 +95,11 @@ def selection_preview(register_ids: Iterable[int]) -> SelectionPreview:
         selection.bytes_total += preview.bytes_total * count
         for size in preview.tables:
             selection.tables[size.table] = selection.tables.get(size.table, 0) + size.rows * count
+            counted.append(size.rows_estimate)
             if size.rows:
                 estimates.append(size.estimate)
     selection.estimate = estimate_of(estimates)
+    selection.rows_estimate = rows_estimate_of(counted)
     return selection
 
 

@@ -156,6 +156,7 @@ def sync_offline_databases(register_ids: list[int]) -> None:
             .join(Store, Store.id == Register.store_id)
             .outerjoin(ChannelDatabase, ChannelDatabase.register_id == Register.id)
             .where(among(Register.id, part))
+            .order_by(Register.register_number)
         )
         for register_id, number, wanted, database_id, active, group_id, name, store_group in rows:
             if wanted and database_id is None:
@@ -281,7 +282,9 @@ def move_store_databases(store_ids: list[int], group_id: int | None) -> None:
         moved += db.session.execute(
             sa.select(
                 ChannelDatabase.id, ChannelDatabase.name, ChannelDatabase.channel_data_group_id
-            ).where(found)
+            )
+            .where(found)
+            .order_by(ChannelDatabase.name)
         ).all()
         db.session.execute(
             sa.update(ChannelDatabase.__table__)

@@ -141,7 +141,9 @@ def update_registers(ids: list[int], values: dict) -> None:
     befores = []
     for part in batches(ids):
         befores += db.session.execute(
-            sa.select(Register.register_number, *columns).where(among(Register.id, part))
+            sa.select(Register.register_number, *columns)
+            .where(among(Register.id, part))
+            .order_by(Register.register_number)
         ).all()
         if values:
             db.session.execute(
@@ -243,6 +245,7 @@ def switch_support_offline(ids: list[int], enabled: bool) -> None:
             .values(support_offline=enabled, updated_at=utcnow())
             .returning(Register.register_number)
         ).all()
+    switched.sort()
     transaction_version(db.session)
     action = "enable_offline" if enabled else "disable_offline"
     audit.record_many(

@@ -103,7 +103,9 @@ def update_stores(ids: list[int], settings: dict) -> None:
     befores = []
     for part in batches(ids):
         befores += db.session.execute(
-            sa.select(Store.id, Store.store_number, *columns).where(among(Store.id, part))
+            sa.select(Store.id, Store.store_number, *columns)
+            .where(among(Store.id, part))
+            .order_by(Store.store_number)
         ).all()
         if values:
             db.session.execute(

@@ -195,3 +195,103 @@ def test_reading_needs_a_token_and_changing_the_right_role(client, token_for):
     assert client.post("/api/v1/registers/bulk", json=body).status_code == 401
     assert client.post("/api/v1/registers/bulk", json=body, headers=auditor).status_code == 403
     assert client.get("/api/v1/operations/1", headers=auditor).status_code == 404
+
+
+def entries(operation_id: int, entity_type: str) -> list[tuple[str, str, dict, dict]]:
+    db.session.rollback()
+    stmt = (
+        sa.select(AuditEntry)
+        .filter_by(operation_id=operation_id, entity_type=entity_type)
+        .order_by(AuditEntry.id)
+    )
+    return [(e.action, e.entity_key, e.before, e.after) for e in db.session.scalars(stmt)]
+
+
+def test_switching_back_on_reuses_the_deactivated_offline_database(client, hq):
+    body = {"filter": {"store": "DALLAS"}, "set": {"support_offline": True}}
+    client.post("/api/v1/registers/bulk", json=body, headers=hq)
+    ids = dict(db.session.execute(sa.select(ChannelDatabase.name, ChannelDatabase.id)).all())
+    off = {**body, "set": {"support_offline": False}}
+    assert client.post("/api/v1/registers/bulk", json=off, headers=hq).json["changed"] == 3
+    assert offline_names(active=False) == ["DALLAS-1", "DALLAS-2", "DALLAS-3"]
+
+    again = client.post("/api/v1/registers/bulk", json=body, headers=hq).json
+
+    assert again["changed"] == 3
+    db.session.rollback()
+    kept = dict(db.session.execute(sa.select(ChannelDatabase.name, ChannelDatabase.id)).all())
+    assert kept == ids
+    assert entries(again["operation"]["id"], "channel_database") == [
+        ("activate", name, {"active": False}, {"active": True})
+        for name in ("DALLAS-1", "DALLAS-2", "DALLAS-3")
+    ]
+
+
+def test_a_register_whose_number_a_database_has_is_refused_and_the_rest_changed(client, hq):
+    client.post(
+        "/api/v1/stores",
+        json={
+            "store_number": "DALLAS-2",
+            "name": "A store named like a register",
+            "currency": "USD",
+            "tax_group": "TX",
+            "time_zone": "America/Chicago",
+            "channel_data_group": "Stores",
+        },
+        headers=hq,
+    )
+
+    answer = client.post(
+        "/api/v1/registers/bulk",
+        json={"filter": {"store": "DALLAS"}, "set": {"support_offline": True}},
+        headers=hq,
+    ).json
+
+    assert (answer["changed"], answer["refused"]) == (2, 1)
+    assert answer["refusals"] == [
+        {
+            "key": "DALLAS-2",
+            "reason": "A channel database named 'DALLAS-2' already exists; store and register "
+            "numbers must not clash.",
+        }
+    ]
+    assert offline_names() == ["DALLAS-1", "DALLAS-3", "HOUSTON-1"]
+    assert not register("DALLAS-2").support_offline
+
+
+def test_profile_and_active_are_one_entry_per_changed_register(client, hq):
+    answer = client.post(
+        "/api/v1/registers/bulk",
+        json={"filter": {"store": "HOUSTON"}, "set": {"offline_profile": "Strict"}},
+        headers=hq,
+    ).json
+
+    assert answer["changed"] == 3
+    strict = register("HOUSTON-2").offline_profile
+    assert strict.name == "Strict"
+    assert entries(answer["operation"]["id"], "register") == [
+        ("update", f"HOUSTON-{n}", {"offline_profile_id": None}, {"offline_profile_id": strict.id})
+        for n in (1, 2, 3)
+    ]
+    again = client.post(
+        "/api/v1/registers/bulk",
+        json={"filter": {"store": "HOUSTON"}, "set": {"offline_profile": "Strict"}},
+        headers=hq,
+    ).json
+    assert (again["changed"], again["unchanged"]) == (0, 3)
+
+
+def test_moving_stores_is_one_entry_per_store_and_per_channel_database(client, hq):
+    answer = client.post(
+        "/api/v1/stores/bulk",
+        json={"filter": {}, "set": {"channel_data_group": "Parking"}},
+        headers=hq,
+    ).json
+
+    assert (answer["changed"], answer["unchanged"]) == (3, 0)
+    operation = answer["operation"]["id"]
+    assert [key for _, key, _, _ in entries(operation, "store")] == ["DALLAS", "HOUSTON", "NOGROUP"]
+    moved = entries(operation, "channel_database")
+    assert sorted(key for _, key, _, _ in moved) == ["DALLAS", "HOUSTON", "NOGROUP"]
+    parking = db.session.scalar(sa.select(Store).filter_by(store_number="NOGROUP"))
+    assert parking.channel_database.channel_data_group.name == "Parking"
