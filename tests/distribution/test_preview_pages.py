@@ -3,7 +3,9 @@
 from urllib.parse import quote
 
 import pytest
+import sqlalchemy as sa
 
+from portal.core.extensions import db
 from portal.distribution import preview as previews
 from portal.setup.hooks import bulk_offline_preview
 from tests.distribution.preview_setup import PROFILE, profile, seed_chain, store
@@ -108,3 +110,52 @@ def test_bulk_confirmation_hook_gives_the_selection_preview(chain):
     houston = previews.profile_preview(profile(), store("HOUSTON"))
     assert (selection.databases, selection.rows_total) == (2, 2 * houston.rows_total)
     assert selection.summary.startswith("Enabling offline for 2 registers: 2 offline databases,")
+
+
+def test_api_says_the_rows_are_counted(client, chain, token_for):
+    body = client.get(f"{URL}?store=HOUSTON", headers=token_for("auditor")).json
+
+    assert {t["rows_estimate"] for t in body["tables"]} == {"exact"}
+    assert body["rows_estimate"] == "exact"
+
+
+@pytest.fixture
+def large_tables(app, monkeypatch):
+    """On PostgreSQL, every analyzed table counts as too large to count: rows are estimated."""
+    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        pytest.skip("The planner's estimates are PostgreSQL's")
+    db.session.execute(sa.text("ANALYZE"))
+    db.session.commit()
+    previews.forget_counts()
+    monkeypatch.setattr(previews, "EXACT_UP_TO", 0)
+
+
+def test_large_scopes_are_the_planners_estimates_said_so(client, chain, large_tables, token_for):
+    body = client.get(f"{URL}?store=HOUSTON", headers=token_for("auditor")).json
+
+    product = next(t for t in body["tables"] if t["table"] == "product")
+    assert product["rows_estimate"] == "planner" and product["rows"] >= 0
+    assert body["rows_estimate"] == "planner"
+    # Setup sent whole is small and never estimated.
+    register = next(t for t in body["tables"] if t["table"] == "register")
+    assert register["rows_estimate"] == "exact"
+
+
+def test_page_marks_estimated_rows(client, chain, large_tables, login):
+    login("hq")
+    page = client.get(f"/offline-profiles/{quote(PROFILE)}?store=HOUSTON").text
+
+    assert "≈" in page and "estimated from the database's statistics" in page
+
+
+def test_a_count_still_current_stays_exact(chain, large_tables, monkeypatch):
+    monkeypatch.setattr(previews, "EXACT_UP_TO", float("inf"))
+    counted = previews.profile_preview(profile(), store("HOUSTON"))
+    db.session.commit()
+    monkeypatch.setattr(previews, "EXACT_UP_TO", 0)
+
+    again = previews.profile_preview(profile(), store("HOUSTON"))
+
+    rows = {t.table: (t.rows, t.rows_estimate) for t in again.tables}
+    assert rows["product"] == (2, "exact")
+    assert {t.table: t.rows for t in counted.tables} == {t.table: t.rows for t in again.tables}
