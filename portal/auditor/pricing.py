@@ -167,6 +167,7 @@ class TaxRates:
 
     def __init__(self, codes: Iterable[str], taxes_seen: Iterable[int | None] = (None,)) -> None:
         self._rates: dict[str, dict[date, Versions]] = {}
+        self._known: dict[tuple[str, date, int | None], Decimal | None] = {}
         codes = set(codes)
         if not codes:
             return
@@ -185,12 +186,16 @@ class TaxRates:
 
     def rate(self, code: str, day: date, taxes_seen: int | None = None) -> Decimal | None:
         """The code's rate valid on `day` for a register with watermark `taxes_seen`, or None."""
-        valid = []
-        for starts, versions in self._rates.get(code, {}).items():
-            known = versions.at(taxes_seen)
-            if known is not None and starts <= day and (known[0] is None or known[0] >= day):
-                valid.append((starts, known[1]))
-        return max(valid)[1] if valid else None
+        key = (code, day, taxes_seen)
+        if key not in self._known:
+            # A batch's lines share a few codes, days and watermarks: each is looked up once.
+            valid = []
+            for starts, versions in self._rates.get(code, {}).items():
+                known = versions.at(taxes_seen)
+                if known is not None and starts <= day and (known[0] is None or known[0] >= day):
+                    valid.append((starts, known[1]))
+            self._known[key] = max(valid)[1] if valid else None
+        return self._known[key]
 
     def expected_tax(
         self, tax_code: str, net: Decimal, day: date, taxes_seen: int | None = None

@@ -172,15 +172,21 @@ def _offline_since(
 def _lines(item: dict, errors: dict[str, str]) -> list[dict[str, Any]]:
     lines = []
     for path, line in read.objects(item, "lines", LINE_FIELDS, MAX_LINES, errors, "line"):
+        # A reader that refuses its field adds its error: the checks below are for read values.
+        found = len(errors)
         quantity = read.decimal(line, "quantity", errors, path)
+        quantity_read = len(errors) == found
         unit_price = read.decimal(line, "unit_price", errors, path)
+        found = len(errors)
         discount = read.decimal(line, "discount", errors, path, ZERO)
-        if path + "quantity" not in errors and not quantity:
+        discount_read = len(errors) == found
+        if quantity_read and not quantity:
             errors[path + "quantity"] = "Must not be zero."
         if unit_price < 0:
             errors[path + "unit_price"] = "Must not be negative."
         gross = quantity * unit_price
-        if path + "discount" not in errors and not min(gross, ZERO) <= discount <= max(gross, 0):
+        within = gross <= discount <= 0 if gross < 0 else 0 <= discount <= gross
+        if discount_read and not within:
             errors[path + "discount"] = "Between 0 and quantity × unit price."
         lines.append(
             {
