@@ -167,7 +167,7 @@ class TaxRates:
 
     def __init__(self, codes: Iterable[str], taxes_seen: Iterable[int | None] = (None,)) -> None:
         self._rates: dict[str, dict[date, Versions]] = {}
-        self._known: dict[tuple[str, date, int | None], Decimal | None] = {}
+        self._known: dict[tuple[str, date, int | None], list[Decimal] | None] = {}
         codes = set(codes)
         if not codes:
             return
@@ -186,16 +186,12 @@ class TaxRates:
 
     def rate(self, code: str, day: date, taxes_seen: int | None = None) -> Decimal | None:
         """The code's rate valid on `day` for a register with watermark `taxes_seen`, or None."""
-        key = (code, day, taxes_seen)
-        if key not in self._known:
-            # A batch's lines share a few codes, days and watermarks: each is looked up once.
-            valid = []
-            for starts, versions in self._rates.get(code, {}).items():
-                known = versions.at(taxes_seen)
-                if known is not None and starts <= day and (known[0] is None or known[0] >= day):
-                    valid.append((starts, known[1]))
-            self._known[key] = max(valid)[1] if valid else None
-        return self._known[key]
+        valid = []
+        for starts, versions in self._rates.get(code, {}).items():
+            known = versions.at(taxes_seen)
+            if known is not None and starts <= day and (known[0] is None or known[0] >= day):
+                valid.append((starts, known[1]))
+        return max(valid)[1] if valid else None
 
     def expected_tax(
         self, tax_code: str, net: Decimal, day: date, taxes_seen: int | None = None
@@ -204,13 +200,15 @@ class TaxRates:
 
         None when a code has no rate that day: nothing to compare with.
         """
-        total = Decimal(0)
-        for code in tax_code.split("+"):
-            rate = self.rate(code, day, taxes_seen)
-            if rate is None:
-                return None
-            total += (net * rate / 100).quantize(CENT, ROUND_HALF_UP)
-        return total
+        key = (tax_code, day, taxes_seen)
+        if key not in self._known:
+            # A batch's lines share a few codes, days and watermarks: each is looked up once.
+            rates = [self.rate(code, day, taxes_seen) for code in tax_code.split("+")]
+            self._known[key] = None if None in rates else rates
+        rates = self._known[key]
+        if rates is None:
+            return None
+        return sum(((net * rate / 100).quantize(CENT, ROUND_HALF_UP) for rate in rates), Decimal(0))
 
 
 def tax_codes(tax_code: str) -> list[str]:
@@ -224,7 +222,9 @@ def price_and_tax_findings(
     """A line's price other than HQ's for that day, or its tax other than the rate gives."""
     lines = [(a, n, line) for a in arrivals for n, line in enumerate(a.sale.lines, 1)]
     wanted = {line["product"] for _, _, line in lines if not line["price_override"]}
-    codes = {code for _, _, line in lines for code in tax_codes(line["tax_code"])}
+    codes = {
+        code for field in {line["tax_code"] for _, _, line in lines} for code in tax_codes(field)
+    }
     # Without a price or a tax to compare, what reached the registers does not matter.
     seen = Watermarks(arrivals if wanted or codes else [], (PRICES_JOB, PRODUCTS_JOB, TAX_JOB))
     context = {
