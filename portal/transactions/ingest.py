@@ -58,8 +58,11 @@ CONFLICT = "conflict"
 REJECTED = "rejected"
 OUTCOMES = (ACCEPTED, DUPLICATE, REJECTED, CONFLICT)
 CONFLICT_MESSAGE = "Received before with other content; kept aside for an auditor."
-# A checked sale's lines and payments as `validation` gives them, in their tables' columns.
-LINE_FIELDS = (
+# The columns a checked sale's lines and payments are copied into, after their sale's row id
+# and their number: the keys of `validation`'s line and payment dicts.
+LINE_COLUMNS = (
+    "pos_transaction_id",
+    "line_number",
     "product",
     "quantity",
     "unit_price",
@@ -68,11 +71,9 @@ LINE_FIELDS = (
     "tax_amount",
     "price_override",
 )
-PAYMENT_FIELDS = ("method", "amount")
-LINE_COLUMNS = ("pos_transaction_id", "line_number", *LINE_FIELDS)
-PAYMENT_COLUMNS = ("pos_transaction_id", "line_number", *PAYMENT_FIELDS)
-_line_values = itemgetter(*LINE_FIELDS)
-_payment_values = itemgetter(*PAYMENT_FIELDS)
+PAYMENT_COLUMNS = ("pos_transaction_id", "line_number", "method", "amount")
+_line_values = itemgetter(*LINE_COLUMNS[2:])
+_payment_values = itemgetter(*PAYMENT_COLUMNS[2:])
 
 
 def receive(
