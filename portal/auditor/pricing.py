@@ -167,6 +167,7 @@ class TaxRates:
 
     def __init__(self, codes: Iterable[str], taxes_seen: Iterable[int | None] = (None,)) -> None:
         self._rates: dict[str, dict[date, Versions]] = {}
+        self._known: dict[tuple[str, date, int | None], list[Decimal] | None] = {}
         codes = set(codes)
         if not codes:
             return
@@ -199,13 +200,15 @@ class TaxRates:
 
         None when a code has no rate that day: nothing to compare with.
         """
-        total = Decimal(0)
-        for code in tax_code.split("+"):
-            rate = self.rate(code, day, taxes_seen)
-            if rate is None:
-                return None
-            total += (net * rate / 100).quantize(CENT, ROUND_HALF_UP)
-        return total
+        key = (tax_code, day, taxes_seen)
+        if key not in self._known:
+            # A batch's lines share a few codes, days and watermarks: each is looked up once.
+            rates = [self.rate(code, day, taxes_seen) for code in tax_code.split("+")]
+            self._known[key] = None if None in rates else rates
+        rates = self._known[key]
+        if rates is None:
+            return None
+        return sum(((net * rate / 100).quantize(CENT, ROUND_HALF_UP) for rate in rates), Decimal(0))
 
 
 def tax_codes(tax_code: str) -> list[str]:
@@ -219,7 +222,9 @@ def price_and_tax_findings(
     """A line's price other than HQ's for that day, or its tax other than the rate gives."""
     lines = [(a, n, line) for a in arrivals for n, line in enumerate(a.sale.lines, 1)]
     wanted = {line["product"] for _, _, line in lines if not line["price_override"]}
-    codes = {code for _, _, line in lines for code in tax_codes(line["tax_code"])}
+    codes = {
+        code for field in {line["tax_code"] for _, _, line in lines} for code in tax_codes(field)
+    }
     # Without a price or a tax to compare, what reached the registers does not matter.
     seen = Watermarks(arrivals if wanted or codes else [], (PRICES_JOB, PRODUCTS_JOB, TAX_JOB))
     context = {

@@ -41,6 +41,8 @@ def text_problem(value: str) -> str | None:
     """Why a text cannot be stored (a NUL character, a lone surrogate), or None if it can."""
     if NUL in value:
         return NUL_MESSAGE
+    if value.isascii():  # most text, and it holds no surrogate: no need to encode it
+        return None
     try:
         value.encode()
     except UnicodeEncodeError:

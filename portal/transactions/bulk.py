@@ -40,19 +40,18 @@ def insert_new(
     return db.session.execute(stmt.returning(*(table.c[n] for n in returning)), params).all()
 
 
-def copy_rows(table: sa.Table, rows: list[dict]) -> None:
-    """Append rows that cannot clash with stored ones (COPY on PostgreSQL).
+def copy_rows(table: sa.Table, columns: Sequence[str], rows: list[tuple]) -> None:
+    """Append rows (tuples of `columns`) that cannot clash with stored ones (COPY on PostgreSQL).
 
     The values go to the database as they are: no column type of the model converts them.
     """
     if not rows:
         return
     if not is_postgresql():
-        db.session.execute(sa.insert(table), rows)
+        db.session.execute(sa.insert(table), [dict(zip(columns, row, strict=True)) for row in rows])
         return
-    columns = list(rows[0])
     raw = db.session.connection().connection.dbapi_connection
     names = ", ".join(f'"{name}"' for name in columns)
     with raw.cursor() as cursor, cursor.copy(f'COPY "{table.name}" ({names}) FROM STDIN') as copy:
         for row in rows:
-            copy.write_row([row[name] for name in columns])
+            copy.write_row(row)

@@ -32,6 +32,7 @@ the upload session and replayed for a retry with the same key and body.
 
 import hashlib
 from collections import Counter
+from operator import itemgetter
 from typing import Any
 
 import sqlalchemy as sa
@@ -57,6 +58,22 @@ CONFLICT = "conflict"
 REJECTED = "rejected"
 OUTCOMES = (ACCEPTED, DUPLICATE, REJECTED, CONFLICT)
 CONFLICT_MESSAGE = "Received before with other content; kept aside for an auditor."
+# The columns a checked sale's lines and payments are copied into, after their sale's row id
+# and their number: the keys of `validation`'s line and payment dicts.
+LINE_COLUMNS = (
+    "pos_transaction_id",
+    "line_number",
+    "product",
+    "quantity",
+    "unit_price",
+    "discount",
+    "tax_code",
+    "tax_amount",
+    "price_override",
+)
+PAYMENT_COLUMNS = ("pos_transaction_id", "line_number", "method", "amount")
+_line_values = itemgetter(*LINE_COLUMNS[2:])
+_payment_values = itemgetter(*PAYMENT_COLUMNS[2:])
 
 
 def receive(
@@ -272,11 +289,11 @@ def _insert_sales(
         if pk is None:
             continue
         for number, line in enumerate(sale.lines, 1):
-            lines.append({"pos_transaction_id": pk, "line_number": number, **line})
+            lines.append((pk, number, *_line_values(line)))
         for number, payment in enumerate(sale.payments, 1):
-            payments.append({"pos_transaction_id": pk, "line_number": number, **payment})
-    bulk.copy_rows(TransactionLine.__table__, lines)
-    bulk.copy_rows(TransactionPayment.__table__, payments)
+            payments.append((pk, number, *_payment_values(payment)))
+    bulk.copy_rows(TransactionLine.__table__, LINE_COLUMNS, lines)
+    bulk.copy_rows(TransactionPayment.__table__, PAYMENT_COLUMNS, payments)
     return inserted
 
 

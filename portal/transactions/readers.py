@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from functools import lru_cache
 
 from portal.core.storable import Unstorable, check_time, printable, text_problem
 
@@ -24,6 +24,7 @@ REQUIRED = "Required."
 _DECIMAL_TEXT = re.compile(r"-?[0-9]{1,20}(\.[0-9]{1,20})?")
 # Text that needs no range check: below 10^14, at most 4 places. Nearly every value is like it.
 _PLAIN_DECIMAL = re.compile(r"-?[0-9]{1,14}(\.[0-9]{1,4})?")
+_PLAIN_LENGTH = 20
 
 
 def unknown(item: dict, known: frozenset[str], path: str, errors: dict[str, str]) -> None:
@@ -127,8 +128,8 @@ def decimal(
         errors[path + name] = REQUIRED
         return ZERO
     if isinstance(raw, str):
-        if _PLAIN_DECIMAL.fullmatch(raw):
-            return Decimal(raw)
+        if len(raw) <= _PLAIN_LENGTH and (number := _plain_number(raw)) is not None:
+            return number
         number = Decimal(raw) if _DECIMAL_TEXT.fullmatch(raw) else None
     elif isinstance(raw, int | Decimal) and not isinstance(raw, bool):
         number = Decimal(raw)
@@ -154,11 +155,20 @@ def flag(item: dict, name: str, errors: dict[str, str], path: str) -> bool:
     return raw
 
 
-def plain(value: Any) -> Any:
-    """Decimals as text with 4 places (and no negative zero); anything else unchanged."""
-    if isinstance(value, Decimal):
-        return f"{value:.4f}" if value else "0.0000"
-    return value
+@lru_cache(maxsize=4096)
+def plain(value: Decimal) -> str:
+    """A finite decimal as text with 4 places (and no negative zero).
+
+    Remembered: prices, quantities and discounts recur from sale to sale, and equal decimals
+    (1.5 and 1.50) read the same.
+    """
+    return f"{value:.4f}" if value else "0.0000"
+
+
+@lru_cache(maxsize=4096)
+def _plain_number(text: str) -> Decimal | None:
+    # Remembered as `plain` is; only short text comes here, so the cache stays small.
+    return Decimal(text) if _PLAIN_DECIMAL.fullmatch(text) else None
 
 
 def objects(

@@ -51,6 +51,8 @@ PAYMENT_FIELDS = field_names(TransactionPaymentSchema)
 MAX_LINES = 1000
 MAX_PAYMENTS = 50
 ROUNDING_PER_LINE = Decimal("0.01")
+# A JSON string as json.dumps writes it with ensure_ascii=False.
+_string = json.encoder.encode_basestring
 
 
 @dataclass(slots=True)
@@ -70,8 +72,13 @@ class Sale:
     lines: list[dict[str, Any]]
     payments: list[dict[str, Any]]
     total: Decimal
-    canonical: dict[str, Any]
+    canonical_json: str
     content_sha256: str
+
+    @property
+    def canonical(self) -> dict[str, Any]:
+        """The canonical form as a JSON object (kept with a conflict for the auditor)."""
+        return json.loads(self.canonical_json)
 
 
 def check(item: Any) -> tuple[Sale | None, dict[str, str]]:
@@ -101,23 +108,20 @@ def check(item: Any) -> tuple[Sale | None, dict[str, str]]:
     _add_up(lines, payments, total, errors)
     if errors:
         return None, errors
-    canonical = {
-        "transaction_id": transaction_id,
-        "register": register,
-        "sequence": sequence,
-        "receipt_number": receipt_number,
-        "staff": staff,
-        "created_at": created_at.isoformat(),
-        "offline": offline,
-        "lines": [_canonical_line(line) for line in lines],
-        "payments": [{k: read.plain(v) for k, v in payment.items()} for payment in payments],
-        "total": read.plain(total),
-    }
-    if kind != KIND_SALE:
-        canonical["kind"] = kind
-    if offline_since is not None:
-        canonical["offline_since"] = offline_since.isoformat()
-    text = json.dumps(canonical, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    text = _canonical_json(
+        transaction_id,
+        register,
+        sequence,
+        receipt_number,
+        staff,
+        created_at,
+        offline,
+        offline_since,
+        kind,
+        lines,
+        payments,
+        total,
+    )
     offset = created_at.utcoffset().total_seconds() // 60
     return Sale(
         transaction_id=transaction_id,
@@ -133,7 +137,7 @@ def check(item: Any) -> tuple[Sale | None, dict[str, str]]:
         lines=lines,
         payments=payments,
         total=total,
-        canonical=canonical,
+        canonical_json=text,
         content_sha256=hashlib.sha256(text.encode()).hexdigest(),
     ), {}
 
@@ -168,15 +172,21 @@ def _offline_since(
 def _lines(item: dict, errors: dict[str, str]) -> list[dict[str, Any]]:
     lines = []
     for path, line in read.objects(item, "lines", LINE_FIELDS, MAX_LINES, errors, "line"):
+        # A reader that refuses its field adds its error: the checks below are for read values.
+        found = len(errors)
         quantity = read.decimal(line, "quantity", errors, path)
+        quantity_read = len(errors) == found
         unit_price = read.decimal(line, "unit_price", errors, path)
+        found = len(errors)
         discount = read.decimal(line, "discount", errors, path, ZERO)
-        if path + "quantity" not in errors and not quantity:
+        discount_read = len(errors) == found
+        if quantity_read and not quantity:
             errors[path + "quantity"] = "Must not be zero."
         if unit_price < 0:
             errors[path + "unit_price"] = "Must not be negative."
         gross = quantity * unit_price
-        if path + "discount" not in errors and not min(gross, ZERO) <= discount <= max(gross, 0):
+        within = gross <= discount <= 0 if gross < 0 else 0 <= discount <= gross
+        if discount_read and not within:
             errors[path + "discount"] = "Between 0 and quantity × unit price."
         lines.append(
             {
@@ -194,13 +204,6 @@ def _lines(item: dict, errors: dict[str, str]) -> list[dict[str, Any]]:
     return lines
 
 
-def _canonical_line(line: dict[str, Any]) -> dict[str, Any]:
-    canonical = {k: read.plain(v) for k, v in line.items()}
-    if not line["price_override"]:
-        del canonical["price_override"]
-    return canonical
-
-
 def _payments(item: dict, errors: dict[str, str]) -> list[dict[str, Any]]:
     return [
         {
@@ -209,6 +212,58 @@ def _payments(item: dict, errors: dict[str, str]) -> list[dict[str, Any]]:
         }
         for path, payment in read.objects(item, "payments", PAYMENT_FIELDS, MAX_PAYMENTS, errors)
     ]
+
+
+def _canonical_json(
+    transaction_id: str,
+    register: str,
+    sequence: int,
+    receipt_number: str,
+    staff: str,
+    created_at: datetime,
+    offline: bool,
+    offline_since: datetime | None,
+    kind: str,
+    lines: list[dict[str, Any]],
+    payments: list[dict[str, Any]],
+    total: Decimal,
+) -> str:
+    """The canonical form as `json.dumps(form, sort_keys=True, separators=(",", ":"),
+    ensure_ascii=False)` writes it, written directly: keys in sorted order, text escaped by
+    the same function, decimals by `readers.plain`.
+
+    Building the dicts and encoding them cost more than checking the sale; the form stays
+    json.dumps's, which the tests compare with it.
+    """
+    plain = read.plain
+    parts = [f'{{"created_at":{_string(created_at.isoformat())}']
+    if kind != KIND_SALE:
+        parts.append(f',"kind":{_string(kind)}')
+    parts.append(',"lines":[')
+    for number, line in enumerate(lines):
+        override = ',"price_override":true' if line["price_override"] else ""
+        parts.append(
+            f'{"," if number else ""}{{"discount":"{plain(line["discount"])}"{override}'
+            f',"product":{_string(line["product"])},"quantity":"{plain(line["quantity"])}"'
+            f',"tax_amount":"{plain(line["tax_amount"])}","tax_code":{_string(line["tax_code"])}'
+            f',"unit_price":"{plain(line["unit_price"])}"}}'
+        )
+    parts.append(f'],"offline":{"true" if offline else "false"}')
+    if offline_since is not None:
+        parts.append(f',"offline_since":{_string(offline_since.isoformat())}')
+    parts.append(',"payments":[')
+    parts.append(
+        ",".join(
+            f'{{"amount":"{plain(payment["amount"])}","method":{_string(payment["method"])}}}'
+            for payment in payments
+        )
+    )
+    parts.append(
+        f'],"receipt_number":{_string(receipt_number)},"register":{_string(register)}'
+        f',"sequence":{sequence},"staff":{_string(staff)},"total":"{plain(total)}"'
+        f',"transaction_id":{_string(transaction_id)}}}'
+    )
+    return "".join(parts)
 
 
 def _add_up(lines: list[dict], payments: list[dict], total: Decimal, errors: dict) -> None:

@@ -192,3 +192,33 @@ def test_a_tax_rate_changed_after_the_registers_packages_is_judged_as_the_regist
         (a.register.register_number, sequence_of(a)): (a.detail["expected"], a.detail["found"])
         for a in found(TAX_MISMATCH)
     } == {("HOUSTON-1", 2): ("2.20", "2.75"), ("HOUSTON-2", 1): ("2.75", "2.20")}
+
+
+def test_one_batch_judges_each_sale_by_the_tax_rates_its_own_database_had(client, store_device):
+    # The store's device sends, in one batch, a sale HOUSTON-1 made offline (its offline
+    # database had the 20 % rate) and one made online (the store's database has no package
+    # history: the current 25 % counts), same day, same code: each is judged by its own.
+    rate = TaxRate(tax_code="VAT20", rate=Decimal("20"), valid_from=date(2020, 1, 1))
+    db.session.add(rate)
+    db.session.commit()
+    applied(
+        "HOUSTON-1",
+        committed_version(db.session.connection()),
+        utcnow() - timedelta(hours=2),
+        ("1080",),
+    )
+    rate.rate = Decimal("25")
+    db.session.commit()
+
+    send(
+        client,
+        store_device,
+        made(sequence=1, **one_line("5.49", "2.20")),
+        made(sequence=2, offline=False, **one_line("5.49", "2.20")),
+        made(sequence=3, **one_line("5.49", "2.75")),
+        made(sequence=4, offline=False, **one_line("5.49", "2.75")),
+    )
+
+    assert {
+        sequence_of(a): (a.detail["expected"], a.detail["found"]) for a in found(TAX_MISMATCH)
+    } == {2: ("2.75", "2.20"), 3: ("2.20", "2.75")}

@@ -1,5 +1,7 @@
 """The rules a sale must meet, and when two uploads of it count as the same content."""
 
+import hashlib
+import json
 from decimal import Decimal
 
 from portal.transactions.validation import check
@@ -103,3 +105,61 @@ def test_the_time_is_kept_in_utc_with_the_register_offset():
     assert checked.created_at.isoformat() == "2026-11-20T14:33:11+00:00"
     assert checked.utc_offset_minutes == -330
     assert checked.canonical["created_at"] == "2026-11-20T09:03:11-05:30"
+
+
+def test_the_canonical_form_is_written_as_json_dumps_writes_it():
+    # The form is written directly for speed; it must stay byte for byte what json.dumps gives,
+    # including text that JSON escapes and the optional fields.
+    odd = 'Caf\u00e9 "\u00e0 la" \\ carte\t\u2603 \u00e9\U0001f600'
+    item = sale(
+        staff=odd,
+        kind="return",
+        offline_since="2026-11-20T12:00:00+01:00",
+        lines=[
+            {
+                "product": odd,
+                "quantity": "-2",
+                "unit_price": "4.995",
+                "discount": "-0.01",
+                "tax_code": "A+B",
+                "tax_amount": "0",
+                "price_override": True,
+            },
+            {"product": "P-1", "quantity": 1, "unit_price": "0"},
+        ],
+        payments=[{"method": odd, "amount": "-9.98"}, {"method": "card", "amount": "0.00"}],
+        total="-9.98",
+    )
+    checked, errors = check(item)
+
+    assert errors == {}
+    form = checked.canonical
+    dumped = json.dumps(form, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    assert checked.canonical_json == dumped
+    assert checked.canonical["lines"] == [
+        {
+            "product": odd,
+            "quantity": "-2.0000",
+            "unit_price": "4.9950",
+            "discount": "-0.0100",
+            "tax_code": "A+B",
+            "tax_amount": "0.0000",
+            "price_override": True,
+        },
+        {
+            "product": "P-1",
+            "quantity": "1.0000",
+            "unit_price": "0.0000",
+            "discount": "0.0000",
+            "tax_code": "",
+            "tax_amount": "0.0000",
+        },
+    ]
+    assert checked.canonical["payments"] == [
+        {"method": odd, "amount": "-9.9800"},
+        {"method": "card", "amount": "0.0000"},
+    ]
+    assert (checked.canonical["staff"], checked.canonical["total"]) == (odd, "-9.9800")
+    assert checked.canonical["kind"] == "return"
+    assert checked.canonical["offline_since"] == "2026-11-20T12:00:00+01:00"
+    assert checked.content_sha256 == hashlib.sha256(dumped.encode()).hexdigest()
