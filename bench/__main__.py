@@ -26,6 +26,8 @@
   50,000 databases by a real worker, per target against a one-target run; and Support offline
   bulk-enabled for the 40,000 non-store registers in one operation, against a raw
   INSERT ... SELECT of the same rows.
+- chain_run: the 1080 incremental run of `chain` alone, without the 1,000,000 products;
+  `--stores N` sets the chain's size (default 10,000 stores, quick 200).
 - history: 30 simulated days of hourly runs of 10 jobs over 5,000 databases: download session
   rows at the end against databases × jobs, and a run on day 30 against one on day 1.
 """
@@ -41,7 +43,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from bench import fixtures
-from bench.chain import chain_benchmark
+from bench.chain import chain_benchmark, chain_run_benchmark
 from bench.database import portal_on_fresh_database
 from bench.device_load import device_load_benchmark
 from bench.history import history_benchmark
@@ -108,7 +110,12 @@ def main() -> None:
         "chain",
         "history",
     ]
-    parser.add_argument("--only", choices=benchmarks, action="append")
+    # Parts of a benchmark above, run alone only when named.
+    parts = ["chain_run"]
+    parser.add_argument("--only", choices=benchmarks + parts, action="append")
+    parser.add_argument(
+        "--stores", type=int, help="chain_run: stores of the chain (5 registers each)"
+    )
     args = parser.parse_args()
     sizes = SIZES["quick" if args.quick else "full"]
     chosen = args.only or benchmarks
@@ -133,6 +140,8 @@ def main() -> None:
             rows += worklist_benchmark(Path(scratch), step, args.quick)
         if "chain" in chosen:
             rows += chain_benchmark(args.quick, Path(scratch), step)
+        if "chain_run" in chosen:
+            rows += chain_run_benchmark(args.quick, args.stores, Path(scratch), step)
         if "history" in chosen:
             rows += history_benchmark(sizes["history_stores"], Path(scratch), step)
     print(

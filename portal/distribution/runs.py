@@ -90,12 +90,27 @@ def plan_run(run_id: int) -> list[int]:
     run.started_at = utcnow()
     run.message = ""
     planned = deliveries(run.schedule, run.channel_database)
-    sessions = [
-        DownloadSession(run=run, channel_database=item.database, job_number=item.job.job_number)
-        for item in planned
-    ]
-    db.session.add_all(sessions)
-    run.sessions_total = len(sessions) + upload_requests.plan(run)
+    # One multi-row insert: a run of 50,000 targets through the unit of work took seconds.
+    session_ids = (
+        list(
+            db.session.scalars(
+                sa.insert(DownloadSession).returning(
+                    DownloadSession.id, sort_by_parameter_order=True
+                ),
+                [
+                    {
+                        "run_id": run.id,
+                        "channel_database_id": item.database.id,
+                        "job_number": item.job.job_number,
+                    }
+                    for item in planned
+                ],
+            )
+        )
+        if planned
+        else []
+    )
+    run.sessions_total = len(session_ids) + upload_requests.plan(run)
     if not run.sessions_total:
         run.status = RUN_DONE
         run.finished_at = utcnow()
@@ -105,7 +120,7 @@ def plan_run(run_id: int) -> list[int]:
             else f"Channel database '{run.channel_database.name}' no longer receives these jobs."
         )
     db.session.flush()
-    return [session.id for session in sessions]
+    return session_ids
 
 
 def runs_query(
