@@ -12,6 +12,7 @@ from sqlalchemy.orm import aliased, joinedload
 from portal.core.extensions import db
 from portal.core.metrics import PACKAGE_BUILD_SECONDS, PACKAGE_BYTES
 from portal.core.models import utcnow
+from portal.core.sql import among
 from portal.distribution import signals
 from portal.distribution.export import TableExport
 from portal.distribution.manifest import manifest
@@ -76,7 +77,7 @@ def broken_chains(
                 canceled.id < current.id,
             ),
         )
-        .where(current.id.in_([s.id for s in sessions]), canceled.status == SESSION_CANCELED)
+        .where(among(current.id, [s.id for s in sessions]), canceled.status == SESSION_CANCELED)
         .group_by(current.id)
     )
     return {
@@ -99,7 +100,7 @@ def claim(session_ids: list[int]) -> list[int]:
     """Mark requested sessions as being built now; returns those that still needed it."""
     claimed = db.session.scalars(
         sa.update(DownloadSession)
-        .where(DownloadSession.id.in_(session_ids), DownloadSession.status == SESSION_REQUESTED)
+        .where(among(DownloadSession.id, session_ids), DownloadSession.status == SESSION_REQUESTED)
         .values(updated_at=utcnow(), build_attempts=DownloadSession.build_attempts + 1)
         .returning(DownloadSession.id)
         .execution_options(synchronize_session=False)
@@ -122,7 +123,9 @@ def build_sessions(session_ids: list[int]) -> dict[int, str]:
     sessions = (
         db.session.scalars(
             sa.select(DownloadSession)
-            .where(DownloadSession.id.in_(session_ids), DownloadSession.status == SESSION_REQUESTED)
+            .where(
+                among(DownloadSession.id, session_ids), DownloadSession.status == SESSION_REQUESTED
+            )
             .options(
                 joinedload(DownloadSession.run),
                 joinedload(DownloadSession.channel_database).options(
@@ -192,7 +195,7 @@ def previous_positions(sessions: list[DownloadSession]) -> dict[int, DownloadSes
                 earlier.id < current.id,
             ),
         )
-        .where(current.id.in_([s.id for s in sessions]), earlier.status.in_(OFFERED_STATUSES))
+        .where(among(current.id, [s.id for s in sessions]), earlier.status.in_(OFFERED_STATUSES))
         .subquery()
     )
     rows = db.session.execute(
@@ -408,7 +411,7 @@ def _finish(session_ids: list[int], status: str, package_id: int | None, fields:
     """Move the sessions on, unless another worker already did; returns those this build did."""
     claimed = db.session.scalars(
         sa.update(DownloadSession)
-        .where(DownloadSession.id.in_(session_ids), DownloadSession.status == SESSION_REQUESTED)
+        .where(among(DownloadSession.id, session_ids), DownloadSession.status == SESSION_REQUESTED)
         .values(
             status=status,
             package_id=package_id,
@@ -438,7 +441,7 @@ def _nothing_new(
         db.session.scalars(
             sa.delete(DownloadSession)
             .where(
-                DownloadSession.id.in_([s.id for s in sessions]),
+                among(DownloadSession.id, [s.id for s in sessions]),
                 DownloadSession.status == SESSION_REQUESTED,
             )
             .returning(DownloadSession.id)
@@ -453,7 +456,7 @@ def _nothing_new(
     for watermark, previous_ids in by_watermark.items():
         db.session.execute(
             sa.update(DownloadSession)
-            .where(DownloadSession.id.in_(previous_ids))
+            .where(among(DownloadSession.id, previous_ids))
             .values(
                 offered_through=sa.case(
                     (through < watermark, watermark), else_=DownloadSession.offered_through
@@ -483,7 +486,7 @@ def give_up(session_ids: list[int], message: str) -> list[int]:
     """Mark requested sessions create_failed, saying why, and count them; returns those marked."""
     failed = db.session.execute(
         sa.update(DownloadSession)
-        .where(DownloadSession.id.in_(session_ids), DownloadSession.status == SESSION_REQUESTED)
+        .where(among(DownloadSession.id, session_ids), DownloadSession.status == SESSION_REQUESTED)
         .values(status=SESSION_CREATE_FAILED, message=message, updated_at=utcnow())
         .returning(
             DownloadSession.id,

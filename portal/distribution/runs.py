@@ -9,6 +9,7 @@ from portal.core.errors import Conflict, NotFound, ValidationFailed
 from portal.core.extensions import db
 from portal.core.models import utcnow
 from portal.core.search import search
+from portal.core.sql import insert_many
 from portal.distribution import builds, upload_requests
 from portal.distribution.models import (
     RUN_DONE,
@@ -90,25 +91,18 @@ def plan_run(run_id: int) -> list[int]:
     run.started_at = utcnow()
     run.message = ""
     planned = deliveries(run.schedule, run.channel_database)
-    # One multi-row insert: a run of 50,000 targets through the unit of work took seconds.
-    session_ids = (
-        list(
-            db.session.scalars(
-                sa.insert(DownloadSession).returning(
-                    DownloadSession.id, sort_by_parameter_order=True
-                ),
-                [
-                    {
-                        "run_id": run.id,
-                        "channel_database_id": item.database.id,
-                        "job_number": item.job.job_number,
-                    }
-                    for item in planned
-                ],
-            )
-        )
-        if planned
-        else []
+    # One statement: a run of 50,000 targets inserted row by row took seconds.
+    session_ids = insert_many(
+        DownloadSession.__table__,
+        [
+            {
+                "run_id": run.id,
+                "channel_database_id": item.database.id,
+                "job_number": item.job.job_number,
+            }
+            for item in planned
+        ],
+        DownloadSession.id,
     )
     run.sessions_total = len(session_ids) + upload_requests.plan(run)
     if not run.sessions_total:
