@@ -26,7 +26,9 @@
   50,000 databases by a real worker, per target against a one-target run; and Support offline
   bulk-enabled for the 40,000 non-store registers in one operation, against a raw
   INSERT ... SELECT of the same rows. `chain_bulk` and `chain_preview` run those two parts alone
-  (the bulk change on its own chain; the preview on the large catalogue, without the chain).
+  (the bulk change on its own chain; the preview on the large catalogue, without the chain);
+  `chain_run` the 1080 run alone, without the 1,000,000 products (`--stores N`: the chain's
+  size, default 10,000 stores, quick 200).
 - history: 30 simulated days of hourly runs of 10 jobs over 5,000 databases: download session
   rows at the end against databases × jobs, and a run on day 30 against one on day 1.
 """
@@ -42,7 +44,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from bench import fixtures
-from bench.chain import chain_benchmark, chain_preview_benchmark
+from bench.chain import chain_benchmark, chain_preview_benchmark, chain_run_benchmark
 from bench.chain_bulk import bulk_enable_benchmark
 from bench.database import portal_on_fresh_database
 from bench.device_load import device_load_benchmark
@@ -108,11 +110,14 @@ def main() -> None:
         "search",
         "worklist",
         "chain",
-        "chain_bulk",
-        "chain_preview",
         "history",
     ]
-    parser.add_argument("--only", choices=benchmarks, action="append")
+    # Parts of a benchmark above, run alone only when named.
+    parts = ["chain_bulk", "chain_preview", "chain_run"]
+    parser.add_argument("--only", choices=benchmarks + parts, action="append")
+    parser.add_argument(
+        "--stores", type=int, help="chain_run: stores of the chain (5 registers each)"
+    )
     args = parser.parse_args()
     sizes = SIZES["quick" if args.quick else "full"]
     chosen = args.only or benchmarks
@@ -137,12 +142,12 @@ def main() -> None:
             rows += worklist_benchmark(Path(scratch), step, args.quick)
         if "chain" in chosen:
             rows += chain_benchmark(args.quick, Path(scratch), step)
-        else:
-            # The chain's parts on their own, to measure one change without the whole chain.
-            if "chain_preview" in chosen:
-                rows += chain_preview_benchmark(args.quick, Path(scratch), step)
-            if "chain_bulk" in chosen:
-                rows += bulk_enable_benchmark(args.quick, scratch, step)
+        if "chain_preview" in chosen:
+            rows += chain_preview_benchmark(args.quick, Path(scratch), step)
+        if "chain_bulk" in chosen:
+            rows += bulk_enable_benchmark(args.quick, scratch, step)
+        if "chain_run" in chosen:
+            rows += chain_run_benchmark(args.quick, args.stores, Path(scratch), step)
         if "history" in chosen:
             rows += history_benchmark(sizes["history_stores"], Path(scratch), step)
     print(

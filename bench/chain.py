@@ -95,6 +95,20 @@ def chain_preview_benchmark(quick: bool, scratch: Path, step) -> list[tuple]:
         return preview_rows(sizes["products"], sizes["repeats"], step)
 
 
+def chain_run_benchmark(quick: bool, stores_count: int | None, scratch: Path, step) -> list[tuple]:
+    """The 1080 incremental run alone, on a chain of `stores_count` stores (default: the size's)
+    and no catalogue: the part of `chain` to profile and tune without its hour of seeding."""
+    count = stores_count or SIZES["quick" if quick else "full"]["stores"]
+    with (
+        _worker_environment() as environment,
+        portal_on_fresh_database("chain_run", str(scratch / "chain_run")) as app,
+    ):
+        fixtures.catalogue(0)
+        step(f"chain: {count:,} stores × {REGISTERS_EACH} registers")
+        seed_chain(count)
+        return run_rows(app, scratch, environment, step)
+
+
 def seed_chain(count: int) -> None:
     """`count` stores in GROUPS groups, five registers each, their databases all activated."""
     distribution.ensure_standard_jobs()

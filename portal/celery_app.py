@@ -40,6 +40,18 @@ def count_failure(sender=None, **_) -> None:
     TASK_FAILURES.labels(getattr(sender, "name", "unknown")).inc()
 
 
+@signals.worker_init.connect
+def lower_priority(**_) -> None:
+    """Lower the worker's CPU priority by `WORKER_NICE`, when set, before its pool starts.
+
+    The pool's processes inherit it: where web servers and workers share the cores, a run that
+    keeps every worker busy then leaves the pages their share instead of slowing them.
+    """
+    nice = int(os.environ.get("WORKER_NICE") or 0)
+    if nice:
+        os.nice(nice)
+
+
 @signals.worker_ready.connect
 def serve_worker_metrics(**_) -> None:
     """Serve the worker's own figures on `WORKER_METRICS_PORT`, when set, for Prometheus."""

@@ -12,6 +12,7 @@ from sqlalchemy.orm import aliased, joinedload
 from portal.core.extensions import db
 from portal.core.metrics import PACKAGE_BUILD_SECONDS, PACKAGE_BYTES
 from portal.core.models import utcnow
+from portal.core.sql import among
 from portal.distribution import signals
 from portal.distribution.export import TableExport
 from portal.distribution.manifest import manifest
@@ -53,25 +54,41 @@ def position(session: DownloadSession) -> int:
     return max(session.new_version or 0, session.offered_through or 0)
 
 
-def needs_full(session: DownloadSession, previous: DownloadSession | None) -> bool:
-    """Whether a session of the job was canceled since the target's last offered package.
+def broken_chains(
+    sessions: list[DownloadSession], positions: dict[int, DownloadSession]
+) -> set[int]:
+    """The sessions whose target had a session of the job canceled since its last offered one.
 
     A canceled package may never have reached the target, so the next package cannot build on
-    it, nor on the last one offered before it: only a full package is safe.
+    it, nor on the last one offered before it: only a full package is safe. Read for a whole
+    batch at once, given each session's target's last offered session (`previous_positions`).
     """
-    stmt = sa.select(DownloadSession.id).where(
-        DownloadSession.channel_database_id == session.channel_database_id,
-        DownloadSession.job_number == session.job_number,
-        DownloadSession.status == SESSION_CANCELED,
-        DownloadSession.id < session.id,
+    if not sessions:
+        return set()
+    current = aliased(DownloadSession)
+    canceled = DownloadSession
+    rows = db.session.execute(
+        sa.select(current.id, sa.func.max(canceled.id))
+        .join(
+            current,
+            sa.and_(
+                canceled.channel_database_id == current.channel_database_id,
+                canceled.job_number == current.job_number,
+                canceled.id < current.id,
+            ),
+        )
+        .where(among(current.id, [s.id for s in sessions]), canceled.status == SESSION_CANCELED)
+        .group_by(current.id)
     )
-    if previous is not None:
-        stmt = stmt.where(DownloadSession.id > previous.id)
-    return db.session.scalar(sa.select(stmt.exists()))
+    return {
+        session_id
+        for session_id, last_canceled in rows
+        if session_id not in positions or last_canceled > positions[session_id].id
+    }
 
 
 # Sessions per build task: big enough to share lookups, small enough to show steady progress.
-BATCH_SIZE = 50
+BATCH_SIZE = 200
 
 
 def batches(session_ids: list[int]) -> list[list[int]]:
@@ -83,7 +100,7 @@ def claim(session_ids: list[int]) -> list[int]:
     """Mark requested sessions as being built now; returns those that still needed it."""
     claimed = db.session.scalars(
         sa.update(DownloadSession)
-        .where(DownloadSession.id.in_(session_ids), DownloadSession.status == SESSION_REQUESTED)
+        .where(among(DownloadSession.id, session_ids), DownloadSession.status == SESSION_REQUESTED)
         .values(updated_at=utcnow(), build_attempts=DownloadSession.build_attempts + 1)
         .returning(DownloadSession.id)
         .execution_options(synchronize_session=False)
@@ -106,7 +123,9 @@ def build_sessions(session_ids: list[int]) -> dict[int, str]:
     sessions = (
         db.session.scalars(
             sa.select(DownloadSession)
-            .where(DownloadSession.id.in_(session_ids), DownloadSession.status == SESSION_REQUESTED)
+            .where(
+                among(DownloadSession.id, session_ids), DownloadSession.status == SESSION_REQUESTED
+            )
             .options(
                 joinedload(DownloadSession.run),
                 joinedload(DownloadSession.channel_database).options(
@@ -119,21 +138,24 @@ def build_sessions(session_ids: list[int]) -> dict[int, str]:
         .unique()
         .all()
     )
-    batch = _Batch(previous_positions(sessions))
+    positions = previous_positions(sessions)
+    batch = _Batch(positions, broken_chains(sessions, positions))
     # Sessions that end alike (the same package, kind and versions: most of a run's targets)
     # are moved on by one statement: two per target cost more than the build of a shared package.
     outcomes: dict[tuple, list[DownloadSession]] = {}
     packages: dict[tuple, DataPackage | None] = {}
+    quiet: list[DownloadSession] = []
     for session in sessions:
         status, package, fields = _build(session, batch)
         if status == SESSION_NO_DATA:
-            if _nothing_new(session, batch.previous.pop(session.id)):
-                batch.count(session.run_id, status, package)
-                batch.statuses[session.id] = status
+            quiet.append(session)
             continue
         key = (status, package.id if package else None, tuple(sorted(fields.items())))
         outcomes.setdefault(key, []).append(session)
         packages[key] = package
+    for session in _nothing_new(quiet, batch.positions):
+        batch.count(session.run_id, SESSION_NO_DATA, None)
+        batch.statuses[session.id] = SESSION_NO_DATA
     for key, alike in outcomes.items():
         status, package_id, fields = key
         finished = _finish([s.id for s in alike], status, package_id, dict(fields))
@@ -173,7 +195,7 @@ def previous_positions(sessions: list[DownloadSession]) -> dict[int, DownloadSes
                 earlier.id < current.id,
             ),
         )
-        .where(current.id.in_([s.id for s in sessions]), earlier.status.in_(OFFERED_STATUSES))
+        .where(among(current.id, [s.id for s in sessions]), earlier.status.in_(OFFERED_STATUSES))
         .subquery()
     )
     rows = db.session.execute(
@@ -187,15 +209,16 @@ def previous_positions(sessions: list[DownloadSession]) -> dict[int, DownloadSes
 class _Batch:
     """What a batch of builds shares: jobs, packages by content, and run counters."""
 
-    def __init__(self, positions: dict[int, DownloadSession]) -> None:
+    def __init__(self, positions: dict[int, DownloadSession], broken: set[int]) -> None:
         # Each session's target's last offered session of the job (`previous_positions`).
         self.positions = positions
+        # Sessions that must be full, as their target's chain was broken (`broken_chains`).
+        self.broken = broken
         self.jobs = {job.job_number: job for job in db.session.scalars(sa.select(SchedulerJob))}
         self.packages: dict[str, DataPackage] = {}
+        self.profile_tables: dict = {}
         self.statuses: dict[int, str] = {}
         self.tallies: dict[int, list[int]] = {}
-        # For a session with nothing new: the target's position it leaves in place.
-        self.previous: dict[int, DownloadSession] = {}
 
     def count(self, run_id: int, status: str, package: DataPackage | None) -> None:
         done, failed, rows, no_data = self.tallies.setdefault(run_id, [0, 0, 0, 0])
@@ -240,7 +263,7 @@ def _build(session: DownloadSession, batch: _Batch) -> tuple[str, DataPackage | 
     run = session.run
     database = session.channel_database
     job = batch.jobs.get(session.job_number)
-    tables = tables_for(database, job) if job is not None else ()
+    tables = tables_for(database, job, batch.profile_tables) if job is not None else ()
     if not tables:
         return SESSION_CANCELED, None, {"message": "The database no longer receives this job."}
     target = target_of(database)
@@ -250,7 +273,7 @@ def _build(session: DownloadSession, batch: _Batch) -> tuple[str, DataPackage | 
         run.full_sync
         or previous is None
         or previous.scope_key != key
-        or needs_full(session, previous)
+        or session.id in batch.broken
         or any(TABLES[t].always_full for t in tables)
     )
     fields = {
@@ -271,7 +294,6 @@ def _build(session: DownloadSession, batch: _Batch) -> tuple[str, DataPackage | 
     if (not full and not sum(package.row_counts.values())) or (
         full and _same_as_before(run, previous, key, package)
     ):
-        batch.previous[session.id] = previous
         return SESSION_NO_DATA, None, fields | {"message": "Nothing changed for this database."}
     return SESSION_AVAILABLE, package, fields
 
@@ -316,14 +338,31 @@ def table_exports(
     )
 
 
+def has_changes(connection: sa.Connection, tables, target: Target, base: int, upto: int) -> bool:
+    """Whether an incremental package of the version window would carry a row for `target`.
+
+    Asked of the database in one statement before any file is written: a quiet run (most runs,
+    for most targets) then costs a query per scope instead of a package written and deleted.
+    """
+    found = [
+        stmt.order_by(None).exists()
+        for t in tables
+        for stmt in TABLES[t].selects(target, base, upto, False)
+    ]
+    return bool(found) and connection.scalar(sa.select(sa.or_(*found)))
+
+
 def _package_for(content_key: str, job_number: str, fields: dict, tables, target) -> DataPackage:
     kind = fields["kind"]
     full = kind == FULL
     base, upto = fields["base_version"], fields["new_version"]
+    connection = db.session.connection()
+    if not full and not has_changes(connection, tables, target, base, upto):
+        # Nothing new for this scope: no package is offered, so neither a file nor a row.
+        return DataPackage(content_key=content_key, kind=kind, row_counts={})
     existing = db.session.scalar(sa.select(DataPackage).filter_by(content_key=content_key))
     if existing is not None and existing.removed_at is None:
         return existing
-    connection = db.session.connection()
     contents = manifest(job_number, kind, base, upto, {t: TABLES[t] for t in tables})
     exports = table_exports(connection, tables, target, base, upto, full)
     started = time.perf_counter()
@@ -343,8 +382,8 @@ def _package_for(content_key: str, job_number: str, fields: dict, tables, target
         return existing
     path, size, sha256, counts, content = written
     if not full and not sum(counts.values()):
-        # Nothing new for this scope: no package is offered, so neither its file nor a row is
-        # kept (every quiet run would otherwise leave one of each per scope).
+        # The rows `has_changes` saw were changed again past the watermark while the file was
+        # written: as above, nothing is offered, so nothing is kept.
         package_store().delete(path)
         return DataPackage(content_key=content_key, kind=kind, row_counts=counts)
     package = DataPackage(
@@ -372,7 +411,7 @@ def _finish(session_ids: list[int], status: str, package_id: int | None, fields:
     """Move the sessions on, unless another worker already did; returns those this build did."""
     claimed = db.session.scalars(
         sa.update(DownloadSession)
-        .where(DownloadSession.id.in_(session_ids), DownloadSession.status == SESSION_REQUESTED)
+        .where(among(DownloadSession.id, session_ids), DownloadSession.status == SESSION_REQUESTED)
         .values(
             status=status,
             package_id=package_id,
@@ -386,35 +425,50 @@ def _finish(session_ids: list[int], status: str, package_id: int | None, fields:
     return set(claimed)
 
 
-def _nothing_new(session: DownloadSession, previous: DownloadSession) -> bool:
-    """Drop a session that had nothing new, moving the target's position on; True if it counts.
+def _nothing_new(
+    sessions: list[DownloadSession], positions: dict[int, DownloadSession]
+) -> list[DownloadSession]:
+    """Drop sessions that had nothing new, moving their targets' positions on; returns those
+    this build dropped (another worker may have finished some first).
 
     Keeping a no_data session per target and run is what made history grow without bound: the
     run counts it instead, and the target's last offered session says where it now stands.
+    Two statements for the whole batch, as most targets of most runs have nothing new.
     """
-    dropped = db.session.execute(
-        sa.delete(DownloadSession)
-        .where(DownloadSession.id == session.id, DownloadSession.status == SESSION_REQUESTED)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    if not dropped:
-        return False
-    watermark = session.run.watermark
-    through = sa.func.coalesce(DownloadSession.offered_through, DownloadSession.new_version)
-    db.session.execute(
-        sa.update(DownloadSession)
-        .where(DownloadSession.id == previous.id)
-        .values(
-            offered_through=sa.case(
-                (through < watermark, watermark), else_=DownloadSession.offered_through
-            ),
-            # The session itself did not move: its age still counts for the history.
-            updated_at=DownloadSession.updated_at,
+    if not sessions:
+        return []
+    dropped = set(
+        db.session.scalars(
+            sa.delete(DownloadSession)
+            .where(
+                among(DownloadSession.id, [s.id for s in sessions]),
+                DownloadSession.status == SESSION_REQUESTED,
+            )
+            .returning(DownloadSession.id)
+            .execution_options(synchronize_session=False)
         )
-        .execution_options(synchronize_session=False)
     )
-    db.session.expunge(session)
-    return True
+    done = [session for session in sessions if session.id in dropped]
+    by_watermark: dict[int, list[int]] = {}
+    for session in done:
+        by_watermark.setdefault(session.run.watermark, []).append(positions[session.id].id)
+    through = sa.func.coalesce(DownloadSession.offered_through, DownloadSession.new_version)
+    for watermark, previous_ids in by_watermark.items():
+        db.session.execute(
+            sa.update(DownloadSession)
+            .where(among(DownloadSession.id, previous_ids))
+            .values(
+                offered_through=sa.case(
+                    (through < watermark, watermark), else_=DownloadSession.offered_through
+                ),
+                # The session itself did not move: its age still counts for the history.
+                updated_at=DownloadSession.updated_at,
+            )
+            .execution_options(synchronize_session=False)
+        )
+    for session in done:
+        db.session.expunge(session)
+    return done
 
 
 def _tell_failed(session: DownloadSession, message: str) -> None:
@@ -432,7 +486,7 @@ def give_up(session_ids: list[int], message: str) -> list[int]:
     """Mark requested sessions create_failed, saying why, and count them; returns those marked."""
     failed = db.session.execute(
         sa.update(DownloadSession)
-        .where(DownloadSession.id.in_(session_ids), DownloadSession.status == SESSION_REQUESTED)
+        .where(among(DownloadSession.id, session_ids), DownloadSession.status == SESSION_REQUESTED)
         .values(status=SESSION_CREATE_FAILED, message=message, updated_at=utcnow())
         .returning(
             DownloadSession.id,

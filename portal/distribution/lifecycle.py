@@ -4,7 +4,7 @@ A device that fails to download or apply a package gets it offered again, up to 
 then the session ends failed and waits for a scheduler (retry, full data sync or cancel).
 Cancelling a package the device had not applied breaks the chain of incremental packages of
 its job, so the later pending incrementals built on it go too, and the database's next package
-of that job is a full one (`builds.needs_full`).
+of that job is a full one (`builds.broken_chains`).
 """
 
 from collections import Counter

@@ -9,6 +9,7 @@ from portal.core.errors import Conflict, NotFound, ValidationFailed
 from portal.core.extensions import db
 from portal.core.models import utcnow
 from portal.core.search import search
+from portal.core.sql import insert_many
 from portal.distribution import builds, upload_requests
 from portal.distribution.models import (
     RUN_DONE,
@@ -90,12 +91,20 @@ def plan_run(run_id: int) -> list[int]:
     run.started_at = utcnow()
     run.message = ""
     planned = deliveries(run.schedule, run.channel_database)
-    sessions = [
-        DownloadSession(run=run, channel_database=item.database, job_number=item.job.job_number)
-        for item in planned
-    ]
-    db.session.add_all(sessions)
-    run.sessions_total = len(sessions) + upload_requests.plan(run)
+    # One statement: a run of 50,000 targets inserted row by row took seconds.
+    session_ids = insert_many(
+        DownloadSession.__table__,
+        [
+            {
+                "run_id": run.id,
+                "channel_database_id": item.database.id,
+                "job_number": item.job.job_number,
+            }
+            for item in planned
+        ],
+        DownloadSession.id,
+    )
+    run.sessions_total = len(session_ids) + upload_requests.plan(run)
     if not run.sessions_total:
         run.status = RUN_DONE
         run.finished_at = utcnow()
@@ -105,7 +114,7 @@ def plan_run(run_id: int) -> list[int]:
             else f"Channel database '{run.channel_database.name}' no longer receives these jobs."
         )
     db.session.flush()
-    return [session.id for session in sessions]
+    return session_ids
 
 
 def runs_query(

@@ -51,9 +51,10 @@ def deliveries(
     """Every (target, job) pair of a run with a table to send; `only` keeps that target's."""
     planned = []
     databases = target_databases(schedule) if only is None else _if_targeted(schedule, only)
+    known: dict = {}
     for database in databases:
         for job in schedule.jobs:
-            tables = tables_for(database, job)
+            tables = tables_for(database, job, known)
             if tables:
                 planned.append(Delivery(database, job, tables))
     return planned
@@ -77,13 +78,19 @@ def receiving() -> sa.ColumnElement[bool]:
     )
 
 
-def tables_for(database: ChannelDatabase, job: SchedulerJob) -> tuple[str, ...]:
-    """The tables of a job that a database receives (an offline one: its profile's scopes)."""
+def tables_for(
+    database: ChannelDatabase, job: SchedulerJob, known: dict | None = None
+) -> tuple[str, ...]:
+    """The tables of a job that a database receives (an offline one: its profile's scopes).
+
+    `known` keeps each offline profile's tables between calls: a run's thousands of targets
+    share a few profiles.
+    """
     if job.direction == UPLOAD:
         return ()
     if database.kind != OFFLINE:
         return tuple(t for t in job.tables if t in TABLES)
-    return offline_job_tables(offline_tables(database), job)
+    return offline_job_tables(offline_tables(database, known), job)
 
 
 def offline_job_tables(allowed: frozenset[str], job: SchedulerJob) -> tuple[str, ...]:
@@ -93,10 +100,15 @@ def offline_job_tables(allowed: frozenset[str], job: SchedulerJob) -> tuple[str,
     return tuple(t for t in job.tables if t in TABLES and t in allowed)
 
 
-def offline_tables(database: ChannelDatabase) -> frozenset[str]:
+def offline_tables(database: ChannelDatabase, known: dict | None = None) -> frozenset[str]:
     """The tables an offline database receives: its profile's download scopes, none if paused."""
     profile = database.register.effective_offline_profile if database.register else None
-    return profile_tables(profile)
+    if known is None:
+        return profile_tables(profile)
+    key = None if profile is None else profile.id
+    if key not in known:
+        known[key] = profile_tables(profile)
+    return known[key]
 
 
 def profile_tables(profile: OfflineProfile | None) -> frozenset[str]:

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from portal.core.extensions import db
-from portal.core.sql import is_postgresql, unnested
+from portal.core.sql import is_postgresql, rows_select
 
 
 def insert(table: sa.Table):
@@ -29,11 +29,9 @@ def insert_new(
     """
     if not rows:
         return []
-    columns = list(rows[0])
     if is_postgresql():
-        arrays = {name: ([row[name] for row in rows], table.c[name].type) for name in columns}
-        values = sa.select(unnested(**arrays))
-        stmt, params = postgresql.insert(table).from_select(columns, values), None
+        values = rows_select(table, rows)
+        stmt, params = postgresql.insert(table).from_select(list(rows[0]), values), None
     else:
         stmt, params = sqlite.insert(table), rows
     stmt = stmt.on_conflict_do_nothing(index_elements=list(unique))

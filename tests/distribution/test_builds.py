@@ -6,7 +6,9 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from flask import current_app
+from prometheus_client import REGISTRY
 
+from portal.core import metrics
 from portal.core.extensions import db
 from portal.distribution import builds, runs
 from portal.distribution import services as distribution
@@ -100,6 +102,21 @@ def test_store_specific_change_leaves_other_stores_with_no_data():
     assert [
         line["key"]["code"] for line in package_lines(sessions["SEATTLE"])["sales_tax_group"]
     ] == ["WA"]
+
+
+def package_files_written(job_number: str) -> float:
+    """Package files the builds in this process wrote for the job, by the portal's own metric."""
+    name = f"{metrics.PREFIX}_package_build_seconds_count"
+    return REGISTRY.get_sample_value(name, {"job": job_number}) or 0
+
+
+def test_a_run_with_nothing_new_writes_no_package_file():
+    run_schedule()
+    written = package_files_written("1080")
+
+    run = run_schedule()
+    assert (run.sessions_no_data, run.sessions_done, run.sessions_total) == (3, 3, 3)
+    assert package_files_written("1080") == written
 
 
 def test_deleted_rows_travel_as_tombstones_and_leave_full_packages():

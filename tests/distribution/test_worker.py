@@ -72,6 +72,15 @@ def test_worker_builds_a_run(broker, database_uri, tmp_path):
     assert sorted(statuses) == ["available"] * 3
 
 
+@pytest.mark.usefixtures("stores_group")
+def test_worker_nice_lowers_the_worker_s_cpu_priority(broker, database_uri, tmp_path, monkeypatch):
+    url, queue, _ = broker
+    monkeypatch.setenv("WORKER_NICE", "5")
+    ours = os.getpriority(os.PRIO_PROCESS, 0)
+    with worker_process(url, queue, database_uri, tmp_path, tmp_path / "worker.log") as worker:
+        assert os.getpriority(os.PRIO_PROCESS, worker.pid) == min(ours + 5, 19)
+
+
 @pytest.mark.usefixtures("big_catalogue")
 def test_worker_killed_mid_build_leaves_no_partial_package_and_the_rebuild_happens_once(
     broker, database_uri, tmp_path
