@@ -28,8 +28,8 @@ def device_required(view):
                 "The device token is unknown or revoked, or its database is inactive; "
                 "activate the device again."
             )
-        g.device_database_id = database.id
-        audit.set_actor(f"device:{database.name}", "device")
+        g.device_database_id, name = database
+        audit.set_actor(f"device:{name}", "device")
         if used:
             # The token's last use, written once a minute: read-only requests never reach a
             # commit of their own.
@@ -42,3 +42,8 @@ def device_required(view):
 def current_database() -> ChannelDatabase:
     """The channel database whose device token authenticated this request."""
     return db.session.get(ChannelDatabase, g.device_database_id)
+
+
+def current_database_id() -> int:
+    """The id of that database, for the routes every device calls often: no row to load."""
+    return g.device_database_id

@@ -7,21 +7,26 @@ import sqlalchemy as sa
 from portal.core.errors import ValidationFailed
 from portal.core.extensions import db
 from portal.core.models import utcnow
+from portal.core.sql import is_postgresql
 from portal.device_api.models import ONLINE, DeviceStatus, Heartbeat
+from portal.distribution import upload_requests
 from portal.distribution.models import DownloadSession
 from portal.setup.models import ChannelDatabase
 from portal.transactions import bulk
 
 
-def record_heartbeat(database: ChannelDatabase, report: dict) -> datetime:
-    """Keep a heartbeat in the history and as the database's latest device status; its time.
+def record_heartbeat(database_id: int, report: dict) -> tuple[datetime, bool]:
+    """Keep a heartbeat in the history and as the database's latest device status; its time,
+    and whether an upload request (P-0001) of the database is open.
 
-    Two statements, whatever came before: heartbeats are most of what a chain's devices send.
+    One statement on PostgreSQL, whatever came before: heartbeats are most of what a chain's
+    devices send, and most find no upload request.
     """
     last_applied = report.get("last_applied_package")
-    if last_applied is not None and not _is_session_of(database, last_applied):
+    if last_applied is not None and not _is_session_of(database_id, last_applied):
+        name = db.session.get(ChannelDatabase, database_id).name
         raise ValidationFailed(
-            f"Package {last_applied} is not a package of '{database.name}'.",
+            f"Package {last_applied} is not a package of '{name}'.",
             {"last_applied_package": "Not one of this database's packages."},
         )
     values = {
@@ -36,19 +41,23 @@ def record_heartbeat(database: ChannelDatabase, report: dict) -> datetime:
         "sync_paused": bool(report.get("sync_paused")),
     }
     received_at = utcnow()
-    db.session.execute(
-        sa.insert(Heartbeat.__table__).values(
-            channel_database_id=database.id, received_at=received_at, **values
-        )
+    history = sa.insert(Heartbeat.__table__).values(
+        channel_database_id=database_id, received_at=received_at, **values
     )
-    # One upsert: two first heartbeats at once both land, the later one's values kept.
+    # An upsert: two first heartbeats at once both land, the later one's values kept.
     latest = {**values, "reported_at": received_at}
-    db.session.execute(
+    status = (
         bulk.insert(DeviceStatus.__table__)
-        .values(channel_database_id=database.id, **latest)
+        .values(channel_database_id=database_id, **latest)
         .on_conflict_do_update(index_elements=["channel_database_id"], set_=latest)
     )
-    return received_at
+    asked = sa.select(upload_requests.is_open(database_id))
+    if is_postgresql():
+        # The writes as parts of the question: one round trip to the database.
+        return received_at, db.session.scalar(asked.add_cte(history.cte(), status.cte()))
+    db.session.execute(history)
+    db.session.execute(status)
+    return received_at, db.session.scalar(asked)
 
 
 def _mode_times(report: dict) -> dict:
@@ -64,12 +73,12 @@ def _mode_times(report: dict) -> dict:
     return {"offline_since": offline_since, "mode_since": mode_since or offline_since}
 
 
-def _is_session_of(database: ChannelDatabase, session_id: int) -> bool:
+def _is_session_of(database_id: int, session_id: int) -> bool:
     return bool(
         db.session.scalar(
             sa.select(sa.func.count()).where(
                 DownloadSession.id == session_id,
-                DownloadSession.channel_database_id == database.id,
+                DownloadSession.channel_database_id == database_id,
             )
         )
     )

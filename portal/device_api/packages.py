@@ -28,6 +28,7 @@ from portal.distribution.models import (
     SESSION_DOWNLOAD_FAILED,
     SESSION_DOWNLOADED,
     SESSION_REQUESTED,
+    DataPackage,
     DownloadSession,
 )
 from portal.distribution.storage import package_store
@@ -54,31 +55,54 @@ PENDING = (
 REPORTABLE = (SESSION_DOWNLOADED, SESSION_APPLIED, SESSION_APPLY_FAILED, SESSION_DOWNLOAD_FAILED)
 
 
-def packages_query(database: ChannelDatabase, status: str = LIST_AVAILABLE) -> sa.Select:
+def list_state_query(database_id: int, status: str = LIST_AVAILABLE) -> sa.Select:
+    """What names the database's package list as the device asks for it: each session's id,
+    status and package SHA-256, in apply order. Plain columns, read through the index on
+    (database, status): all a device with nothing new costs."""
+    return _filtered(
+        sa.select(DownloadSession.id, DownloadSession.status, DataPackage.sha256)
+        .join(DataPackage, DataPackage.id == DownloadSession.package_id)
+        .where(DownloadSession.channel_database_id == database_id)
+        .order_by(DownloadSession.id),
+        status,
+    )
+
+
+def packages_query(database_id: int, status: str = LIST_AVAILABLE) -> sa.Select:
     """The database's sessions that have a package, in apply order, filtered as the device asks."""
-    stmt = (
+    return _filtered(
         sa.select(DownloadSession)
         .where(
-            DownloadSession.channel_database_id == database.id,
+            DownloadSession.channel_database_id == database_id,
             DownloadSession.package_id.is_not(None),
         )
         .options(joinedload(DownloadSession.package))
-        .order_by(DownloadSession.id)
+        .order_by(DownloadSession.id),
+        status,
     )
+
+
+def _filtered(stmt: sa.Select, status: str) -> sa.Select:
     if status == LIST_AVAILABLE:
-        stmt = stmt.where(DownloadSession.status.in_(OFFERED))
-    elif status == LIST_APPLIED:
-        stmt = stmt.where(DownloadSession.status == SESSION_APPLIED)
+        return stmt.where(DownloadSession.status.in_(OFFERED))
+    if status == LIST_APPLIED:
+        return stmt.where(DownloadSession.status == SESSION_APPLIED)
     return stmt
 
 
-def list_etag(items: list[DownloadSession], next_cursor: str | None) -> str:
+def list_etag(states: list, next_cursor: str | None) -> str:
     """Names a page of the package list by what can change in it: each session and its status.
 
-    A package's content never changes (its SHA-256 names it), so this names the whole page.
+    `states` are (id, status, SHA-256) of each session listed, as `list_state_query` reads
+    them. A package's content never changes (its SHA-256 names it), so this names the page.
     """
-    shown = [[item.id, item.status, item.package.sha256] for item in items] + [next_cursor]
-    return hashlib.sha256(json.dumps(shown).encode()).hexdigest()[:32]
+    shown = [[session_id, status, sha256] for session_id, status, sha256 in states]
+    return hashlib.sha256(json.dumps([*shown, next_cursor]).encode()).hexdigest()[:32]
+
+
+def states_of(sessions: list[DownloadSession]) -> list[tuple[int, str, str]]:
+    """The (id, status, SHA-256) of sessions, as `list_state_query` reads them."""
+    return [(session.id, session.status, session.package.sha256) for session in sessions]
 
 
 def get_package(database: ChannelDatabase, session_id: int) -> DownloadSession:

@@ -45,6 +45,14 @@ def plan(run: DistributionRun) -> int:
     return len(databases)
 
 
+def is_open(database_id: int) -> sa.Exists:
+    """Whether the database has an upload request waiting for it: one read of an index."""
+    return sa.exists().where(
+        UploadRequest.channel_database_id == database_id,
+        UploadRequest.status == UPLOAD_REQUESTED,
+    )
+
+
 def answer_heartbeat(database_id: int, pending_uploads: int | None) -> bool:
     """Move the database's open upload requests on from a heartbeat; True while one is open.
 
