@@ -1,8 +1,11 @@
 """Heartbeats: what a device says about itself, kept as its latest state and as a history."""
 
+import functools
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from portal.core.errors import ValidationFailed
 from portal.core.extensions import db
@@ -12,7 +15,20 @@ from portal.device_api.models import ONLINE, DeviceStatus, Heartbeat
 from portal.distribution import upload_requests
 from portal.distribution.models import DownloadSession
 from portal.setup.models import ChannelDatabase
-from portal.transactions import bulk
+
+# What a heartbeat says, kept alike in the history and as the latest status.
+_REPORTED = (
+    "mode",
+    "offline_since",
+    "mode_since",
+    "pending_uploads",
+    "last_applied_session_id",
+    "app_version",
+    "database_bytes",
+    "free_disk_bytes",
+    "last_error",
+    "sync_paused",
+)
 
 
 def record_heartbeat(database_id: int, report: dict) -> tuple[datetime, bool]:
@@ -29,7 +45,10 @@ def record_heartbeat(database_id: int, report: dict) -> tuple[datetime, bool]:
             f"Package {last_applied} is not a package of '{name}'.",
             {"last_applied_package": "Not one of this database's packages."},
         )
+    received_at = utcnow()
     values = {
+        "channel_database_id": database_id,
+        "received_at": received_at,
         "mode": report["mode"],
         **_mode_times(report),
         "pending_uploads": report["pending_uploads"],
@@ -40,24 +59,34 @@ def record_heartbeat(database_id: int, report: dict) -> tuple[datetime, bool]:
         "last_error": report.get("last_error") or "",
         "sync_paused": bool(report.get("sync_paused")),
     }
-    received_at = utcnow()
+    statements = _statements(is_postgresql())
+    for statement in statements[:-1]:
+        db.session.execute(statement, values)
+    return received_at, db.session.scalar(statements[-1], values)
+
+
+@functools.cache
+def _statements(postgresql: bool) -> tuple[sa.Executable, ...]:
+    """The heartbeat's writes and its question, built once: SQLAlchemy then only binds values.
+
+    On PostgreSQL the writes are parts of the question, so a heartbeat is one round trip.
+    """
+    values = {name: sa.bindparam(name) for name in ("channel_database_id", *_REPORTED)}
     history = sa.insert(Heartbeat.__table__).values(
-        channel_database_id=database_id, received_at=received_at, **values
+        received_at=sa.bindparam("received_at"), **values
+    )
+    status = (postgresql_insert if postgresql else sqlite_insert)(DeviceStatus.__table__).values(
+        reported_at=sa.bindparam("received_at"), **values
     )
     # An upsert: two first heartbeats at once both land, the later one's values kept.
-    latest = {**values, "reported_at": received_at}
-    status = (
-        bulk.insert(DeviceStatus.__table__)
-        .values(channel_database_id=database_id, **latest)
-        .on_conflict_do_update(index_elements=["channel_database_id"], set_=latest)
+    status = status.on_conflict_do_update(
+        index_elements=["channel_database_id"],
+        set_={name: status.excluded[name] for name in ("reported_at", *_REPORTED)},
     )
-    asked = sa.select(upload_requests.is_open(database_id))
-    if is_postgresql():
-        # The writes as parts of the question: one round trip to the database.
-        return received_at, db.session.scalar(asked.add_cte(history.cte(), status.cte()))
-    db.session.execute(history)
-    db.session.execute(status)
-    return received_at, db.session.scalar(asked)
+    asked = sa.select(upload_requests.is_open(sa.bindparam("channel_database_id")))
+    if postgresql:
+        return (asked.add_cte(history.cte(), status.cte()),)
+    return history, status, asked
 
 
 def _mode_times(report: dict) -> dict:
