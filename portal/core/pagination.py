@@ -48,20 +48,27 @@ def keyset_page(
     stmt: sa.Select, key: sa.orm.InstrumentedAttribute, cursor: str | None, limit: int
 ) -> tuple[list[Any], str | None]:
     """One page of `stmt` ordered by the unique column `key`, and the cursor of the next one."""
-    return _keyset_page(db.session.scalars, stmt, key, cursor, limit)
+    if cursor:
+        stmt = stmt.where(key > _key_value(decode_cursor(cursor), key))
+    rows = list(db.session.scalars(stmt.order_by(None).order_by(key).limit(limit + 1)))
+    return _page(rows, key, limit)
 
 
 def keyset_rows(
-    stmt: sa.Select, key: sa.orm.InstrumentedAttribute, cursor: str | None, limit: int
+    stmt: sa.Select,
+    key: sa.orm.InstrumentedAttribute,
+    cursor: str | None,
+    limit: int,
+    params: dict | None = None,
 ) -> tuple[list[sa.Row], str | None]:
-    """As `keyset_page`, for a select of plain columns (`key` among them): rows, no objects."""
-    return _keyset_page(db.session.execute, stmt, key, cursor, limit)
-
-
-def _keyset_page(run, stmt, key, cursor, limit) -> tuple[list[Any], str | None]:
+    """As `keyset_page`, for a select of plain columns (`key` among them, and the statement
+    ordered by it): rows, no objects; `params` bind the statement's own parameters."""
     if cursor:
         stmt = stmt.where(key > _key_value(decode_cursor(cursor), key))
-    rows = list(run(stmt.order_by(None).order_by(key).limit(limit + 1)))
+    return _page(list(db.session.execute(stmt.limit(limit + 1), params)), key, limit)
+
+
+def _page(rows: list, key: sa.orm.InstrumentedAttribute, limit: int) -> tuple[list, str | None]:
     if len(rows) <= limit:
         return rows, None
     rows = rows[:limit]

@@ -10,7 +10,7 @@ from werkzeug.http import quote_etag
 from portal.audit import services as audit
 from portal.core.api import api_blueprint, errors
 from portal.core.extensions import db, limiter
-from portal.core.pagination import keyset_page, keyset_rows
+from portal.core.pagination import keyset_page
 from portal.device_api import credentials, heartbeats, packages
 from portal.device_api.auth import (
     DEVICE_TOKEN,
@@ -114,11 +114,8 @@ class Packages(MethodView):
         answer is 304 with no body, so a device with nothing new costs HQ one indexed read.
         """
         # The list's state first, in plain columns: while it is unchanged that is all we read.
-        states, next_cursor = keyset_rows(
-            packages.list_state_query(current_database_id(), args["status"]),
-            DownloadSession.id,
-            args.get("cursor"),
-            args["limit"],
+        states, next_cursor = packages.list_state(
+            current_database_id(), args["status"], args.get("cursor"), args["limit"]
         )
         etag = packages.list_etag(states, next_cursor)
         if etag in request.if_none_match:

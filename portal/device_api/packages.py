@@ -4,6 +4,7 @@ A database applies its sessions in id order across jobs; a failed one holds back
 ones until it is applied or superseded by a later full package of its job.
 """
 
+import functools
 import hashlib
 import json
 from collections import Counter
@@ -16,6 +17,7 @@ from portal.audit import services as audit
 from portal.core.errors import Conflict, NotFound
 from portal.core.extensions import db
 from portal.core.models import utcnow
+from portal.core.pagination import keyset_rows
 from portal.distribution import builds, lifecycle
 from portal.distribution.lifecycle import DEVICE_FAILURES
 from portal.distribution.models import (
@@ -55,14 +57,26 @@ PENDING = (
 REPORTABLE = (SESSION_DOWNLOADED, SESSION_APPLIED, SESSION_APPLY_FAILED, SESSION_DOWNLOAD_FAILED)
 
 
-def list_state_query(database_id: int, status: str = LIST_AVAILABLE) -> sa.Select:
-    """What names the database's package list as the device asks for it: each session's id,
-    status and package SHA-256, in apply order. Plain columns, read through the index on
-    (database, status): all a device with nothing new costs."""
+def list_state(
+    database_id: int, status: str, cursor: str | None, limit: int
+) -> tuple[list[sa.Row], str | None]:
+    """What names a page of the database's package list as the device asks for it: each
+    session's (id, status, package SHA-256) in apply order, and the next page's cursor.
+
+    Plain columns through the index on (database, status), in a statement built once: all a
+    device with nothing new costs.
+    """
+    return keyset_rows(
+        _state_query(status), DownloadSession.id, cursor, limit, {"database_id": database_id}
+    )
+
+
+@functools.cache
+def _state_query(status: str) -> sa.Select:
     return _filtered(
         sa.select(DownloadSession.id, DownloadSession.status, DataPackage.sha256)
         .join(DataPackage, DataPackage.id == DownloadSession.package_id)
-        .where(DownloadSession.channel_database_id == database_id)
+        .where(DownloadSession.channel_database_id == sa.bindparam("database_id"))
         .order_by(DownloadSession.id),
         status,
     )
@@ -93,7 +107,7 @@ def _filtered(stmt: sa.Select, status: str) -> sa.Select:
 def list_etag(states: list, next_cursor: str | None) -> str:
     """Names a page of the package list by what can change in it: each session and its status.
 
-    `states` are (id, status, SHA-256) of each session listed, as `list_state_query` reads
+    `states` are (id, status, SHA-256) of each session listed, as `list_state` reads
     them. A package's content never changes (its SHA-256 names it), so this names the page.
     """
     shown = [[session_id, status, sha256] for session_id, status, sha256 in states]
@@ -101,7 +115,7 @@ def list_etag(states: list, next_cursor: str | None) -> str:
 
 
 def states_of(sessions: list[DownloadSession]) -> list[tuple[int, str, str]]:
-    """The (id, status, SHA-256) of sessions, as `list_state_query` reads them."""
+    """The (id, status, SHA-256) of sessions, as `list_state` reads them."""
     return [(session.id, session.status, session.package.sha256) for session in sessions]
 
 
