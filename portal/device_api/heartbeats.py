@@ -10,7 +10,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from portal.core.errors import ValidationFailed
 from portal.core.extensions import db
 from portal.core.models import utcnow
-from portal.core.sql import is_postgresql
+from portal.core.sql import commit_unflushed, is_postgresql
 from portal.device_api.models import ONLINE, DeviceStatus, Heartbeat
 from portal.distribution import upload_requests
 from portal.distribution.models import DownloadSession
@@ -85,11 +85,9 @@ def _statements(postgresql: bool) -> tuple[sa.Executable, ...]:
     )
     asked = sa.select(upload_requests.is_open(sa.bindparam("channel_database_id")))
     if postgresql:
-        # Nor does the commit wait for the disk: a heartbeat says again what the last one
-        # said, so losing the last instant of them to a crash of the database loses nothing
-        # the next one does not bring, while a commit waiting behind others' writes made a
-        # poll's slowest times.
-        asked = asked.add_columns(sa.func.set_config("synchronous_commit", "off", True))
+        # Nor does the commit wait for the disk: a commit waiting behind others' writes made
+        # a poll's slowest times, and the next heartbeat says it all again.
+        asked = asked.add_columns(commit_unflushed())
         return (asked.add_cte(history.cte(), status.cte()),)
     return history, status, asked
 
