@@ -14,7 +14,6 @@ from portal.audit import services as audit
 from portal.core.errors import Conflict, DomainError, NotFound
 from portal.core.extensions import db
 from portal.core.models import utcnow
-from portal.core.sql import commit_unflushed, is_postgresql
 from portal.device_api.models import ActivationCode, DeviceToken
 from portal.distribution import runs
 from portal.distribution.models import DistributionRun, DistributionSchedule, schedule_group
@@ -183,10 +182,6 @@ def database_for_token(secret: str) -> tuple[tuple[int, str] | None, bool]:
     token_id, last_used_at, database_id, name = found
     now = utcnow()
     if last_used_at is None or now - last_used_at > _LAST_USED_GRANULARITY:
-        # A device polling every few minutes writes this on nearly every poll: its commit
-        # need not wait for the disk.
-        if is_postgresql():
-            db.session.execute(sa.select(commit_unflushed()))
         db.session.execute(
             sa.update(DeviceToken)
             .where(DeviceToken.id == token_id)

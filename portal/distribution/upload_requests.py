@@ -54,7 +54,7 @@ def plan(run: DistributionRun) -> int:
     return len(databases)
 
 
-def is_open(database_id: int) -> sa.Exists:
+def is_open(database_id: int | sa.BindParameter) -> sa.Exists:
     """Whether the database has an upload request waiting for it: one read of an index."""
     return sa.exists().where(
         UploadRequest.channel_database_id == database_id,
