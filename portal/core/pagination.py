@@ -51,6 +51,24 @@ def keyset_page(
     if cursor:
         stmt = stmt.where(key > _key_value(decode_cursor(cursor), key))
     rows = list(db.session.scalars(stmt.order_by(None).order_by(key).limit(limit + 1)))
+    return _page(rows, key, limit)
+
+
+def keyset_rows(
+    stmt: sa.Select,
+    key: sa.orm.InstrumentedAttribute,
+    cursor: str | None,
+    limit: int,
+    params: dict | None = None,
+) -> tuple[list[sa.Row], str | None]:
+    """As `keyset_page`, for a select of plain columns (`key` among them, and the statement
+    ordered by it): rows, no objects; `params` bind the statement's own parameters."""
+    if cursor:
+        stmt = stmt.where(key > _key_value(decode_cursor(cursor), key))
+    return _page(list(db.session.execute(stmt.limit(limit + 1), params)), key, limit)
+
+
+def _page(rows: list, key: sa.orm.InstrumentedAttribute, limit: int) -> tuple[list, str | None]:
     if len(rows) <= limit:
         return rows, None
     rows = rows[:limit]

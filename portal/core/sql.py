@@ -16,6 +16,16 @@ def is_postgresql(bind: sa.Connection | sa.Engine | None = None) -> bool:
     return (bind if bind is not None else db.session.get_bind()).dialect.name == "postgresql"
 
 
+def commit_unflushed() -> sa.Function:
+    """A PostgreSQL expression whose evaluation lets the transaction's commit return before its
+    WAL is on disk (`synchronous_commit` off for that transaction only).
+
+    For writes that the next request of the same device says again (a heartbeat, a token's
+    last use): a crash of the database may lose the last instant of them, and nothing else.
+    """
+    return sa.func.set_config("synchronous_commit", "off", True)
+
+
 def array_param(name: str | None, values: Iterable, item_type) -> sa.BindParameter:
     """`values` bound as one PostgreSQL array of `item_type` (a column type)."""
     return sa.bindparam(name, list(values), type_=postgresql.ARRAY(item_type))

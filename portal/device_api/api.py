@@ -12,7 +12,12 @@ from portal.core.api import api_blueprint, errors
 from portal.core.extensions import db, limiter
 from portal.core.pagination import keyset_page
 from portal.device_api import credentials, heartbeats, packages
-from portal.device_api.auth import DEVICE_TOKEN, current_database, device_required
+from portal.device_api.auth import (
+    DEVICE_TOKEN,
+    current_database,
+    current_database_id,
+    device_required,
+)
 from portal.device_api.schemas import (
     ActivateSchema,
     ActivationSchema,
@@ -108,15 +113,21 @@ class Packages(MethodView):
         Send the `ETag` of the last answer in `If-None-Match`: while the list is the same, the
         answer is 304 with no body, so a device with nothing new costs HQ one indexed read.
         """
-        stmt = packages.packages_query(current_database(), args["status"])
-        items, next_cursor = keyset_page(
-            stmt, DownloadSession.id, args.get("cursor"), args["limit"]
+        # The list's state first, in plain columns: while it is unchanged that is all we read.
+        states, next_cursor = packages.list_state(
+            current_database_id(), args["status"], args.get("cursor"), args["limit"]
         )
-        etag = packages.list_etag(items, next_cursor)
+        etag = packages.list_etag(states, next_cursor)
         if etag in request.if_none_match:
             not_modified = Response(status=304)
             not_modified.set_etag(etag)
             return not_modified
+        # Changed: the page itself, named by what it shows (a status may have moved meanwhile).
+        stmt = packages.packages_query(current_database_id(), args["status"])
+        items, next_cursor = keyset_page(
+            stmt, DownloadSession.id, args.get("cursor"), args["limit"]
+        )
+        etag = packages.list_etag(packages.states_of(items), next_cursor)
         return {"items": items, "next": next_cursor}, 200, {"ETag": quote_etag(etag)}
 
 
@@ -252,9 +263,10 @@ class Heartbeats(MethodView):
         `upload_requested` in the answer asks the device to upload its sales now (a run of
         job P-0001), then to send a heartbeat again.
         """
-        database = current_database()
-        received_at = heartbeats.record_heartbeat(database, data)
-        pending = data.get("pending_uploads")
-        upload_requested = upload_requests.answer_heartbeat(database.id, pending)
+        database_id = current_database_id()
+        received_at, upload_open = heartbeats.record_heartbeat(database_id, data)
+        upload_requested = upload_open and upload_requests.answer_heartbeat(
+            database_id, data.get("pending_uploads")
+        )
         db.session.commit()
         return {"received_at": received_at, "upload_requested": upload_requested}

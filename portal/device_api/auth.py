@@ -2,10 +2,12 @@
 
 from functools import wraps
 
+import sqlalchemy as sa
 from flask import g, request
 
 from portal.audit import services as audit
 from portal.core.extensions import db
+from portal.core.sql import commit_unflushed, is_postgresql
 from portal.device_api import credentials
 from portal.device_api.credentials import WrongCredentials
 from portal.setup.models import ChannelDatabase
@@ -28,13 +30,18 @@ def device_required(view):
                 "The device token is unknown or revoked, or its database is inactive; "
                 "activate the device again."
             )
-        g.device_database_id = database.id
-        audit.set_actor(f"device:{database.name}", "device")
+        g.device_database_id, name = database
+        audit.set_actor(f"device:{name}", "device")
+        response = view(*args, **kwargs)
         if used:
-            # The token's last use, written once a minute: read-only requests never reach a
-            # commit of their own.
+            # The token's last use (written once a minute, so on nearly every poll of a device
+            # polling every few minutes) goes with the request's own commit. A read-only request
+            # commits for it alone, and need not wait for the disk; one that fails loses it
+            # until the next.
+            if request.method == "GET" and is_postgresql():
+                db.session.execute(sa.select(commit_unflushed()))
             db.session.commit()
-        return view(*args, **kwargs)
+        return response
 
     return wrapper
 
@@ -42,3 +49,8 @@ def device_required(view):
 def current_database() -> ChannelDatabase:
     """The channel database whose device token authenticated this request."""
     return db.session.get(ChannelDatabase, g.device_database_id)
+
+
+def current_database_id() -> int:
+    """The id of that database, for the routes every device calls often: no row to load."""
+    return g.device_database_id

@@ -1,30 +1,54 @@
 """Heartbeats: what a device says about itself, kept as its latest state and as a history."""
 
+import functools
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from portal.core.errors import ValidationFailed
 from portal.core.extensions import db
 from portal.core.models import utcnow
+from portal.core.sql import commit_unflushed, is_postgresql
 from portal.device_api.models import ONLINE, DeviceStatus, Heartbeat
+from portal.distribution import upload_requests
 from portal.distribution.models import DownloadSession
 from portal.setup.models import ChannelDatabase
-from portal.transactions import bulk
+
+# What a heartbeat says, kept alike in the history and as the latest status.
+_REPORTED = (
+    "mode",
+    "offline_since",
+    "mode_since",
+    "pending_uploads",
+    "last_applied_session_id",
+    "app_version",
+    "database_bytes",
+    "free_disk_bytes",
+    "last_error",
+    "sync_paused",
+)
 
 
-def record_heartbeat(database: ChannelDatabase, report: dict) -> datetime:
-    """Keep a heartbeat in the history and as the database's latest device status; its time.
+def record_heartbeat(database_id: int, report: dict) -> tuple[datetime, bool]:
+    """Keep a heartbeat in the history and as the database's latest device status; its time,
+    and whether an upload request (P-0001) of the database is open.
 
-    Two statements, whatever came before: heartbeats are most of what a chain's devices send.
+    One statement on PostgreSQL, whatever came before: heartbeats are most of what a chain's
+    devices send, and most find no upload request.
     """
     last_applied = report.get("last_applied_package")
-    if last_applied is not None and not _is_session_of(database, last_applied):
+    if last_applied is not None and not _is_session_of(database_id, last_applied):
+        name = db.session.get(ChannelDatabase, database_id).name
         raise ValidationFailed(
-            f"Package {last_applied} is not a package of '{database.name}'.",
+            f"Package {last_applied} is not a package of '{name}'.",
             {"last_applied_package": "Not one of this database's packages."},
         )
+    received_at = utcnow()
     values = {
+        "channel_database_id": database_id,
+        "received_at": received_at,
         "mode": report["mode"],
         **_mode_times(report),
         "pending_uploads": report["pending_uploads"],
@@ -35,20 +59,37 @@ def record_heartbeat(database: ChannelDatabase, report: dict) -> datetime:
         "last_error": report.get("last_error") or "",
         "sync_paused": bool(report.get("sync_paused")),
     }
-    received_at = utcnow()
-    db.session.execute(
-        sa.insert(Heartbeat.__table__).values(
-            channel_database_id=database.id, received_at=received_at, **values
-        )
+    statements = _statements(is_postgresql())
+    for statement in statements[:-1]:
+        db.session.execute(statement, values)
+    return received_at, db.session.scalar(statements[-1], values)
+
+
+@functools.cache
+def _statements(postgresql: bool) -> tuple[sa.Executable, ...]:
+    """The heartbeat's writes and its question, built once: SQLAlchemy then only binds values.
+
+    On PostgreSQL the writes are parts of the question, so a heartbeat is one round trip.
+    """
+    values = {name: sa.bindparam(name) for name in ("channel_database_id", *_REPORTED)}
+    history = sa.insert(Heartbeat.__table__).values(
+        received_at=sa.bindparam("received_at"), **values
     )
-    # One upsert: two first heartbeats at once both land, the later one's values kept.
-    latest = {**values, "reported_at": received_at}
-    db.session.execute(
-        bulk.insert(DeviceStatus.__table__)
-        .values(channel_database_id=database.id, **latest)
-        .on_conflict_do_update(index_elements=["channel_database_id"], set_=latest)
+    status = (postgresql_insert if postgresql else sqlite_insert)(DeviceStatus.__table__).values(
+        reported_at=sa.bindparam("received_at"), **values
     )
-    return received_at
+    # An upsert: two first heartbeats at once both land, the later one's values kept.
+    status = status.on_conflict_do_update(
+        index_elements=["channel_database_id"],
+        set_={name: status.excluded[name] for name in ("reported_at", *_REPORTED)},
+    )
+    asked = sa.select(upload_requests.is_open(sa.bindparam("channel_database_id")))
+    if postgresql:
+        # Nor does the commit wait for the disk: a commit waiting behind others' writes made
+        # a poll's slowest times, and the next heartbeat says it all again.
+        asked = asked.add_columns(commit_unflushed())
+        return (asked.add_cte(history.cte(), status.cte()),)
+    return history, status, asked
 
 
 def _mode_times(report: dict) -> dict:
@@ -64,12 +105,12 @@ def _mode_times(report: dict) -> dict:
     return {"offline_since": offline_since, "mode_since": mode_since or offline_since}
 
 
-def _is_session_of(database: ChannelDatabase, session_id: int) -> bool:
+def _is_session_of(database_id: int, session_id: int) -> bool:
     return bool(
         db.session.scalar(
             sa.select(sa.func.count()).where(
                 DownloadSession.id == session_id,
-                DownloadSession.channel_database_id == database.id,
+                DownloadSession.channel_database_id == database_id,
             )
         )
     )

@@ -4,6 +4,7 @@ A database applies its sessions in id order across jobs; a failed one holds back
 ones until it is applied or superseded by a later full package of its job.
 """
 
+import functools
 import hashlib
 import json
 from collections import Counter
@@ -16,6 +17,7 @@ from portal.audit import services as audit
 from portal.core.errors import Conflict, NotFound
 from portal.core.extensions import db
 from portal.core.models import utcnow
+from portal.core.pagination import keyset_rows
 from portal.distribution import builds, lifecycle
 from portal.distribution.lifecycle import DEVICE_FAILURES
 from portal.distribution.models import (
@@ -28,6 +30,7 @@ from portal.distribution.models import (
     SESSION_DOWNLOAD_FAILED,
     SESSION_DOWNLOADED,
     SESSION_REQUESTED,
+    DataPackage,
     DownloadSession,
 )
 from portal.distribution.storage import package_store
@@ -54,31 +57,66 @@ PENDING = (
 REPORTABLE = (SESSION_DOWNLOADED, SESSION_APPLIED, SESSION_APPLY_FAILED, SESSION_DOWNLOAD_FAILED)
 
 
-def packages_query(database: ChannelDatabase, status: str = LIST_AVAILABLE) -> sa.Select:
+def list_state(
+    database_id: int, status: str, cursor: str | None, limit: int
+) -> tuple[list[sa.Row], str | None]:
+    """What names a page of the database's package list as the device asks for it: each
+    session's (id, status, package SHA-256) in apply order, and the next page's cursor.
+
+    Plain columns through the index on (database, status), in a statement built once: all a
+    device with nothing new costs.
+    """
+    return keyset_rows(
+        _state_query(status), DownloadSession.id, cursor, limit, {"database_id": database_id}
+    )
+
+
+@functools.cache
+def _state_query(status: str) -> sa.Select:
+    return _filtered(
+        sa.select(DownloadSession.id, DownloadSession.status, DataPackage.sha256)
+        .join(DataPackage, DataPackage.id == DownloadSession.package_id)
+        .where(DownloadSession.channel_database_id == sa.bindparam("database_id"))
+        .order_by(DownloadSession.id),
+        status,
+    )
+
+
+def packages_query(database_id: int, status: str = LIST_AVAILABLE) -> sa.Select:
     """The database's sessions that have a package, in apply order, filtered as the device asks."""
-    stmt = (
+    return _filtered(
         sa.select(DownloadSession)
         .where(
-            DownloadSession.channel_database_id == database.id,
+            DownloadSession.channel_database_id == database_id,
             DownloadSession.package_id.is_not(None),
         )
         .options(joinedload(DownloadSession.package))
-        .order_by(DownloadSession.id)
+        .order_by(DownloadSession.id),
+        status,
     )
+
+
+def _filtered(stmt: sa.Select, status: str) -> sa.Select:
     if status == LIST_AVAILABLE:
-        stmt = stmt.where(DownloadSession.status.in_(OFFERED))
-    elif status == LIST_APPLIED:
-        stmt = stmt.where(DownloadSession.status == SESSION_APPLIED)
+        return stmt.where(DownloadSession.status.in_(OFFERED))
+    if status == LIST_APPLIED:
+        return stmt.where(DownloadSession.status == SESSION_APPLIED)
     return stmt
 
 
-def list_etag(items: list[DownloadSession], next_cursor: str | None) -> str:
+def list_etag(states: list, next_cursor: str | None) -> str:
     """Names a page of the package list by what can change in it: each session and its status.
 
-    A package's content never changes (its SHA-256 names it), so this names the whole page.
+    `states` are (id, status, SHA-256) of each session listed, as `list_state` reads
+    them. A package's content never changes (its SHA-256 names it), so this names the page.
     """
-    shown = [[item.id, item.status, item.package.sha256] for item in items] + [next_cursor]
-    return hashlib.sha256(json.dumps(shown).encode()).hexdigest()[:32]
+    shown = [[session_id, status, sha256] for session_id, status, sha256 in states]
+    return hashlib.sha256(json.dumps([*shown, next_cursor]).encode()).hexdigest()[:32]
+
+
+def states_of(sessions: list[DownloadSession]) -> list[tuple[int, str, str]]:
+    """The (id, status, SHA-256) of sessions, as `list_state` reads them."""
+    return [(session.id, session.status, session.package.sha256) for session in sessions]
 
 
 def get_package(database: ChannelDatabase, session_id: int) -> DownloadSession:

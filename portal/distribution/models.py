@@ -214,7 +214,8 @@ class UploadRequest(db.Model):
     """A run of an upload job (P-0001) asking one target database to upload its sales now.
 
     It is done once the device reports, after the request, that no sale waits on it; it fails
-    when the device keeps reporting sales waiting after being asked the try count of times.
+    when the device keeps reporting sales waiting after being asked the try count of times, or
+    sends no heartbeat for the try count of its health-check intervals.
     """
 
     __tablename__ = "upload_request"
@@ -236,6 +237,8 @@ class UploadRequest(db.Model):
     sent: Mapped[int] = mapped_column(default=0)
     message: Mapped[str] = mapped_column(sa.Text, default="")
     requested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The database's last heartbeat while the request was open: a silent device fails it.
+    last_heard_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     run: Mapped[DistributionRun] = relationship()

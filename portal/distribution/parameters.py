@@ -55,7 +55,8 @@ PARAMETERS: dict[str, Parameter] = {
             100,
             "Try count",
             "A package a device fails to download or apply is offered again this many times "
-            "in all before its session ends failed.",
+            "in all before its session ends failed. An upload request (P-0001) fails after "
+            "asking this many times, or after this many health-check intervals of silence.",
         ),
         Parameter(
             "package_retention_days",

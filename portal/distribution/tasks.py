@@ -8,7 +8,16 @@ from flask import Flask
 from kombu.exceptions import OperationalError
 
 from portal.core.extensions import db
-from portal.distribution import alerts, builds, history, parameters, retention, runs, webhooks
+from portal.distribution import (
+    alerts,
+    builds,
+    history,
+    parameters,
+    retention,
+    runs,
+    upload_requests,
+    webhooks,
+)
 
 # A delivery whose next try is this late lost its task (a worker died, the broker was down).
 DELIVERY_GRACE = timedelta(minutes=2)
@@ -50,12 +59,14 @@ def send_batches(batches: list[list[int]], retry: bool = True) -> int:
 
 @shared_task(name="distribution.tick", acks_late=True)
 def tick() -> int:
-    """Beat's heartbeat: start due and waiting runs, and rebuild (or give up on) lost builds."""
+    """Beat's heartbeat: start due and waiting runs, rebuild (or give up on) lost builds, and
+    fail the upload requests of devices gone silent."""
     run_ids = runs.due_runs()
     lost = runs.reap_lost_builds(
         timedelta(minutes=parameters.current("stalled_build_minutes")),
         parameters.current("max_build_attempts"),
     )
+    upload_requests.fail_silent()
     db.session.commit()
     return sum(dispatch_run(run_id) for run_id in run_ids) + send_batches(lost)
 

@@ -2,12 +2,15 @@
 
 A device learns of the request from the answer to its heartbeat (`upload_requested`); the
 request is done once a heartbeat after it reports no sale waiting, and fails once the device
-was asked the try count of times and still reported sales waiting.
+was asked the try count of times and still reported sales waiting, or once it has sent no
+heartbeat for the try count of its health-check intervals (beat's tick looks every minute).
 """
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 import sqlalchemy as sa
+from sqlalchemy.orm import aliased
 
 from portal.core.extensions import db
 from portal.core.models import utcnow
@@ -21,7 +24,13 @@ from portal.distribution.models import (
 )
 from portal.distribution.targets import target_databases
 from portal.masterdata.jobs import UPLOAD
-from portal.setup.models import ChannelDatabase, Store
+from portal.setup.models import (
+    HEALTH_CHECK_INTERVAL_MIN,
+    ChannelDatabase,
+    OfflineProfile,
+    Register,
+    Store,
+)
 
 
 def has_upload_job(run: DistributionRun) -> bool:
@@ -45,6 +54,14 @@ def plan(run: DistributionRun) -> int:
     return len(databases)
 
 
+def is_open(database_id: int | sa.BindParameter) -> sa.Exists:
+    """Whether the database has an upload request waiting for it: one read of an index."""
+    return sa.exists().where(
+        UploadRequest.channel_database_id == database_id,
+        UploadRequest.status == UPLOAD_REQUESTED,
+    )
+
+
 def answer_heartbeat(database_id: int, pending_uploads: int | None) -> bool:
     """Move the database's open upload requests on from a heartbeat; True while one is open.
 
@@ -60,7 +77,11 @@ def answer_heartbeat(database_id: int, pending_uploads: int | None) -> bool:
         .order_by(UploadRequest.id)
         .with_for_update()
     ).all()
+    now = utcnow()
+    for request in requests:
+        request.last_heard_at = now
     if pending_uploads is None:
+        db.session.flush()
         return bool(requests)
     still_open = False
     for request in requests:
@@ -79,6 +100,53 @@ def answer_heartbeat(database_id: int, pending_uploads: int | None) -> bool:
             still_open = True
     db.session.flush()
     return still_open
+
+
+def fail_silent() -> int:
+    """Fail the open requests of databases whose device sent no heartbeat for the try count of
+    its health-check intervals since the request (or its last heartbeat); returns how many.
+
+    A device that answers is asked that many times before its request fails; one that does not
+    answer gets as long. The interval is the database's offline profile's (its register's own,
+    else its store's default), or the usual 5 minutes where none says.
+    """
+    now = utcnow()
+    try_count = parameters.current("try_count")
+    own, stores = aliased(OfflineProfile), aliased(OfflineProfile)
+    interval = sa.func.coalesce(
+        own.health_check_interval_min,
+        stores.health_check_interval_min,
+        HEALTH_CHECK_INTERVAL_MIN,
+    )
+    silent_since = sa.func.coalesce(UploadRequest.last_heard_at, UploadRequest.requested_at)
+    # Only those silent for the shortest window any profile allows: the rest are answering.
+    candidates = db.session.execute(
+        sa.select(UploadRequest, interval)
+        .join(ChannelDatabase, ChannelDatabase.id == UploadRequest.channel_database_id)
+        .join(Store, Store.id == ChannelDatabase.store_id)
+        .outerjoin(Register, Register.id == ChannelDatabase.register_id)
+        .outerjoin(own, own.id == Register.offline_profile_id)
+        .outerjoin(stores, stores.id == Store.offline_profile_id)
+        .where(
+            UploadRequest.status == UPLOAD_REQUESTED,
+            silent_since <= now - timedelta(minutes=try_count),
+        )
+        .order_by(UploadRequest.id)
+        .with_for_update(of=UploadRequest)
+    ).all()
+    failed = 0
+    for request, minutes in candidates:
+        since = request.last_heard_at or request.requested_at
+        if now - since < timedelta(minutes=try_count * minutes):
+            continue
+        _finish(
+            request,
+            UPLOAD_FAILED,
+            f"No heartbeat since {since:%Y-%m-%d %H:%M} UTC: {try_count} health-check "
+            f"interval(s) of {minutes} min passed.",
+        )
+        failed += 1
+    return failed
 
 
 def count_sent(database_id: int, sales: int) -> None:

@@ -14,6 +14,8 @@ from portal.core.models import Timestamped, UTCDateTime
 CHANNEL = "channel"
 OFFLINE = "offline"
 DATABASE_KINDS = (CHANNEL, OFFLINE)
+# Minutes between a device's heartbeats where no offline profile says otherwise.
+HEALTH_CHECK_INTERVAL_MIN = 5
 
 
 class ChannelDataGroup(Timestamped, db.Model):
@@ -129,7 +131,7 @@ class OfflineProfile(Timestamped, db.Model):
     pause_sync: Mapped[bool] = mapped_column(default=False)
     allow_manual_switch_before_sign_in: Mapped[bool] = mapped_column(default=False)
     advanced_offline_switching: Mapped[bool] = mapped_column(default=False)
-    health_check_interval_min: Mapped[int] = mapped_column(default=5)
+    health_check_interval_min: Mapped[int] = mapped_column(default=HEALTH_CHECK_INTERVAL_MIN)
     # Auditors' thresholds: sales made after this long offline, or offline sales above this
     # total, are anomalies. None: no threshold.
     max_offline_minutes: Mapped[int | None] = mapped_column()

@@ -75,3 +75,37 @@ def test_the_token_s_last_use_is_written_once_a_minute_not_on_every_request(clie
     db.session.refresh(token)
 
     assert token.last_used_at == used
+
+
+def test_each_page_and_filter_has_its_own_etag(client, houston):
+    change_texas_rate("6.75")
+    run_schedule()
+    first = client.get(f"{API}/packages?status=all&limit=1", headers=houston)
+    assert first.status_code == 200 and first.json["next"]
+    page = f"{API}/packages?status=all&limit=1&cursor={first.json['next']}"
+    second = client.get(page, headers=houston)
+    assert second.status_code == 200 and len(second.json["items"]) == 1
+    assert second.headers["ETag"] != first.headers["ETag"]
+
+    again = client.get(page, headers={**houston, "If-None-Match": second.headers["ETag"]})
+    other_page = {**houston, "If-None-Match": first.headers["ETag"]}
+
+    assert again.status_code == 304
+    assert client.get(page, headers=other_page).status_code == 200
+    assert check(client, houston, first.headers["ETag"]).status_code == 200
+
+
+def test_a_revoked_token_is_401_even_with_the_list_s_etag(client, houston):
+    etag = check(client, houston).headers["ETag"]
+    db.session.execute(sa.update(DeviceToken).values(revoked_at=sa.func.now()))
+    db.session.commit()
+
+    refused = check(client, houston, etag)
+
+    assert refused.status_code == 401
+    assert (
+        client.post(
+            f"{API}/status", json={"mode": "online", "pending_uploads": 0}, headers=houston
+        ).status_code
+        == 401
+    )

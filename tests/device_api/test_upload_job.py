@@ -1,13 +1,17 @@
 """The upload job P-0001: a run asks its targets to upload now; heartbeats say when they have."""
 
 import html
+import os
 import re
+import uuid
+from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
+from celery import Celery
 
 from portal.core.extensions import db
-from portal.distribution import builds
+from portal.distribution import builds, upload_requests
 from portal.distribution.models import (
     RUN_DONE,
     RUN_FAILED,
@@ -19,8 +23,10 @@ from portal.distribution.models import (
     DownloadSession,
     UploadRequest,
 )
+from portal.setup.models import OfflineProfile, Store
 from tests.device_api.conftest import API, database_named, device_of
 from tests.distribution.conftest import build_run
+from tests.workers import delete_queue, wait_for, worker_process
 
 pytestmark = pytest.mark.usefixtures("app_ctx", "stores_group")
 
@@ -152,3 +158,95 @@ def test_the_run_page_lists_the_stores_not_uploaded_yet(client, scheduler, devic
     assert "HOUSTON" not in table
     # Store, name, waiting, failed; by store number.
     assert re.search(r"DALLAS [\w ]+ 0 1 SEATTLE [\w ]+ 1 0", table), table
+
+
+def silent_for(run_id: int, minutes: float) -> None:
+    """Move the run's open requests, and the heartbeats they last heard, `minutes` back."""
+    for request in db.session.scalars(
+        sa.select(UploadRequest).filter_by(run_id=run_id, status=UPLOAD_REQUESTED)
+    ):
+        request.requested_at -= timedelta(minutes=minutes)
+        if request.last_heard_at is not None:
+            request.last_heard_at -= timedelta(minutes=minutes)
+    db.session.commit()
+
+
+def test_a_silent_device_fails_after_the_try_count_of_its_health_check_intervals(
+    client, scheduler, devices, app
+):
+    run_id = upload_run(client, scheduler)
+    assert beat(client, devices["HOUSTON"], 0) is False  # done
+    assert beat(client, devices["DALLAS"], 2) is True  # asked once, then silent
+    heard = request_of(run_id, "DALLAS").last_heard_at
+    requested = request_of(run_id, "SEATTLE").requested_at  # never answers
+    # The stores' offline profiles check every 5 minutes; the try count is 3.
+    assert app.config["SESSION_TRY_COUNT"] == 3
+
+    silent_for(run_id, 14)
+    assert upload_requests.fail_silent() == 0
+    db.session.commit()
+    assert request_of(run_id, "SEATTLE").status == UPLOAD_REQUESTED
+
+    silent_for(run_id, 2)
+    assert upload_requests.fail_silent() == 2
+    db.session.commit()
+    dallas, seattle = request_of(run_id, "DALLAS"), request_of(run_id, "SEATTLE")
+    assert (dallas.status, seattle.status) == (UPLOAD_FAILED, UPLOAD_FAILED)
+    since = heard - timedelta(minutes=16)
+    assert dallas.message == (
+        f"No heartbeat since {since:%Y-%m-%d %H:%M} UTC: 3 health-check interval(s) of 5 min "
+        "passed."
+    )
+    assert seattle.message.startswith(
+        f"No heartbeat since {requested - timedelta(minutes=16):%Y-%m-%d %H:%M} UTC"
+    )
+    run = run_of(run_id)
+    assert (run.status, run.sessions_done, run.sessions_failed) == (RUN_FAILED, 3, 2)
+    assert beat(client, devices["DALLAS"], 0) is False  # too late: the run is over
+
+
+def test_the_silence_allowed_follows_the_store_offline_profile(client, scheduler, devices):
+    run_id = upload_run(client, scheduler)
+    dallas = db.session.scalar(sa.select(Store).filter_by(store_number="DALLAS"))
+    db.session.get(OfflineProfile, dallas.offline_profile_id).health_check_interval_min = 1
+    db.session.commit()
+
+    silent_for(run_id, 4)
+    assert upload_requests.fail_silent() == 1
+    db.session.commit()
+    statuses = {name: request_of(run_id, name).status for name in STORES}
+    assert statuses == {
+        "DALLAS": UPLOAD_FAILED,
+        "HOUSTON": UPLOAD_REQUESTED,
+        "SEATTLE": UPLOAD_REQUESTED,
+    }
+    assert "3 health-check interval(s) of 1 min" in request_of(run_id, "DALLAS").message
+
+
+@pytest.fixture
+def broker(tmp_path):
+    """Redis when the run has it, else the embedded broker; one queue per test."""
+    url = os.environ.get("REDIS_URL") or f"sqla+sqlite:///{tmp_path / 'broker.sqlite'}"
+    queue = f"test-{uuid.uuid4().hex[:10]}"
+    with Celery(broker=url, set_as_current=False) as celery:
+        yield url, queue, celery
+        delete_queue(celery, queue)
+
+
+def test_beat_tick_in_a_worker_ends_the_run_of_devices_gone_silent(
+    client, scheduler, devices, broker, database_uri, tmp_path
+):
+    url, queue, celery = broker
+    run_id = upload_run(client, scheduler)
+    assert beat(client, devices["HOUSTON"], 0) is False
+    silent_for(run_id, 16)
+    log = tmp_path / "worker.log"
+
+    with worker_process(url, queue, database_uri, tmp_path, log) as worker:
+        celery.send_task("distribution.tick", queue=queue)
+        wait_for(lambda: run_of(run_id).status != RUN_RUNNING, worker, log, "the run to end")
+
+    run = run_of(run_id)
+    assert (run.status, run.sessions_done, run.sessions_failed) == (RUN_FAILED, 3, 2)
+    failed = {name: request_of(run_id, name) for name in ("DALLAS", "SEATTLE")}
+    assert all(r.message.startswith("No heartbeat since ") for r in failed.values())
