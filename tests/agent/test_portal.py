@@ -7,7 +7,6 @@ from pathlib import Path
 import psycopg
 import pytest
 import sqlalchemy as sa
-from flask import current_app
 
 from portal.agent import sync
 from portal.agent import upload as uploads
@@ -23,7 +22,6 @@ from portal.distribution.models import (
     SESSION_APPLIED,
     SESSION_AVAILABLE,
     SESSION_DOWNLOAD_FAILED,
-    DownloadSession,
 )
 from portal.masterdata.products import Product
 from portal.setup.models import Register
@@ -39,7 +37,9 @@ from tests.agent.portal import (
     hq_scope,
     issue_code,
     keyed,
+    package_file,
     run_every_schedule,
+    sessions_of,
 )
 
 
@@ -59,17 +59,6 @@ def assert_same_as_hq(state_file: Path, database: str, folder: Path) -> dict:
     for table in expected:
         assert actual[table] == expected[table], f"table {table} differs"
     return actual
-
-
-def sessions_of(name: str) -> list[DownloadSession]:
-    db.session.expire_all()
-    return list(
-        db.session.scalars(
-            sa.select(DownloadSession)
-            .where(DownloadSession.channel_database_id == database_named(name).id)
-            .order_by(DownloadSession.id)
-        )
-    )
 
 
 def status_of(name: str) -> DeviceStatus:
@@ -225,10 +214,6 @@ def lines_of(state_file: Path) -> int:
         return sum(len(json.loads(row[0])["lines"]) for row in payloads)
     finally:
         state.close()
-
-
-def package_file(session: DownloadSession) -> Path:
-    return Path(current_app.config["PACKAGE_STORE"]) / session.package.path
 
 
 def test_a_partial_download_is_resumed_and_a_stale_one_replaced(agent, activated, tmp_path):

@@ -271,7 +271,9 @@ def test_webhook_pages_add_change_and_delete_after_confirming(client, login):
     assert "Delete webhook https://ops.example.com/hq2?" in confirm
     assert deleted.status_code == 302
     db.session.rollback()
-    entries = db.session.scalars(sa.select(AuditEntry).filter_by(entity_type="webhook").order_by(AuditEntry.id)).all()
+    entries = db.session.scalars(
+        sa.select(AuditEntry).filter_by(entity_type="webhook").order_by(AuditEntry.id)
+    ).all()
     assert [e.action for e in entries] == ["create", "update", "delete"]
     assert SECRET not in json.dumps([e.after for e in entries] + [e.before for e in entries])
     assert list(db.session.scalars(webhooks.webhooks_query())) == []

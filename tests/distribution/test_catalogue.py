@@ -30,7 +30,11 @@ def age_requested_sessions(run_id: int, minutes: int) -> None:
 
 def audit_entries(entity_type: str) -> list[AuditEntry]:
     db.session.rollback()
-    return list(db.session.scalars(sa.select(AuditEntry).filter_by(entity_type=entity_type).order_by(AuditEntry.id)))
+    return list(
+        db.session.scalars(
+            sa.select(AuditEntry).filter_by(entity_type=entity_type).order_by(AuditEntry.id)
+        )
+    )
 
 
 def test_a_new_job_is_made_from_distributable_tables_and_audited(client, token_for):
