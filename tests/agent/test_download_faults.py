@@ -59,4 +59,3 @@ def test_a_download_cut_every_time_is_reported_and_ends_download_failed(agent, a
     assert code == 0, err
     assert f"Resuming the download of package {first.id} at byte {6 * piece}." in out
     assert all(s.status == SESSION_APPLIED for s in sessions_of("SEATTLE-1"))
-
