@@ -1,8 +1,9 @@
 """Downloads a device gives up on: HQ hears of each, offers the package again, then ends it.
 
-The agent downloads through a proxy on loopback (tests/agent/faulty.py) that sends only part of
-each answer's body and hangs up, as a connection lost mid-download does; the agent resumes from
-the bytes it has until its retries are used up, then reports the download failed.
+The real agent against the live portal: a package file damaged at HQ fails its SHA-256 check,
+and a download through a proxy on loopback (tests/agent/faulty.py) that sends only part of each
+answer's body and hangs up, as a connection lost mid-download does, is resumed from the bytes
+received until the agent's retries are used up. Each is reported as a failed download.
 """
 
 from pathlib import Path
@@ -59,3 +60,22 @@ def test_a_download_cut_every_time_is_reported_and_ends_download_failed(agent, a
     assert code == 0, err
     assert f"Resuming the download of package {first.id} at byte {6 * piece}." in out
     assert all(s.status == SESSION_APPLIED for s in sessions_of("SEATTLE-1"))
+
+
+def test_a_package_that_keeps_failing_its_check_ends_download_failed(agent, activated):
+    activated("SEATTLE-1")
+    first = sessions_of("SEATTLE-1")[0]
+    path = package_file(first)
+    path.write_bytes(path.read_bytes()[:-10] + b"0123456789")
+
+    for _ in range(3):
+        assert agent("sync")[0] == 1
+
+    session = sessions_of("SEATTLE-1")[0]
+    assert (session.status, session.failed_tries) == (SESSION_DOWNLOAD_FAILED, 3)
+    assert "SHA-256" in session.message and "try" not in session.message
+    assert [t.status for t in lifecycle.tries_of(session)] == [SESSION_DOWNLOAD_FAILED] * 3
+    # Given up: the device is no longer offered it, and the later ones wait behind it for HQ.
+    code, _, err = agent("sync")
+    assert code == 1 and f"Apply package {first.id}" in err
+    assert sessions_of("SEATTLE-1")[0].failed_tries == 3

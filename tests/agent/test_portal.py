@@ -17,11 +17,9 @@ from portal.auditor.models import Anomaly
 from portal.core.extensions import db
 from portal.device_api import credentials
 from portal.device_api.models import DeviceStatus
-from portal.distribution import lifecycle
 from portal.distribution.models import (
     SESSION_APPLIED,
     SESSION_AVAILABLE,
-    SESSION_DOWNLOAD_FAILED,
 )
 from portal.masterdata.products import Product
 from portal.setup.models import Register
@@ -402,22 +400,3 @@ def test_a_connection_lost_mid_upload_fails_the_batch_and_the_retry_stores_each_
     assert counts["accepted"] == 12
     assert stored_sales("SEATTLE-1") == (12, lines_of(agent.state_file), 12)
     assert db.session.scalar(sa.select(sa.func.count()).select_from(UploadSession)) == 1
-
-
-def test_a_package_that_keeps_failing_its_check_ends_download_failed(agent, activated):
-    activated("SEATTLE-1")
-    first = sessions_of("SEATTLE-1")[0]
-    path = package_file(first)
-    path.write_bytes(path.read_bytes()[:-10] + b"0123456789")
-
-    for _ in range(3):
-        assert agent("sync")[0] == 1
-
-    session = sessions_of("SEATTLE-1")[0]
-    assert (session.status, session.failed_tries) == (SESSION_DOWNLOAD_FAILED, 3)
-    assert "SHA-256" in session.message and "try" not in session.message
-    assert [t.status for t in lifecycle.tries_of(session)] == [SESSION_DOWNLOAD_FAILED] * 3
-    # Given up: the device is no longer offered it, and the later ones wait behind it for HQ.
-    code, _, err = agent("sync")
-    assert code == 1 and f"Apply package {first.id}" in err
-    assert sessions_of("SEATTLE-1")[0].failed_tries == 3
