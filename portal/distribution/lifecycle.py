@@ -205,8 +205,7 @@ def cancel_session(session: DownloadSession) -> list[int]:
 
 
 def cancel_run(run: DistributionRun) -> list[int]:
-    """Cancel a run: it starts no more, its sessions not yet applied are canceled, and it shows
-    canceled even where some were applied before."""
+    """Cancel a run: it starts no more, its pending sessions are canceled, it shows canceled."""
     actor, _ = audit.current_actor()
     previous = run.status
     ids = list(
