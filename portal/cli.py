@@ -15,7 +15,7 @@ from portal.core.extensions import db
 from portal.device_api import credentials
 from portal.distribution import runs, tasks
 from portal.distribution import services as schedules
-from portal.distribution.models import RUN_DONE, RUN_FAILED
+from portal.distribution.models import RUN_CANCELED, RUN_FAILED, RUN_FINISHED
 from portal.masterdata import csv_import
 from portal.masterdata.demo_products import MAX_PRODUCTS
 from portal.setup.bulk import csv_io as setup_csv
@@ -195,7 +195,7 @@ def _follow(run_id: int, timeout: int) -> None:
         if line != shown:
             click.echo(line)
             shown = line
-        if run.status in (RUN_DONE, RUN_FAILED):
+        if run.status in RUN_FINISHED:
             break
         if time.monotonic() > deadline:
             raise click.ClickException(
@@ -207,3 +207,5 @@ def _follow(run_id: int, timeout: int) -> None:
         click.echo(run.message)
     if run.status == RUN_FAILED:
         raise click.ClickException(f"Run {run_id} failed.")
+    if run.status == RUN_CANCELED:
+        raise click.ClickException(f"Run {run_id} was canceled.")

@@ -148,6 +148,9 @@ def load(instance_path: str) -> dict[str, Any]:
         # A package a device failed to download or apply this many times needs a scheduler; as
         # many heartbeats asked to upload (job P-0001) before the upload request fails.
         "SESSION_TRY_COUNT": int(os.environ.get("SESSION_TRY_COUNT", "3")),
+        # A webhook delivery that failed is tried again after this many seconds, then after
+        # twice as long each time.
+        "WEBHOOK_RETRY_SECONDS": int(os.environ.get("WEBHOOK_RETRY_SECONDS", "30")),
         # The worklist shows a database as behind with more packages than this waiting.
         "WORKLIST_BEHIND_PACKAGES": int(os.environ.get("WORKLIST_BEHIND_PACKAGES", "5")),
         # A device silent for longer than this counts as offline on the devices dashboard.

@@ -15,8 +15,19 @@ WAIT_S = 30
 
 
 @contextmanager
-def worker_process(broker: str, queue: str, database_uri: str, tmp_path: Path, log: Path, *extra):
-    """`celery -A celery_worker worker` consuming `queue`, stopped on leaving the block."""
+def worker_process(
+    broker: str,
+    queue: str,
+    database_uri: str,
+    tmp_path: Path,
+    log: Path,
+    *extra,
+    settings: dict[str, str] | None = None,
+):
+    """`celery -A celery_worker worker` consuming `queue`, stopped on leaving the block.
+
+    `settings` are more environment variables of the worker's configuration.
+    """
     command = [
         sys.executable,
         "-m",
@@ -39,6 +50,7 @@ def worker_process(broker: str, queue: str, database_uri: str, tmp_path: Path, l
         "CELERY_QUEUE": queue,
         "SECRET_KEY": "worker-under-test",
         "PACKAGE_STORE": str(tmp_path / "packages"),
+        **(settings or {}),
     }
     with log.open("a") as output:
         process = subprocess.Popen(

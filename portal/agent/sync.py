@@ -19,6 +19,8 @@ from portal.distribution.package_files import file_sha256
 Say = Callable[[str], None]
 # Packages listed per request.
 PAGE = 100
+# A connection that never opened says the portal is out of reach, not that a package is at fault.
+NOT_CONNECTED = (httpx.ConnectError, httpx.ConnectTimeout)
 
 
 def fetch_config(client: PortalClient, state: LocalState) -> dict:
@@ -137,9 +139,22 @@ def _fetch_with_retries(client: PortalClient, item: dict, partial: Path, say: Sa
             if attempt >= client.retries:
                 if isinstance(error, TransientStatus):
                     raise
-                raise client.unreachable(error) from None
+                if isinstance(error, NOT_CONNECTED):
+                    raise client.unreachable(error) from None
+                raise _abandoned(item, partial, attempt + 1, error) from None
             client.wait(attempt)
             attempt += 1
+
+
+def _abandoned(item: dict, partial: Path, attempts: int, error: Exception) -> DownloadFailed:
+    """The download given up after its resumes: HQ counts it as a failed try of the package."""
+    received = partial.stat().st_size if partial.exists() else 0
+    size = f" of {item['size']:,}" if item.get("size") else ""
+    return DownloadFailed(
+        f"Download of package {item['id']} abandoned after {attempts} attempt(s), the "
+        f"connection lost each time ({error or type(error).__name__}); {received:,}{size} "
+        "bytes received, kept for the next sync to resume."
+    )
 
 
 def _fetch(client: PortalClient, item: dict, partial: Path, say: Say) -> bool:
@@ -156,7 +171,9 @@ def _fetch(client: PortalClient, item: dict, partial: Path, say: Say) -> bool:
             if offset and resumed:
                 say(f"Resuming the download of package {item['id']} at byte {offset}.")
             with open(partial, "ab" if resumed else "wb") as out:
-                for chunk in response.iter_bytes(1 << 16):
+                # As they arrive, unbuffered: a connection lost midway keeps every byte
+                # received for the resume.
+                for chunk in response.iter_bytes():
                     out.write(chunk)
             return bool(response.history)
     except Refused as error:

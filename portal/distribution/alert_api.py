@@ -49,6 +49,16 @@ class WebhookUpdateSchema(WebhookSchema):
     """A webhook's fields to change."""
 
 
+class DeliveryTrySchema(ma.Schema):
+    """One try of a delivery."""
+
+    tried_at = ma.fields.DateTime()
+    response_status = ma.fields.Integer(
+        allow_none=True, metadata={"description": "The receiver's HTTP status; null: no answer"}
+    )
+    error = ma.fields.String(metadata={"description": "Empty when the receiver took it"})
+
+
 class DeliverySchema(ma.Schema):
     """One notification sent to a webhook, and what the receiver answered."""
 
@@ -62,6 +72,9 @@ class DeliverySchema(ma.Schema):
     created_at = ma.fields.DateTime()
     next_attempt_at = ma.fields.DateTime(allow_none=True)
     delivered_at = ma.fields.DateTime(allow_none=True)
+    tries = ma.fields.List(
+        ma.fields.Nested(DeliveryTrySchema), metadata={"description": "Oldest first"}
+    )
 
 
 class NotificationSchema(ma.Schema):

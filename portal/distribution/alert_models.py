@@ -80,3 +80,20 @@ class WebhookDelivery(db.Model):
 
     webhook: Mapped[Webhook] = relationship()
     notification: Mapped[Notification] = relationship()
+    tries: Mapped[list[WebhookDeliveryTry]] = relationship(
+        order_by="WebhookDeliveryTry.id", viewonly=True
+    )
+
+
+class WebhookDeliveryTry(db.Model):
+    """One try of a delivery: when, and what the receiver answered (or why none came)."""
+
+    __tablename__ = "webhook_delivery_try"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    delivery_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("webhook_delivery.id", ondelete="CASCADE"), index=True
+    )
+    tried_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    response_status: Mapped[int | None] = mapped_column()
+    error: Mapped[str] = mapped_column(sa.Text, default="")

@@ -20,6 +20,7 @@ from portal.distribution.models import (
     FULL,
     INCREMENTAL,
     OFFERED_STATUSES,
+    RUN_CANCELED,
     RUN_DONE,
     RUN_FAILED,
     RUN_RUNNING,
@@ -566,20 +567,43 @@ def close_forgotten_runs() -> list[int]:
 
 
 def finish_run(run_id: int, failures: int) -> None:
-    """Close a run whose sessions are all built; a failed one is told to the listeners."""
+    """Close a run whose sessions are all built; a failed one is told to the listeners.
+
+    A run a scheduler canceled stays canceled: what it still waited for finishes it no more.
+    """
     message = _failure_message(run_id, failures) if failures else ""
-    db.session.execute(
+    closed = db.session.execute(
         sa.update(DistributionRun)
-        .where(DistributionRun.id == run_id)
+        .where(DistributionRun.id == run_id, DistributionRun.status != RUN_CANCELED)
         .values(
             status=RUN_FAILED if failures else RUN_DONE,
             finished_at=utcnow(),
             message=message,
         )
         .execution_options(synchronize_session=False)
-    )
+    ).rowcount
+    if not closed:
+        return
     if failures:
         signals.run_failed.send(None, run_id=run_id, message=message)
+    else:
+        mark_canceled_runs([run_id])
+
+
+def mark_canceled_runs(run_ids: list[int]) -> None:
+    """Show as canceled the finished runs among these whose every session kept was canceled."""
+    kept = sa.select(DownloadSession.id).where(DownloadSession.run_id == DistributionRun.id)
+    db.session.execute(
+        sa.update(DistributionRun)
+        .where(
+            DistributionRun.id.in_(run_ids),
+            DistributionRun.status.in_((RUN_DONE, RUN_FAILED)),
+            kept.exists(),
+            ~kept.where(DownloadSession.status != SESSION_CANCELED).exists(),
+        )
+        .values(status=RUN_CANCELED)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def _failure_message(run_id: int, failures: int) -> str:

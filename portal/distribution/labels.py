@@ -1,6 +1,11 @@
-"""Download session statuses in words, as every page shows them."""
+"""Run and download session statuses in words, as every page and the API show them."""
 
 from portal.distribution.models import (
+    RUN_CANCELED,
+    RUN_DONE,
+    RUN_FAILED,
+    RUN_RUNNING,
+    RUN_WAITING,
     SESSION_APPLIED,
     SESSION_APPLY_FAILED,
     SESSION_AVAILABLE,
@@ -24,6 +29,19 @@ WORDS = {
     SESSION_APPLY_FAILED: "Apply failed",
     SESSION_CANCELED: "Canceled",
 }
+
+RUN_WORDS = {
+    RUN_WAITING: "Waiting",
+    RUN_RUNNING: "Running",
+    RUN_DONE: "Done",
+    RUN_FAILED: "Failed",
+    RUN_CANCELED: "Canceled",
+}
+
+
+def run_status_label(status: str) -> str:
+    """A run's status in words ("Canceled")."""
+    return RUN_WORDS.get(status, status)
 
 
 def _tries(count: int) -> str:

@@ -18,7 +18,7 @@ from portal.core.models import utcnow
 from portal.distribution import builds, parameters
 from portal.distribution.models import (
     FULL,
-    RUN_DONE,
+    RUN_CANCELED,
     RUN_WAITING,
     SESSION_APPLY_FAILED,
     SESSION_AVAILABLE,
@@ -124,6 +124,7 @@ def cancel_sessions(session_ids: list[int], reason: str) -> list[int]:
     unbuilt = Counter(run_id for session_id, run_id in canceled if session_id in was_requested)
     for run_id, count in unbuilt.items():
         builds.count_built(run_id, count)
+    builds.mark_canceled_runs(sorted({run_id for _, run_id in canceled}))
     return sorted(session_id for session_id, _ in canceled)
 
 
@@ -204,7 +205,7 @@ def cancel_session(session: DownloadSession) -> list[int]:
 
 
 def cancel_run(run: DistributionRun) -> list[int]:
-    """Cancel a run: it starts no more, and its sessions not yet applied are canceled."""
+    """Cancel a run: it starts no more, its pending sessions are canceled, it shows canceled."""
     actor, _ = audit.current_actor()
     previous = run.status
     ids = list(
@@ -217,13 +218,14 @@ def cancel_run(run: DistributionRun) -> list[int]:
     if previous != RUN_WAITING and not ids:
         raise Conflict(f"Run {run.id} is {previous} and has no session left to cancel.")
     canceled = cancel_sessions(ids, f"Canceled with run {run.id} by {actor}.")
-    values = {"message": f"Canceled by {actor}: {len(canceled)} session(s) canceled."}
-    if previous == RUN_WAITING:
-        values |= {"status": RUN_DONE, "finished_at": utcnow()}
     db.session.execute(
         sa.update(DistributionRun)
         .where(DistributionRun.id == run.id)
-        .values(**values)
+        .values(
+            status=RUN_CANCELED,
+            finished_at=sa.func.coalesce(DistributionRun.finished_at, utcnow()),
+            message=f"Canceled by {actor}: {len(canceled)} session(s) canceled.",
+        )
         .execution_options(synchronize_session=False)
     )
     db.session.expire(run)
@@ -301,7 +303,7 @@ def cancel_database(database_id: int, name: str) -> list[int]:
         db.session.execute(
             sa.update(DistributionRun)
             .where(DistributionRun.id.in_(waiting), DistributionRun.status == RUN_WAITING)
-            .values(status=RUN_DONE, finished_at=utcnow(), message=f"Canceled by {actor}.")
+            .values(status=RUN_CANCELED, finished_at=utcnow(), message=f"Canceled by {actor}.")
             .execution_options(synchronize_session=False)
         )
     audit.record(

@@ -15,7 +15,10 @@ RUN_WAITING = "waiting"  # recorded, not yet picked up by a worker (e.g. the bro
 RUN_RUNNING = "running"
 RUN_DONE = "done"
 RUN_FAILED = "failed"
-RUN_STATUSES = (RUN_WAITING, RUN_RUNNING, RUN_DONE, RUN_FAILED)
+RUN_CANCELED = "canceled"  # canceled as a whole, or every session it kept was canceled
+RUN_STATUSES = (RUN_WAITING, RUN_RUNNING, RUN_DONE, RUN_FAILED, RUN_CANCELED)
+# A run in these moves no more unless a scheduler retries some of its sessions.
+RUN_FINISHED = (RUN_DONE, RUN_FAILED, RUN_CANCELED)
 
 FULL = "full"
 INCREMENTAL = "incremental"

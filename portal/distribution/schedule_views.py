@@ -20,11 +20,10 @@ from portal.distribution.forms import (
     ScheduleForm,
     SessionFilterForm,
 )
-from portal.distribution.labels import session_status_label
+from portal.distribution.labels import run_status_label, session_status_label
 from portal.distribution.lifecycle_views import enqueue
 from portal.distribution.models import (
-    RUN_DONE,
-    RUN_FAILED,
+    RUN_FINISHED,
     DistributionRun,
     DistributionSchedule,
     DownloadSession,
@@ -34,6 +33,7 @@ from portal.setup.models import ChannelDatabase
 
 bp = Blueprint("schedules", __name__, url_prefix="/distribution")
 bp.add_app_template_global(session_status_label)
+bp.add_app_template_global(run_status_label)
 
 
 @bp.get("/schedules/")
@@ -161,7 +161,7 @@ def run_detail(run_id: int):
         page=page,
         filters=filters,
         percent=runs.progress(run),
-        finished=run.status in (RUN_DONE, RUN_FAILED),
+        finished=run.status in RUN_FINISHED,
         failed_count=lifecycle.failed_of_run(run.id),
         pending_count=lifecycle.pending_of_run(run.id),
         uploads=upload_requests.run_uploads(run) if upload_requests.has_upload_job(run) else None,
@@ -177,7 +177,8 @@ def run_progress(run_id: int):
         {
             "id": run.id,
             "status": run.status,
-            "finished": run.status in (RUN_DONE, RUN_FAILED),
+            "status_label": run_status_label(run.status),
+            "finished": run.status in RUN_FINISHED,
             "sessions_total": run.sessions_total,
             "sessions_done": run.sessions_done,
             "sessions_failed": run.sessions_failed,

@@ -7,7 +7,7 @@ from portal.core.api import ListArgsSchema, page_schema
 from portal.core.arguments import StrictBoolean
 from portal.core.extensions import db
 from portal.distribution import runs, sessions
-from portal.distribution.labels import session_status_label
+from portal.distribution.labels import run_status_label, session_status_label
 from portal.distribution.models import (
     FULL,
     INCREMENTAL,
@@ -150,6 +150,9 @@ class RunSummarySchema(ma.Schema):
     id = ma.fields.Integer()
     schedule = Reference("code", allow_none=False)
     status = ma.fields.String(metadata={"enum": list(RUN_STATUSES)})
+    status_label = ma.fields.Function(
+        lambda run: run_status_label(run.status), metadata={"type": "string", "example": "Canceled"}
+    )
     full_sync = ma.fields.Boolean()
     channel_database = ma.fields.Integer(
         attribute="channel_database_id",

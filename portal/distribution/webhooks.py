@@ -11,6 +11,8 @@ from urllib.parse import urlsplit
 
 import httpx
 import sqlalchemy as sa
+from flask import current_app
+from sqlalchemy.orm import selectinload
 
 from portal.audit import services as audit
 from portal.core.errors import NotFound, ValidationFailed
@@ -24,6 +26,7 @@ from portal.distribution.alert_models import (
     EVENTS,
     Webhook,
     WebhookDelivery,
+    WebhookDeliveryTry,
 )
 
 SIGNATURE_HEADER = "X-HQ-Signature"
@@ -33,8 +36,11 @@ SECRET_MIN, SECRET_MAX = 16, 200
 
 
 def backoff(tries: int) -> int:
-    """Seconds to wait before the try after `tries` failed ones: 30 s, 1, 2, 4, 8 minutes."""
-    return 30 * 2 ** max(tries - 1, 0)
+    """Seconds to wait before the try after `tries` failed ones: 30 s, 1, 2, 4, 8 minutes.
+
+    The first pause is WEBHOOK_RETRY_SECONDS (30 by default).
+    """
+    return current_app.config["WEBHOOK_RETRY_SECONDS"] * 2 ** max(tries - 1, 0)
 
 
 def signature(secret: str, body: bytes) -> str:
@@ -80,16 +86,21 @@ def update_webhook(webhook: Webhook, data: dict) -> Webhook:
 def delete_webhook(webhook: Webhook) -> None:
     """Delete a webhook and its delivery log; audited."""
     audit.record("delete", "webhook", str(webhook.id), before=_snapshot(webhook))
+    sent = sa.select(WebhookDelivery.id).where(WebhookDelivery.webhook_id == webhook.id)
+    db.session.execute(
+        sa.delete(WebhookDeliveryTry).where(WebhookDeliveryTry.delivery_id.in_(sent))
+    )
     db.session.execute(sa.delete(WebhookDelivery).where(WebhookDelivery.webhook_id == webhook.id))
     db.session.delete(webhook)
     db.session.flush()
 
 
 def deliveries_query(webhook: Webhook) -> sa.Select:
-    """A webhook's deliveries, newest first."""
+    """A webhook's deliveries, newest first, each with its tries."""
     return (
         sa.select(WebhookDelivery)
         .where(WebhookDelivery.webhook_id == webhook.id)
+        .options(selectinload(WebhookDelivery.tries))
         .order_by(WebhookDelivery.id.desc())
     )
 
@@ -163,6 +174,7 @@ def deliver(delivery_id: int) -> int | None:
     webhook = delivery.webhook
     body = delivery.body.encode()
     delivery.attempts += 1
+    delivered = False
     try:
         answer = httpx.post(
             webhook.url,
@@ -179,16 +191,21 @@ def deliver(delivery_id: int) -> int | None:
     except httpx.HTTPError as error:
         delivery.response_status, delivery.last_error = None, f"{type(error).__name__}: {error}"
     else:
-        delivery.response_status = answer.status_code
-        if answer.is_success:
-            delivery.status, delivery.delivered_at, delivery.last_error = (
-                DELIVERY_DELIVERED,
-                utcnow(),
-                "",
-            )
-            delivery.next_attempt_at = None
-            return None
-        delivery.last_error = f"Answered {answer.status_code}: {answer.text[:200]}"
+        delivery.response_status, delivered = answer.status_code, answer.is_success
+        delivery.last_error = (
+            "" if answer.is_success else f"Answered {answer.status_code}: {answer.text[:200]}"
+        )
+    db.session.add(
+        WebhookDeliveryTry(
+            delivery_id=delivery.id,
+            response_status=delivery.response_status,
+            error=delivery.last_error,
+        )
+    )
+    if delivered:
+        delivery.status, delivery.delivered_at = DELIVERY_DELIVERED, utcnow()
+        delivery.next_attempt_at = None
+        return None
     if delivery.attempts >= MAX_TRIES or not webhook.active:
         delivery.status, delivery.next_attempt_at = DELIVERY_FAILED, None
         return None

@@ -1,12 +1,17 @@
 // Follows a distribution run on its page: polls the run's progress JSON and updates the bar and
-// the counts until the run is done or failed, then reloads the page once to show the final
+// the counts until the run is finished (done, failed or canceled), then reloads the page once to show the final
 // sessions. Loaded as a file because the Content-Security-Policy forbids inline scripts.
 (function () {
   "use strict";
 
   var POLL_MS = 2000;
-  var FINISHED = { done: true, failed: true };
-  var COLOURS = { waiting: "secondary", running: "info", done: "success", failed: "danger" };
+  var COLOURS = {
+    waiting: "secondary",
+    running: "info",
+    done: "success",
+    failed: "danger",
+    canceled: "warning",
+  };
 
   var box = document.getElementById("run-progress");
   if (!box) {
@@ -42,7 +47,8 @@
       });
     }
     document.querySelectorAll("[data-run-status]").forEach(function (badge) {
-      badge.textContent = progress.status;
+      badge.textContent = progress.status_label;
+      badge.setAttribute("data-run-status", progress.status);
       badge.className = "badge text-bg-" + (COLOURS[progress.status] || "secondary");
     });
   }
@@ -58,7 +64,7 @@
       })
       .then(function (progress) {
         show(progress);
-        if (FINISHED[progress.status]) {
+        if (progress.finished) {
           window.location.reload();
           return;
         }

@@ -9,6 +9,7 @@ import pytest
 from portal.agent.cli import main
 from portal.agent.local import LocalState
 from portal.distribution.export import NULL
+from tests.agent.faulty import faulty_proxy
 from tests.agent.portal import build_waiting_runs, issue_code, seed_hq
 from tests.distribution.conftest import task_queue  # noqa: F401
 
@@ -86,3 +87,10 @@ def activated(agent, live_url, hq):
         build_waiting_runs()
 
     return activate
+
+
+@pytest.fixture
+def proxy(live_url):
+    """(proxy, its address): the live portal behind a proxy that fails what it is told to."""
+    with faulty_proxy(live_url) as pair:
+        yield pair

@@ -3,7 +3,8 @@
 Every request goes on to the live portal unchanged and its answer comes back, except those a
 rule matches: the proxy answers those itself with the rule's status, as a portal failing on a
 sale (or a proxy in front of a failing portal) would. A rule may first let the portal do the
-work and then lose its answer, as a connection cut on the way back does.
+work and then lose its answer, as a connection cut on the way back does, or send only the first
+bytes of the portal's answer and close the connection, as one lost mid-download does.
 """
 
 import json
@@ -29,6 +30,7 @@ class Rule:
     status: int
     times: int | None = None
     forward: bool = False
+    cut_after: int | None = None
 
 
 @dataclass
@@ -62,6 +64,15 @@ class FaultyProxy:
         """Answer `status` to the matching requests; with `forward`, after the portal did them."""
         self.rules.append(Rule(matches, status, times, forward))
 
+    def cut(self, matches: Callable[[str, bytes], bool], after: int) -> None:
+        """Send only the first `after` bytes of the matching answers' bodies, then hang up."""
+        self.rules.append(Rule(matches, 0, None, True, after))
+
+    def clear(self) -> None:
+        """Let every request through again."""
+        with self.lock:
+            self.rules.clear()
+
     def uploads(self) -> list[Exchange]:
         """The upload requests seen, in order."""
         return [e for e in self.log if e.path.endswith("/transactions")]
@@ -93,12 +104,16 @@ class FaultyProxy:
                 content=body,
                 headers=headers,
             )
-        if rule is None:
+        if rule is None or rule.cut_after is not None:
+            content = answer.content if rule is None else answer.content[: rule.cut_after]
             response = Response(
-                answer.content,
+                content,
                 answer.status_code,
                 [(k, v) for k, v in answer.headers.items() if k.lower() not in DROPPED],
             )
+            # The whole length announced, part of it sent: the server then closes the
+            # connection (it keeps none open), and the client sees the body cut short.
+            response.headers["Content-Length"] = str(len(answer.content))
         else:
             error = {
                 "code": ERROR_CODES.get(rule.status, "error"),

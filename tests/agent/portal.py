@@ -4,6 +4,7 @@ import uuid
 from pathlib import Path
 
 import sqlalchemy as sa
+from flask import current_app
 
 from portal.core.extensions import db
 from portal.demo import DEMO_SCHEDULES, DEMO_TAX_CODES, assign_assortments
@@ -12,7 +13,12 @@ from portal.distribution import runs, sessions
 from portal.distribution import services as schedules
 from portal.distribution.builds import table_exports
 from portal.distribution.manifest import manifest
-from portal.distribution.models import RUN_WAITING, DistributionRun, DistributionSchedule
+from portal.distribution.models import (
+    RUN_WAITING,
+    DistributionRun,
+    DistributionSchedule,
+    DownloadSession,
+)
 from portal.distribution.package_files import read_package, write_package
 from portal.distribution.tables import TABLES
 from portal.distribution.targets import tables_for, target_of
@@ -85,6 +91,23 @@ def database_named(name: str) -> ChannelDatabase:
     """The channel database with this name (a register's offline one is REGISTER-OFFLINE)."""
     db.session.expire_all()
     return db.session.scalar(sa.select(ChannelDatabase).filter_by(name=name))
+
+
+def sessions_of(name: str) -> list[DownloadSession]:
+    """A database's download sessions as HQ has them now, oldest first."""
+    db.session.expire_all()
+    return list(
+        db.session.scalars(
+            sa.select(DownloadSession)
+            .where(DownloadSession.channel_database_id == database_named(name).id)
+            .order_by(DownloadSession.id)
+        )
+    )
+
+
+def package_file(session: DownloadSession) -> Path:
+    """Where HQ keeps a session's package file."""
+    return Path(current_app.config["PACKAGE_STORE"]) / session.package.path
 
 
 def issue_code(name: str) -> str:

@@ -7,7 +7,6 @@ from pathlib import Path
 import psycopg
 import pytest
 import sqlalchemy as sa
-from flask import current_app
 
 from portal.agent import sync
 from portal.agent import upload as uploads
@@ -18,12 +17,9 @@ from portal.auditor.models import Anomaly
 from portal.core.extensions import db
 from portal.device_api import credentials
 from portal.device_api.models import DeviceStatus
-from portal.distribution import lifecycle
 from portal.distribution.models import (
     SESSION_APPLIED,
     SESSION_AVAILABLE,
-    SESSION_DOWNLOAD_FAILED,
-    DownloadSession,
 )
 from portal.masterdata.products import Product
 from portal.setup.models import Register
@@ -39,7 +35,9 @@ from tests.agent.portal import (
     hq_scope,
     issue_code,
     keyed,
+    package_file,
     run_every_schedule,
+    sessions_of,
 )
 
 
@@ -59,17 +57,6 @@ def assert_same_as_hq(state_file: Path, database: str, folder: Path) -> dict:
     for table in expected:
         assert actual[table] == expected[table], f"table {table} differs"
     return actual
-
-
-def sessions_of(name: str) -> list[DownloadSession]:
-    db.session.expire_all()
-    return list(
-        db.session.scalars(
-            sa.select(DownloadSession)
-            .where(DownloadSession.channel_database_id == database_named(name).id)
-            .order_by(DownloadSession.id)
-        )
-    )
 
 
 def status_of(name: str) -> DeviceStatus:
@@ -225,10 +212,6 @@ def lines_of(state_file: Path) -> int:
         return sum(len(json.loads(row[0])["lines"]) for row in payloads)
     finally:
         state.close()
-
-
-def package_file(session: DownloadSession) -> Path:
-    return Path(current_app.config["PACKAGE_STORE"]) / session.package.path
 
 
 def test_a_partial_download_is_resumed_and_a_stale_one_replaced(agent, activated, tmp_path):
@@ -417,22 +400,3 @@ def test_a_connection_lost_mid_upload_fails_the_batch_and_the_retry_stores_each_
     assert counts["accepted"] == 12
     assert stored_sales("SEATTLE-1") == (12, lines_of(agent.state_file), 12)
     assert db.session.scalar(sa.select(sa.func.count()).select_from(UploadSession)) == 1
-
-
-def test_a_package_that_keeps_failing_its_check_ends_download_failed(agent, activated):
-    activated("SEATTLE-1")
-    first = sessions_of("SEATTLE-1")[0]
-    path = package_file(first)
-    path.write_bytes(path.read_bytes()[:-10] + b"0123456789")
-
-    for _ in range(3):
-        assert agent("sync")[0] == 1
-
-    session = sessions_of("SEATTLE-1")[0]
-    assert (session.status, session.failed_tries) == (SESSION_DOWNLOAD_FAILED, 3)
-    assert "SHA-256" in session.message and "try" not in session.message
-    assert [t.status for t in lifecycle.tries_of(session)] == [SESSION_DOWNLOAD_FAILED] * 3
-    # Given up: the device is no longer offered it, and the later ones wait behind it for HQ.
-    code, _, err = agent("sync")
-    assert code == 1 and f"Apply package {first.id}" in err
-    assert sessions_of("SEATTLE-1")[0].failed_tries == 3

@@ -13,14 +13,6 @@ import sqlalchemy as sa
 from portal.agent.local import LocalState
 from portal.core.extensions import db
 from portal.transactions.models import PosTransaction, UploadSession
-from tests.agent.faulty import faulty_proxy
-
-
-@pytest.fixture
-def proxy(live_url):
-    """(proxy, its address): the live portal behind a proxy that fails what it is told to."""
-    with faulty_proxy(live_url) as pair:
-        yield pair
 
 
 @pytest.fixture

@@ -199,13 +199,83 @@ def test_cancelling_a_run_cancels_its_pending_sessions_and_a_waiting_run_never_s
 
     assert canceled.status_code == 200, canceled.text
     assert "Canceled by" in canceled.json["message"]
+    assert (canceled.json["status"], canceled.json["status_label"]) == ("canceled", "Canceled")
     assert {p["status"] for p in canceled.json["packages"]} == {"canceled"}
     waiting = runs.request_run(distribution.get_schedule("1080"))
     db.session.commit()
     response = client.post(f"/api/v1/runs/{waiting.id}/cancel", headers=scheduler)
-    assert response.status_code == 200 and response.json["status"] == "done"
+    assert response.status_code == 200 and response.json["status"] == "canceled"
+    assert response.json["finished_at"] is not None
     assert runs.plan_run(waiting.id) == []
     assert client.post(f"/api/v1/runs/{waiting.id}/cancel", headers=scheduler).status_code == 409
+
+
+def test_a_run_canceled_as_a_whole_shows_canceled_though_a_package_was_applied(
+    client, houston, scheduler
+):
+    (first,) = listed(client, houston)
+    assert report(client, houston, first).status_code == 200
+    second = incremental()
+    run_id = session(second).run_id
+    assert report(client, houston, second).status_code == 200
+
+    canceled = client.post(f"/api/v1/runs/{run_id}/cancel", headers=scheduler)
+
+    assert canceled.json["status"] == "canceled"
+    statuses = {p["channel_database"]: p["status"] for p in canceled.json["packages"]}
+    assert statuses[database_named("HOUSTON").id] == "applied"
+    assert statuses[database_named("DALLAS").id] == "canceled"
+
+
+def test_a_run_canceled_while_building_stays_canceled_when_its_builds_finish(scheduler, client):
+    run = runs.request_run(distribution.get_schedule("1080"), True)
+    db.session.commit()
+    planned = runs.plan_run(run.id)
+    db.session.commit()
+    assert planned
+
+    canceled = client.post(f"/api/v1/runs/{run.id}/cancel", headers=scheduler)
+    for session_id in planned:  # the builds already queued, taken by a worker afterwards
+        builds.build_session(session_id)
+        db.session.commit()
+
+    assert canceled.json["status"] == "canceled"
+    assert {session(i).status for i in planned} == {"canceled"}
+    assert client.get(f"/api/v1/runs/{run.id}", headers=scheduler).json["status"] == "canceled"
+
+
+def test_a_run_whose_sessions_all_end_canceled_shows_canceled_on_its_pages_and_the_api(
+    client, houston, scheduler, login
+):
+    run_id = session(incremental()).run_id
+    *first, last = db.session.scalars(
+        sa.select(DownloadSession.id).filter_by(run_id=run_id).order_by(DownloadSession.id)
+    ).all()
+    assert first, "the run reaches more than one database"
+
+    for session_id in first:
+        client.post(f"/api/v1/download-sessions/{session_id}/cancel", headers=scheduler)
+    assert client.get(f"/api/v1/runs/{run_id}", headers=scheduler).json["status"] == "done"
+    client.post(f"/api/v1/download-sessions/{last}/cancel", headers=scheduler)
+
+    shown = client.get(f"/api/v1/runs/{run_id}", headers=scheduler).json
+    assert (shown["status"], shown["status_label"]) == ("canceled", "Canceled")
+    listed_runs = client.get("/api/v1/runs?status=canceled", headers=scheduler).json["items"]
+    assert [r["id"] for r in listed_runs] == [run_id]
+    login("scheduler")
+    page = text(client.get(f"/distribution/runs/{run_id}"))
+    assert 'data-run-status="canceled">Canceled</span>' in page
+    progress = client.get(f"/distribution/runs/{run_id}/progress").json
+    assert (progress["status_label"], progress["finished"]) == ("Canceled", True)
+    schedule = text(client.get("/distribution/schedules/1080"))
+    assert 'data-run-status="canceled">Canceled</span>' in schedule
+
+    # Retried, the session is built again and the run is done again.
+    client.post(f"/api/v1/download-sessions/{last}/retry", headers=scheduler)
+    assert client.get(f"/api/v1/runs/{run_id}", headers=scheduler).json["status"] == "running"
+    builds.build_session(last)
+    db.session.commit()
+    assert client.get(f"/api/v1/runs/{run_id}", headers=scheduler).json["status"] == "done"
 
 
 def test_cancelling_a_databases_pending_sessions_for_a_replaced_register(

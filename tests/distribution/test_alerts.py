@@ -4,6 +4,7 @@ import hashlib
 import hmac
 import json
 import threading
+import time
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -19,6 +20,7 @@ from portal.distribution import services as distribution
 from portal.distribution.alert_models import Notification, WebhookDelivery
 from portal.distribution.models import DownloadSession
 from tests.distribution.conftest import run_schedule
+from tests.workers import wait_for, worker_process
 
 pytestmark = pytest.mark.usefixtures("stores_group", "task_queue")
 
@@ -30,6 +32,7 @@ class Receiver:
 
     def __init__(self) -> None:
         self.received: list[tuple[dict, bytes]] = []
+        self.arrived: list[float] = []
         self.answers: list[int] = []
         receiver = self
 
@@ -37,6 +40,7 @@ class Receiver:
             def do_POST(self):
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 receiver.received.append((dict(self.headers), body))
+                receiver.arrived.append(time.monotonic())
                 status = receiver.answers.pop(0) if receiver.answers else 204
                 self.send_response(status)
                 self.send_header("Content-Length", "0")
@@ -205,6 +209,67 @@ def test_a_failing_receiver_is_tried_again_with_backoff_and_the_log_shows_it(
     login("scheduler")
     page = client.get(f"/alerts/webhooks/{webhook.id}").text
     assert "Delivered" in page and ">3</td>" in page
+
+
+def delivered_once_tried(times: int):
+    """A poll: the only delivery is delivered after `times` tries (read afresh each time)."""
+
+    def check() -> bool:
+        found = db.session.execute(sa.select(WebhookDelivery.status, WebhookDelivery.attempts))
+        rows = found.all()
+        db.session.rollback()  # end the read so the next poll sees the worker's commits
+        return rows == [("delivered", times)]
+
+    return check
+
+
+def test_a_real_worker_delivers_signed_and_tries_again_after_a_500_with_its_pause(
+    app, client, login, token_for, task_queue, database_uri, tmp_path
+):
+    queue = app.extensions["celery"].conf.task_default_queue
+    log = tmp_path / "worker.log"
+    retry_seconds = 2
+    with Receiver() as receiver:
+        receiver.answers = [500]
+        webhook = webhooks.create_webhook({"url": receiver.url, "secret": SECRET})
+        db.session.commit()
+        with worker_process(
+            task_queue.celery.conf.broker_url,
+            queue,
+            database_uri,
+            tmp_path,
+            log,
+            settings={"WEBHOOK_RETRY_SECONDS": str(retry_seconds)},
+        ) as worker:
+            # Committed, the notification's delivery goes to the workers on their queue.
+            alerts.raise_notification("run_failed", "run:7", "Run 7 failed.")
+            db.session.commit()
+            wait_for(delivered_once_tried(2), worker, log, "the delivery after its retry")
+
+    first, second = receiver.received
+    assert first[1] == second[1] and json.loads(first[1])["notification"]["message"] == (
+        "Run 7 failed."
+    )
+    for headers, body in receiver.received:
+        expected = hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+        assert headers["X-HQ-Signature"] == f"sha256={expected}"
+    assert first[0]["X-HQ-Delivery"] == second[0]["X-HQ-Delivery"]
+    # Celery brought the task back after the pause the failed try asked for, not at once.
+    assert receiver.arrived[1] - receiver.arrived[0] >= retry_seconds - 0.5
+    (delivery,) = deliveries()
+    assert [(t.response_status, t.error[:12]) for t in delivery.tries] == [
+        (500, "Answered 500"),
+        (204, ""),
+    ]
+    logged = client.get(f"/api/v1/webhooks/{webhook.id}/deliveries", headers=token_for("admin"))
+    assert [t["response_status"] for t in logged.json["items"][0]["tries"]] == [500, 204]
+    login("scheduler")
+    page = client.get(f"/alerts/webhooks/{webhook.id}").text
+    row = page[page.index(f'data-delivery="{delivery.id}"') :]
+    assert "Delivered" in row and ">2</td>" in row
+    one, two = row.index('data-try="1"'), row.index('data-try="2"')
+    assert '<span class="mono">500</span>' in row[one:two] and "Answered 500" in row[one:two]
+    assert '<span class="mono">204</span>' in row[two : row.index("</ol>")]
 
 
 def test_an_unreachable_receiver_fails_after_its_tries(monkeypatch):

@@ -387,6 +387,7 @@ def test_progress_json_follows_the_run(client, login):
     assert waiting.json == {
         "id": run.id,
         "status": "waiting",
+        "status_label": "Waiting",
         "finished": False,
         "sessions_total": 0,
         "sessions_done": 0,
