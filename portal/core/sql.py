@@ -9,6 +9,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ClauseElement, Executable
 
 from portal.core.extensions import db
+from portal.core.models import utcnow
 
 
 def is_postgresql(bind: sa.Connection | sa.Engine | None = None) -> bool:
@@ -106,6 +107,25 @@ def batches(values: list) -> list[list]:
     if is_postgresql():
         return [values] if values else []
     return [values[start : start + SQLITE_BATCH] for start in range(0, len(values), SQLITE_BATCH)]
+
+
+def update_ids(table: sa.Table, ids: list, values: dict, *read: sa.Column) -> list[sa.Row]:
+    """Set `values` (and `updated_at`) on the rows of `table` with these ids, a batch a
+    statement; for each row its `read` columns, then what the changed columns held before,
+    ordered by the first of `read` (the audit trail's order)."""
+    changed = [table.c[name] for name in values]
+    befores = []
+    for part in batches(ids):
+        befores += db.session.execute(
+            sa.select(*read, *changed).where(among(table.c.id, part)).order_by(read[0])
+        ).all()
+        if values:
+            db.session.execute(
+                sa.update(table)
+                .where(among(table.c.id, part))
+                .values(**values, updated_at=utcnow())
+            )
+    return befores
 
 
 class _Explain(Executable, ClauseElement):

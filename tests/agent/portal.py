@@ -93,18 +93,6 @@ def database_named(name: str) -> ChannelDatabase:
     return db.session.scalar(sa.select(ChannelDatabase).filter_by(name=name))
 
 
-def sessions_of(name: str) -> list[DownloadSession]:
-    """A database's download sessions as HQ has them now, oldest first."""
-    db.session.expire_all()
-    return list(
-        db.session.scalars(
-            sa.select(DownloadSession)
-            .where(DownloadSession.channel_database_id == database_named(name).id)
-            .order_by(DownloadSession.id)
-        )
-    )
-
-
 def package_file(session: DownloadSession) -> Path:
     """Where HQ keeps a session's package file."""
     return Path(current_app.config["PACKAGE_STORE"]) / session.package.path

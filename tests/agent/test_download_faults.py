@@ -15,7 +15,8 @@ from portal.distribution.models import (
     SESSION_AVAILABLE,
     SESSION_DOWNLOAD_FAILED,
 )
-from tests.agent.portal import package_file, sessions_of
+from tests.agent.portal import package_file
+from tests.device_api.conftest import sessions_of
 
 
 def test_a_download_cut_every_time_is_reported_and_ends_download_failed(agent, activated, proxy):

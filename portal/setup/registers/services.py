@@ -10,7 +10,7 @@ from portal.core.errors import Conflict, NotFound, ValidationFailed
 from portal.core.extensions import db
 from portal.core.models import utcnow
 from portal.core.search import search
-from portal.core.sql import among, batches
+from portal.core.sql import among, batches, update_ids
 from portal.core.validation import FieldErrors, normalise_number
 from portal.masterdata.dependents import setup_in_use
 from portal.masterdata.versioning import transaction_version
@@ -137,20 +137,7 @@ def update_registers(ids: list[int], values: dict) -> None:
     Support offline follow their active flag. Registers are read and written a statement at a
     time, so one register and a chain of them take the same path.
     """
-    columns = [Register.__table__.c[name] for name in values]
-    befores = []
-    for part in batches(ids):
-        befores += db.session.execute(
-            sa.select(Register.register_number, *columns)
-            .where(among(Register.id, part))
-            .order_by(Register.register_number)
-        ).all()
-        if values:
-            db.session.execute(
-                sa.update(Register.__table__)
-                .where(among(Register.id, part))
-                .values(**values, updated_at=utcnow())
-            )
+    befores = update_ids(Register.__table__, ids, values, Register.register_number)
     transaction_version(db.session)
     audit.record_many(
         "update",

@@ -5,9 +5,8 @@ import sqlalchemy as sa
 from portal.audit import services as audit
 from portal.core.errors import Conflict, NotFound, ValidationFailed
 from portal.core.extensions import db
-from portal.core.models import utcnow
 from portal.core.search import search
-from portal.core.sql import among, batches
+from portal.core.sql import update_ids
 from portal.core.validation import (
     FieldErrors,
     check_time_zone,
@@ -99,27 +98,14 @@ def update_stores(ids: list[int], settings: dict) -> None:
     store and a chain of them take the same path.
     """
     values = {column_of(name): column_value(value) for name, value in settings.items()}
-    columns = [Store.__table__.c[name] for name in values]
-    befores = []
-    for part in batches(ids):
-        befores += db.session.execute(
-            sa.select(Store.id, Store.store_number, *columns)
-            .where(among(Store.id, part))
-            .order_by(Store.store_number)
-        ).all()
-        if values:
-            db.session.execute(
-                sa.update(Store.__table__)
-                .where(among(Store.id, part))
-                .values(**values, updated_at=utcnow())
-            )
-    olds = {store_id: dict(zip(values, old, strict=True)) for store_id, _, *old in befores}
+    befores = update_ids(Store.__table__, ids, values, Store.store_number, Store.id)
+    olds = {store_id: dict(zip(values, old, strict=True)) for _, store_id, *old in befores}
     if "channel_data_group_id" in values:
         group_id = values["channel_data_group_id"]
         moved = [i for i, old in olds.items() if old["channel_data_group_id"] != group_id]
         channels.move_store_databases(moved, group_id)
     audit.record_many(
-        "update", "store", [(number, olds[store_id], values) for store_id, number, *_ in befores]
+        "update", "store", [(number, olds[store_id], values) for number, store_id, *_ in befores]
     )
     wanted = set(ids)
     for obj in list(db.session.identity_map.values()):
