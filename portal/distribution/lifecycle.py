@@ -15,7 +15,7 @@ from portal.audit import services as audit
 from portal.core.errors import Conflict
 from portal.core.extensions import db
 from portal.core.models import utcnow
-from portal.distribution import builds, parameters
+from portal.distribution import builds, parameters, upload_requests
 from portal.distribution.models import (
     FULL,
     RUN_CANCELED,
@@ -27,9 +27,11 @@ from portal.distribution.models import (
     SESSION_DOWNLOAD_FAILED,
     SESSION_DOWNLOADED,
     SESSION_REQUESTED,
+    UPLOAD_REQUESTED,
     DistributionRun,
     DownloadSession,
     DownloadSessionTry,
+    UploadRequest,
 )
 from portal.distribution.signals import session_failed
 
@@ -215,16 +217,19 @@ def cancel_run(run: DistributionRun) -> list[int]:
             )
         )
     )
-    if previous != RUN_WAITING and not ids:
+    if previous != RUN_WAITING and not ids and not _open_uploads(UploadRequest.run_id == run.id):
         raise Conflict(f"Run {run.id} is {previous} and has no session left to cancel.")
-    canceled = cancel_sessions(ids, f"Canceled with run {run.id} by {actor}.")
+    reason = f"Canceled with run {run.id} by {actor}."
+    canceled = cancel_sessions(ids, reason)
+    uploads = upload_requests.cancel_open(UploadRequest.run_id == run.id, reason)
+    asked = f", {uploads} upload request(s)" if uploads else ""
     db.session.execute(
         sa.update(DistributionRun)
         .where(DistributionRun.id == run.id)
         .values(
             status=RUN_CANCELED,
             finished_at=sa.func.coalesce(DistributionRun.finished_at, utcnow()),
-            message=f"Canceled by {actor}: {len(canceled)} session(s) canceled.",
+            message=f"Canceled by {actor}: {len(canceled)} session(s){asked} canceled.",
         )
         .execution_options(synchronize_session=False)
     )
@@ -234,9 +239,15 @@ def cancel_run(run: DistributionRun) -> list[int]:
         "distribution_run",
         str(run.id),
         before={"status": previous},
-        after={"status": run.status, "sessions": canceled},
+        after={"status": run.status, "sessions": canceled, "upload_requests": uploads},
     )
     return canceled
+
+
+def _open_uploads(where: sa.ColumnElement[bool]) -> int:
+    return db.session.scalar(
+        sa.select(sa.func.count()).where(where, UploadRequest.status == UPLOAD_REQUESTED)
+    )
 
 
 def cancel_selected(session_ids: list[int]) -> list[int]:
@@ -296,9 +307,12 @@ def cancel_database(database_id: int, name: str) -> list[int]:
             )
         )
     )
-    if not ids and not waiting:
+    of_database = UploadRequest.channel_database_id == database_id
+    if not ids and not waiting and not _open_uploads(of_database):
         raise Conflict(f"Channel database '{name}' has no pending download session to cancel.")
-    canceled = cancel_sessions(ids, f"Canceled for database {name} by {actor}.")
+    reason = f"Canceled for database {name} by {actor}."
+    canceled = cancel_sessions(ids, reason)
+    uploads = upload_requests.cancel_open(of_database, reason)
     if waiting:
         db.session.execute(
             sa.update(DistributionRun)
@@ -310,7 +324,7 @@ def cancel_database(database_id: int, name: str) -> list[int]:
         "cancel_sessions",
         "channel_database",
         name,
-        after={"sessions": canceled, "runs": waiting},
+        after={"sessions": canceled, "runs": waiting, "upload_requests": uploads},
     )
     return canceled
 

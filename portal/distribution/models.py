@@ -210,7 +210,8 @@ class DownloadSessionTry(db.Model):
 UPLOAD_REQUESTED = "requested"
 UPLOAD_DONE = "done"
 UPLOAD_FAILED = "upload_failed"
-UPLOAD_STATUSES = (UPLOAD_REQUESTED, UPLOAD_DONE, UPLOAD_FAILED)
+UPLOAD_CANCELED = "canceled"  # with its run, or for a database being replaced
+UPLOAD_STATUSES = (UPLOAD_REQUESTED, UPLOAD_DONE, UPLOAD_FAILED, UPLOAD_CANCELED)
 
 
 class UploadRequest(db.Model):

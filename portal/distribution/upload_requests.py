@@ -6,6 +6,7 @@ was asked the try count of times and still reported sales waiting, or once it ha
 heartbeat for the try count of its health-check intervals (beat's tick looks every minute).
 """
 
+from collections import Counter
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -16,9 +17,11 @@ from portal.core.extensions import db
 from portal.core.models import utcnow
 from portal.distribution import builds, parameters
 from portal.distribution.models import (
+    UPLOAD_CANCELED,
     UPLOAD_DONE,
     UPLOAD_FAILED,
     UPLOAD_REQUESTED,
+    UPLOAD_STATUSES,
     DistributionRun,
     UploadRequest,
 )
@@ -149,6 +152,23 @@ def fail_silent() -> int:
     return failed
 
 
+def cancel_open(where: sa.ColumnElement[bool], message: str) -> int:
+    """Cancel the open upload requests `where` says (of a run, of a database); how many.
+
+    Each counts as finished on its run, not failed: nobody waits for it any more.
+    """
+    canceled = db.session.scalars(
+        sa.update(UploadRequest)
+        .where(where, UploadRequest.status == UPLOAD_REQUESTED)
+        .values(status=UPLOAD_CANCELED, message=message, finished_at=utcnow())
+        .returning(UploadRequest.run_id)
+        .execution_options(synchronize_session=False)
+    ).all()
+    for run_id, count in sorted(Counter(canceled).items()):
+        builds.count_built(run_id, count)
+    return len(canceled)
+
+
 def count_sent(database_id: int, sales: int) -> None:
     """Add sales the database just uploaded to its open upload requests."""
     if sales:
@@ -192,7 +212,7 @@ class RunUploads:
 
 def run_uploads(run: DistributionRun, limit: int = 100) -> RunUploads:
     """Counts of the run's upload requests and the first stores (by number) not uploaded yet."""
-    counts = dict.fromkeys((UPLOAD_REQUESTED, UPLOAD_DONE, UPLOAD_FAILED), 0)
+    counts = dict.fromkeys(UPLOAD_STATUSES, 0)
     counts.update(
         db.session.execute(
             sa.select(UploadRequest.status, sa.func.count())

@@ -13,9 +13,11 @@ from celery import Celery
 from portal.core.extensions import db
 from portal.distribution import builds, upload_requests
 from portal.distribution.models import (
+    RUN_CANCELED,
     RUN_DONE,
     RUN_FAILED,
     RUN_RUNNING,
+    UPLOAD_CANCELED,
     UPLOAD_DONE,
     UPLOAD_FAILED,
     UPLOAD_REQUESTED,
@@ -158,6 +160,52 @@ def test_the_run_page_lists_the_stores_not_uploaded_yet(client, scheduler, devic
     assert "HOUSTON" not in table
     # Store, name, waiting, failed; by store number.
     assert re.search(r"DALLAS [\w ]+ 0 1 SEATTLE [\w ]+ 1 0", table), table
+
+
+def test_cancelling_an_upload_run_ends_its_open_requests_and_asks_no_more(
+    client, scheduler, devices, login
+):
+    run_id = upload_run(client, scheduler)
+    assert beat(client, devices["HOUSTON"], 0) is False  # done before the cancel
+
+    canceled = client.post(f"/api/v1/runs/{run_id}/cancel", headers=scheduler)
+
+    assert canceled.status_code == 200, canceled.text
+    assert canceled.json["status"] == RUN_CANCELED
+    statuses = {name: request_of(run_id, name).status for name in STORES}
+    assert statuses == {
+        "DALLAS": UPLOAD_CANCELED,
+        "HOUSTON": UPLOAD_DONE,
+        "SEATTLE": UPLOAD_CANCELED,
+    }
+    assert request_of(run_id, "DALLAS").message.startswith(f"Canceled with run {run_id} by ")
+    assert beat(client, devices["DALLAS"], 5) is False  # nobody waits for that upload now
+    run = run_of(run_id)
+    assert (run.status, run.sessions_done, run.sessions_failed) == (RUN_CANCELED, 3, 0)
+    assert "2 upload request(s) canceled" in run.message
+    again = client.post(f"/api/v1/runs/{run_id}/cancel", headers=scheduler)
+    assert again.status_code == 409
+    login("scheduler")
+    page = html.unescape(client.get(f"/distribution/runs/{run_id}").get_data(as_text=True))
+    assert "2 canceled" in " ".join(re.sub(r"<[^>]+>", " ", page).split())
+
+
+def test_cancelling_a_replaced_registers_database_ends_its_upload_request(
+    client, scheduler, devices
+):
+    run_id = upload_run(client, scheduler)
+    dallas = database_named("DALLAS").id
+
+    canceled = client.post(f"/api/v1/channel-databases/{dallas}/cancel-sessions", headers=scheduler)
+
+    assert canceled.status_code == 200, canceled.text
+    assert request_of(run_id, "DALLAS").status == UPLOAD_CANCELED
+    assert request_of(run_id, "HOUSTON").status == UPLOAD_REQUESTED
+    assert run_of(run_id).sessions_done == 1
+    nothing_left = client.post(
+        f"/api/v1/channel-databases/{dallas}/cancel-sessions", headers=scheduler
+    )
+    assert nothing_left.status_code == 409
 
 
 def silent_for(run_id: int, minutes: float) -> None:
