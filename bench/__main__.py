@@ -25,10 +25,11 @@
   registers), the scope-size preview at 1,000,000 products, a 1080 incremental run over all
   50,000 databases by a real worker, per target against a one-target run; and Support offline
   bulk-enabled for the 40,000 non-store registers in one operation, against a raw
-  INSERT ... SELECT of the same rows. `chain_bulk` and `chain_preview` run those two parts alone
-  (the bulk change on its own chain; the preview on the large catalogue, without the chain);
-  `chain_run` the 1080 run alone, without the 1,000,000 products (`--stores N`: the chain's
-  size, default 10,000 stores, quick 200).
+  INSERT ... SELECT of the same rows. `chain_pages`, `chain_bulk` and `chain_preview` run those
+  parts alone (the pages on the chains without the catalogue; the bulk change on its own chain;
+  the preview on the large catalogue, without the chain); `chain_run` the 1080 run alone,
+  without the 1,000,000 products (`--stores N`: the chain's size, default 10,000 stores, quick
+  200).
 - history: 30 simulated days of hourly runs of 10 jobs over 5,000 databases: download session
   rows at the end against databases × jobs, and a run on day 30 against one on day 1.
 """
@@ -44,7 +45,12 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from bench import fixtures
-from bench.chain import chain_benchmark, chain_preview_benchmark, chain_run_benchmark
+from bench.chain import (
+    chain_benchmark,
+    chain_pages_benchmark,
+    chain_preview_benchmark,
+    chain_run_benchmark,
+)
 from bench.chain_bulk import bulk_enable_benchmark
 from bench.database import portal_on_fresh_database
 from bench.device_load import device_load_benchmark
@@ -113,7 +119,7 @@ def main() -> None:
         "history",
     ]
     # Parts of a benchmark above, run alone only when named.
-    parts = ["chain_bulk", "chain_preview", "chain_run"]
+    parts = ["chain_pages", "chain_bulk", "chain_preview", "chain_run"]
     parser.add_argument("--only", choices=benchmarks + parts, action="append")
     parser.add_argument(
         "--stores", type=int, help="chain_run: stores of the chain (5 registers each)"
@@ -142,6 +148,8 @@ def main() -> None:
             rows += worklist_benchmark(Path(scratch), step, args.quick)
         if "chain" in chosen:
             rows += chain_benchmark(args.quick, Path(scratch), step)
+        if "chain_pages" in chosen:
+            rows += chain_pages_benchmark(args.quick, Path(scratch), step)
         if "chain_preview" in chosen:
             rows += chain_preview_benchmark(args.quick, Path(scratch), step)
         if "chain_bulk" in chosen:

@@ -56,7 +56,7 @@ RUN_TIMEOUT = 900
 # Store numbers C00010 to C00019: registers at both sizes, in every group.
 SEARCH = "C0001"
 GROUP = "Region 03"
-# The register list's channel data group filter; a parameter the page does not take is ignored.
+# The register list's channel data group filter.
 GROUP_FILTER = "channel_data_group"
 _CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 
@@ -84,6 +84,19 @@ def chain_benchmark(quick: bool, scratch: Path, step) -> list[tuple]:
             rows += run_rows(app, scratch, environment, step)
     rows += bulk_enable_benchmark(quick, str(scratch), step)
     return rows
+
+
+def chain_pages_benchmark(quick: bool, scratch: Path, step) -> list[tuple]:
+    """The page rows alone: the chain against the small one, without the catalogue or a run."""
+    sizes = SIZES["quick" if quick else "full"]
+    timings = []
+    for label, count in (("chain_small", SMALL_CHAIN), ("chain_pages", sizes["stores"])):
+        with portal_on_fresh_database(label, str(scratch / label)) as app:
+            step(f"chain: {count:,} stores × {REGISTERS_EACH} registers")
+            seed_chain(count)
+            timings.append(measure_pages(app, sizes["repeats"], step))
+    small, large = timings
+    return page_rows(sizes["stores"], large, small)
 
 
 def chain_preview_benchmark(quick: bool, scratch: Path, step) -> list[tuple]:
