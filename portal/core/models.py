@@ -51,3 +51,16 @@ class Timestamped:
 
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+def trigram_index(table: str, column: str) -> sa.Index:
+    """An index answering a search anywhere in `column` (ILIKE '%text%') of a large table.
+
+    On PostgreSQL a GIN index of the value's trigrams (pg_trgm); elsewhere a plain index.
+    """
+    return sa.Index(
+        f"ix_{table}_{column}_trgm",
+        column,
+        postgresql_using="gin",
+        postgresql_ops={column: "gin_trgm_ops"},
+    )

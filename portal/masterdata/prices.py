@@ -7,8 +7,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.core.extensions import db
-from portal.core.models import Timestamped
-from portal.masterdata.products import trigram_index
+from portal.core.models import Timestamped, trigram_index
 from portal.masterdata.versioning import Distributable
 
 

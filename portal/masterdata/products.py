@@ -6,21 +6,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.core.extensions import db
-from portal.core.models import Timestamped
+from portal.core.models import Timestamped, trigram_index
 from portal.masterdata.versioning import Distributable
-
-
-def trigram_index(table: str, column: str) -> sa.Index:
-    """An index answering a search anywhere in `column` (ILIKE '%text%') of a large table.
-
-    On PostgreSQL a GIN index of the value's trigrams (pg_trgm); elsewhere a plain index.
-    """
-    return sa.Index(
-        f"ix_{table}_{column}_trgm",
-        column,
-        postgresql_using="gin",
-        postgresql_ops={column: "gin_trgm_ops"},
-    )
 
 
 class Unit(Distributable, Timestamped, db.Model):

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.core.extensions import db
-from portal.core.models import Timestamped, UTCDateTime
+from portal.core.models import Timestamped, UTCDateTime, trigram_index
 
 CHANNEL = "channel"
 OFFLINE = "offline"
@@ -64,6 +64,8 @@ class Store(Timestamped, db.Model):
     """A retail channel identified by its store number, with one channel database."""
 
     __tablename__ = "store"
+    # The store list and a bulk change's selection search both anywhere (ILIKE '%text%').
+    __table_args__ = (trigram_index("store", "store_number"), trigram_index("store", "name"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     store_number: Mapped[str] = mapped_column(sa.String(20), unique=True)
@@ -99,6 +101,8 @@ class Register(Timestamped, db.Model):
     """A POS terminal of one store; with Support offline it keeps an offline database."""
 
     __tablename__ = "register"
+    # The register list searches the number anywhere; 50,000 registers are too many to scan.
+    __table_args__ = (trigram_index("register", "register_number"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     register_number: Mapped[str] = mapped_column(sa.String(30), unique=True)
