@@ -1,6 +1,7 @@
 """Registers chosen by filter: the register list's filters and a bulk change's selection."""
 
 import sqlalchemy as sa
+from sqlalchemy.orm import aliased
 
 from portal.core.search import search
 from portal.setup.models import ChannelDatabase, ChannelDataGroup, OfflineProfile, Register, Store
@@ -38,7 +39,11 @@ def filtered_registers(filters: dict) -> sa.Select:
         profile_id = (
             sa.select(OfflineProfile.id).where(OfflineProfile.name == profile).scalar_subquery()
         )
-        store_default = sa.select(Store.offline_profile_id).where(Store.id == Register.store_id)
+        # Its own alias: the store the `store` or group filter joins would correlate away.
+        own_store = aliased(Store)
+        store_default = sa.select(own_store.offline_profile_id).where(
+            own_store.id == Register.store_id
+        )
         stmt = stmt.where(
             sa.or_(
                 Register.offline_profile_id == profile_id,

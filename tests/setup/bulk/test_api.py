@@ -295,3 +295,34 @@ def test_moving_stores_is_one_entry_per_store_and_per_channel_database(client, h
     assert sorted(key for _, key, _, _ in moved) == ["DALLAS", "HOUSTON", "NOGROUP"]
     parking = db.session.scalar(sa.select(Store).filter_by(store_number="NOGROUP"))
     assert parking.channel_database.channel_data_group.name == "Parking"
+
+
+@pytest.mark.parametrize(
+    ("filters", "selected"),
+    [
+        ({"store": "HOUSTON", "offline_profile": "Standard"}, 3),
+        ({"channel_data_group": "Stores", "offline_profile": "Standard", "q": "-2"}, 2),
+        (
+            {
+                "store": "HOUSTON",
+                "channel_data_group": "Stores",
+                "offline_profile": "Standard",
+                "support_offline": False,
+                "activated": False,
+                "active": True,
+                "q": "HOU",
+            },
+            2,
+        ),
+        ({"store": "HOUSTON", "offline_profile": "Strict"}, 0),
+    ],
+)
+def test_every_filter_goes_with_every_other(client, hq, filters, selected):
+    answer = client.post(
+        "/api/v1/registers/bulk",
+        json={"filter": filters, "set": {"active": True}, "dry_run": True},
+        headers=hq,
+    )
+
+    assert answer.status_code == 200, answer.json
+    assert answer.json["selected"] == selected
