@@ -34,10 +34,9 @@ def device_required(view):
         audit.set_actor(f"device:{name}", "device")
         response = view(*args, **kwargs)
         if used:
-            # The token's last use (written once a minute, so on nearly every poll of a device
-            # polling every few minutes) goes with the request's own commit. A read-only request
-            # commits for it alone, and need not wait for the disk; one that fails loses it
-            # until the next.
+            # The token's last use (written once an hour) goes with the request's own commit. A
+            # read-only request commits for it alone, and need not wait for the disk; one that
+            # fails loses it until the next.
             if request.method == "GET" and is_postgresql():
                 db.session.execute(sa.select(commit_unflushed()))
             db.session.commit()

@@ -24,8 +24,10 @@ DEVICE_TOKEN_PREFIX = "hqd_"
 # No 0/O, 1/I/L: codes are read aloud over the phone and typed on a register's keyboard.
 _CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 _CODE_LENGTH = 12
-# Writing last use on every request would make each device call a write; once a minute is enough.
-_LAST_USED_GRANULARITY = timedelta(minutes=1)
+# How stale a device token's last use may be. A device's heartbeat already records its last
+# contact (its device status); the token's last use only tells whether a token is still in use,
+# before revoking it, and an hour says that. Once a minute made nearly every poll a write.
+LAST_USED_GRANULARITY = timedelta(hours=1)
 
 
 class WrongCredentials(DomainError):
@@ -174,14 +176,14 @@ def database_for_token(secret: str) -> tuple[tuple[int, str] | None, bool]:
     and whether the token's last use was written, for the caller to commit.
 
     One read of plain columns, as every device request starts with it and most need no more
-    of the database; the last use is written at most once a minute.
+    of the database; the last use is written at most once an hour (`LAST_USED_GRANULARITY`).
     """
     found = db.session.execute(_TOKEN_LOOKUP, {"token_hash": _hash(secret)}).one_or_none()
     if found is None:
         return None, False
     token_id, last_used_at, database_id, name = found
     now = utcnow()
-    if last_used_at is None or now - last_used_at > _LAST_USED_GRANULARITY:
+    if last_used_at is None or now - last_used_at > LAST_USED_GRANULARITY:
         db.session.execute(
             sa.update(DeviceToken)
             .where(DeviceToken.id == token_id)

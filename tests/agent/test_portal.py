@@ -37,8 +37,8 @@ from tests.agent.portal import (
     keyed,
     package_file,
     run_every_schedule,
-    sessions_of,
 )
+from tests.device_api.conftest import sessions_of
 
 
 def agent_tables(state_file: Path) -> dict[str, dict[tuple, dict]]:

@@ -1,9 +1,12 @@
 """A device polling with nothing new costs little: the package list answers 304 to its ETag."""
 
+from datetime import timedelta
+
 import pytest
 import sqlalchemy as sa
 
 from portal.core.extensions import db
+from portal.device_api.credentials import LAST_USED_GRANULARITY
 from portal.device_api.models import DeviceToken
 from tests.device_api.conftest import API, database_named, device_of
 from tests.device_api.test_packages import change_texas_rate
@@ -62,19 +65,26 @@ def test_a_new_package_or_a_changed_status_changes_the_etag(client, houston):
     assert check(client, houston, after.headers["ETag"]).status_code == 304
 
 
-def test_the_token_s_last_use_is_written_once_a_minute_not_on_every_request(client, houston):
+def test_the_token_s_last_use_is_written_once_an_hour_not_on_every_request(client, houston):
     token = db.session.scalar(
         sa.select(DeviceToken).filter_by(channel_database_id=database_named("HOUSTON").id)
     )
     assert check(client, houston).status_code == 200
     db.session.refresh(token)
-    used = token.last_used_at
-    assert used is not None
+    assert token.last_used_at is not None
 
+    within_the_hour = token.last_used_at - LAST_USED_GRANULARITY + timedelta(minutes=5)
+    token.last_used_at = within_the_hour
+    db.session.commit()
     assert check(client, houston).status_code == 200
     db.session.refresh(token)
+    assert token.last_used_at == within_the_hour
 
-    assert token.last_used_at == used
+    token.last_used_at = within_the_hour - timedelta(minutes=10)
+    db.session.commit()
+    assert check(client, houston).status_code == 200
+    db.session.refresh(token)
+    assert token.last_used_at > within_the_hour
 
 
 def test_each_page_and_filter_has_its_own_etag(client, houston):
