@@ -24,6 +24,10 @@ class StrictArguments(Blueprint):
         """Document and parse the arguments; a required JSON body must be there."""
         if location == "query":
             kwargs.setdefault("unknown", ma.RAISE)
+        if isinstance(schema, type):
+            # webargs makes a schema of a class on every request (marshmallow deep-copies its
+            # fields each time); an instance is made once and, never changed, serves them all.
+            schema = schema()
         decorator = super().arguments(schema, location=location, required=required, **kwargs)
         if location != "json" or not required:
             return decorator

@@ -101,7 +101,7 @@ class Config(MethodView):
 class Packages(MethodView):
     """The calling database's packages."""
 
-    @device_required
+    @device_required(read_only=True)
     @blp.doc(security=DEVICE_TOKEN)
     @blp.arguments(PackageListArgsSchema, location="query")
     @blp.response(200, PackagePageSchema, headers={"ETag": LIST_ETAG})

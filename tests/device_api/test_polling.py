@@ -4,6 +4,7 @@ from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
+from psycopg.pq import TransactionStatus
 
 from portal.core.extensions import db
 from portal.device_api.credentials import LAST_USED_GRANULARITY
@@ -119,3 +120,32 @@ def test_a_revoked_token_is_401_even_with_the_list_s_etag(client, houston):
         ).status_code
         == 401
     )
+
+
+def test_the_package_check_reads_outside_a_transaction_and_the_heartbeat_inside_one(
+    client, houston
+):
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has no reads outside a transaction to speak of")
+    seen = []
+
+    def note_transaction(connection, *_):
+        seen.append(connection.connection.dbapi_connection.info.transaction_status)
+
+    db.session.commit()  # a request begins with no transaction open, as in production
+    sa.event.listen(db.engine, "after_cursor_execute", note_transaction)
+    try:
+        assert check(client, houston).status_code == 200
+        during_check = list(seen)
+        seen.clear()
+        heartbeat = client.post(
+            f"{API}/status", json={"mode": "online", "pending_uploads": 0}, headers=houston
+        )
+        assert heartbeat.status_code == 200, heartbeat.text
+        during_heartbeat = list(seen)
+    finally:
+        sa.event.remove(db.engine, "after_cursor_execute", note_transaction)
+
+    # The same pooled connection serves both: the check's autocommit did not outlive it.
+    assert during_check and set(during_check) == {TransactionStatus.IDLE}
+    assert during_heartbeat and set(during_heartbeat) == {TransactionStatus.INTRANS}
