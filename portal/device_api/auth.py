@@ -35,10 +35,11 @@ def device_required(view=None, *, read_only: bool = False):
         # (Unless the session already holds a transaction, as a test's may.)
         outside_transaction = read_only and is_postgresql() and not db.session().in_transaction()
         if not outside_transaction:
-            return _guarded(view, secret.strip(), *args, **kwargs)
+            return _guarded(view, secret.strip(), True, *args, **kwargs)
         db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
         try:
-            return _guarded(view, secret.strip(), *args, **kwargs)
+            # The token's last use, when due, is written and committed by itself.
+            return _guarded(view, secret.strip(), False, *args, **kwargs)
         finally:
             # Hand the connection back now (nothing to send): the next request on it, should
             # this session outlive the request, gets a transaction again.
@@ -47,7 +48,7 @@ def device_required(view=None, *, read_only: bool = False):
     return wrapper
 
 
-def _guarded(view, secret: str, *args, **kwargs):
+def _guarded(view, secret: str, in_transaction: bool, *args, **kwargs):
     database, used = credentials.database_for_token(secret)
     if database is None:
         raise WrongCredentials(
@@ -57,10 +58,10 @@ def _guarded(view, secret: str, *args, **kwargs):
     g.device_database_id, name = database
     audit.set_actor(f"device:{name}", "device")
     response = view(*args, **kwargs)
-    if used:
-        # The token's last use (written once an hour) goes with the request's own commit (or
-        # by itself outside a transaction). A read-only request commits for it alone, and need
-        # not wait for the disk; one that fails loses it until the next.
+    if used and in_transaction:
+        # The token's last use (written once an hour) goes with the request's own commit. A
+        # read-only request commits for it alone, and need not wait for the disk; one that
+        # fails loses it until the next.
         if request.method == "GET" and is_postgresql():
             db.session.execute(sa.select(commit_unflushed()))
         db.session.commit()

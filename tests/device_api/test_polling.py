@@ -132,11 +132,15 @@ def test_the_package_check_reads_outside_a_transaction_and_the_heartbeat_inside_
     def note_transaction(connection, *_):
         seen.append(connection.connection.dbapi_connection.info.transaction_status)
 
+    db.session.execute(sa.update(DeviceToken).values(last_used_at=None))
     db.session.commit()  # a request begins with no transaction open, as in production
     sa.event.listen(db.engine, "after_cursor_execute", note_transaction)
     try:
         assert check(client, houston).status_code == 200
         during_check = list(seen)
+        # The token's last use, due, was written outside the transaction and kept.
+        stamped = db.session.scalar(sa.select(DeviceToken.last_used_at))
+        db.session.rollback()
         seen.clear()
         heartbeat = client.post(
             f"{API}/status", json={"mode": "online", "pending_uploads": 0}, headers=houston
@@ -146,6 +150,7 @@ def test_the_package_check_reads_outside_a_transaction_and_the_heartbeat_inside_
     finally:
         sa.event.remove(db.engine, "after_cursor_execute", note_transaction)
 
-    # The same pooled connection serves both: the check's autocommit did not outlive it.
+    # The check's autocommit did not outlive it: the heartbeat after it has a transaction.
     assert during_check and set(during_check) == {TransactionStatus.IDLE}
     assert during_heartbeat and set(during_heartbeat) == {TransactionStatus.INTRANS}
+    assert stamped is not None
