@@ -178,7 +178,11 @@ def database_for_token(secret: str) -> tuple[tuple[int, str] | None, bool]:
     One read of plain columns, as every device request starts with it and most need no more
     of the database; the last use is written at most once an hour (`LAST_USED_GRANULARITY`).
     """
-    found = db.session.execute(_TOKEN_LOOKUP, {"token_hash": _hash(secret)}).one_or_none()
+    # On the session's connection: the first statement of a request has nothing to flush, and
+    # the ORM's execution path costs a third more CPU than the statement itself.
+    found = (
+        db.session.connection().execute(_TOKEN_LOOKUP, {"token_hash": _hash(secret)}).one_or_none()
+    )
     if found is None:
         return None, False
     token_id, last_used_at, database_id, name = found

@@ -60,9 +60,12 @@ def record_heartbeat(database_id: int, report: dict) -> tuple[datetime, bool]:
         "sync_paused": bool(report.get("sync_paused")),
     }
     statements = _statements(is_postgresql())
+    # Plain statements on the session's connection: the ORM's execution path has nothing to
+    # add to them and costs a third more CPU than they do.
+    connection = db.session.connection()
     for statement in statements[:-1]:
-        db.session.execute(statement, values)
-    return received_at, db.session.scalar(statements[-1], values)
+        connection.execute(statement, values)
+    return received_at, connection.scalar(statements[-1], values)
 
 
 @functools.cache
