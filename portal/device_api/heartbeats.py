@@ -61,7 +61,7 @@ def record_heartbeat(database_id: int, report: dict) -> tuple[datetime, bool]:
     }
     statements = _statements(is_postgresql())
     # Plain statements on the session's connection: the ORM's execution path has nothing to
-    # add to them and costs a third more CPU than they do.
+    # add to them but about 50 µs of CPU each.
     connection = db.session.connection()
     for statement in statements[:-1]:
         connection.execute(statement, values)
