@@ -6,8 +6,9 @@ a handful of queries per batch (registers and profiles, neighbouring sequences, 
 reused receipts and ids, prices, tax rates, conflicts' sales) and one INSERT of every anomaly
 found.
 
-Sequence gaps are in `gaps`, expected prices and taxes in `pricing` (with their limits), ids
-other registers used in `reused_ids`.
+Sequence gaps are in `gaps`, expected prices and taxes in `pricing` (with their limits; the
+price lists and tax rates as registers had them in `price_lists`), ids other registers used in
+`reused_ids`.
 The rules run on `transactions.signals.sales_stored`, which ingest sends with the batch's stores
 locked since before it locked any stored sale (see `gaps` on concurrency).
 """
