@@ -79,42 +79,19 @@ _payment_values = itemgetter(*PAYMENT_COLUMNS[2:])
 def receive(
     database: ChannelDatabase, body: bytes, idempotency_key: str | None
 ) -> tuple[dict[str, Any], bool]:
-    """Answer a batch as the device sent it: the response, and whether it is a replay."""
-    request_sha256 = hashlib.sha256(body).hexdigest()
-    earlier = replay(database, request_sha256, idempotency_key)
-    if earlier is not None:
-        return earlier, True
-    return upload(database, batches.parse(body), request_sha256, idempotency_key)
+    """Answer a batch as the device sent it: the response, and whether it is a replay.
 
-
-def replay(
-    database: ChannelDatabase, request_sha256: str, idempotency_key: str | None
-) -> dict[str, Any] | None:
-    """The first response to a batch sent before with this key, or None for a new batch.
-
-    A retry is answered from the stored response without reading its batch again.
+    The key is claimed before the body is read: a retry is answered from the stored response
+    without reading its batch again, and a new batch costs no look-up of its key first.
     """
-    key = batches.checked_key(idempotency_key)
-    response = None if key is None else _earlier_response(database, key, request_sha256)
-    if response is not None:
-        _record_last_upload(database, utcnow())
-    return response
-
-
-def upload(
-    database: ChannelDatabase,
-    payload: Any,
-    request_sha256: str,
-    idempotency_key: str | None = None,
-) -> tuple[dict[str, Any], bool]:
-    """Store a batch a device sent; returns the response and whether it is a replay."""
-    items = batches.transactions_of(payload)
+    request_sha256 = hashlib.sha256(body).hexdigest()
     key = batches.checked_key(idempotency_key)
     now = utcnow()
     session_id, earlier = _claim_session(database, key, request_sha256, now)
     if earlier is not None:
         _record_last_upload(database, now)
         return earlier, True
+    items = batches.transactions_of(batches.parse(body))
     results = _store(database, session_id, items, now)
     counts = Counter(result["status"] for result in results)
     response = {
