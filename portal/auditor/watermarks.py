@@ -11,6 +11,7 @@ there is no watermark, and the rules compare with HQ's data as it is.
 from bisect import bisect_right
 from collections.abc import Iterable
 from datetime import datetime
+from functools import cache
 
 import sqlalchemy as sa
 
@@ -36,27 +37,14 @@ class Watermarks:
             return
         registers = {a.register_id for a in arrivals if a.sale.offline}
         stores = {a.store_id for a in arrivals if not a.sale.offline}
-        database, session = ChannelDatabase, DownloadSession
         sessions = db.session.execute(
-            sa.select(
-                database.register_id,
-                database.store_id,
-                session.job_number,
-                session.updated_at,
-                session.new_version,
-            )
-            .join(database, database.id == session.channel_database_id)
-            .where(
-                sa.or_(
-                    sa.and_(database.kind == OFFLINE, database.register_id.in_(registers)),
-                    sa.and_(database.kind == CHANNEL, database.store_id.in_(stores)),
-                ),
-                session.job_number.in_(set(jobs)),
-                session.status == SESSION_APPLIED,
-                session.new_version.is_not(None),
-                session.updated_at <= max(a.sale.created_at for a in arrivals),
-            )
-            .order_by(session.updated_at)
+            _sessions_query(),
+            {
+                "registers": list(registers),
+                "stores": list(stores),
+                "jobs": list(jobs),
+                "latest": max(a.sale.created_at for a in arrivals),
+            },
         )
         for register, store, job, at, version in sessions:
             key = (True, register) if register is not None else (False, store)
@@ -73,3 +61,36 @@ class Watermarks:
         times, versions = self._history.get((key, job), ([], []))
         index = bisect_right(times, sale.created_at)
         return versions[index - 1] if index else None
+
+
+@cache
+def _sessions_query() -> sa.Select:
+    # Built once: building this select cost more than running it, on every batch.
+    database, session = ChannelDatabase, DownloadSession
+    return (
+        sa.select(
+            database.register_id,
+            database.store_id,
+            session.job_number,
+            session.updated_at,
+            session.new_version,
+        )
+        .join(database, database.id == session.channel_database_id)
+        .where(
+            sa.or_(
+                sa.and_(
+                    database.kind == OFFLINE,
+                    database.register_id.in_(sa.bindparam("registers", expanding=True)),
+                ),
+                sa.and_(
+                    database.kind == CHANNEL,
+                    database.store_id.in_(sa.bindparam("stores", expanding=True)),
+                ),
+            ),
+            session.job_number.in_(sa.bindparam("jobs", expanding=True)),
+            session.status == SESSION_APPLIED,
+            session.new_version.is_not(None),
+            session.updated_at <= sa.bindparam("latest", type_=session.updated_at.type),
+        )
+        .order_by(session.updated_at)
+    )
