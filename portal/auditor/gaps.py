@@ -24,6 +24,7 @@ than a few hundred thousand numbers costs its size in memory when a sale inside 
 """
 
 from datetime import datetime
+from functools import cache
 from typing import NamedTuple
 
 import sqlalchemy as sa
@@ -31,7 +32,7 @@ from sqlalchemy.orm import aliased
 
 from portal.auditor.models import SEQUENCE_GAP, Anomaly
 from portal.core.extensions import db
-from portal.core.sql import among
+from portal.core.sql import among_param, is_postgresql
 from portal.transactions.models import PosTransaction
 from portal.transactions.signals import Arrival
 
@@ -44,15 +45,7 @@ def find(arrivals: list[Arrival], now: datetime) -> list[dict]:
         return []
     arrived = _neighbours(arrivals)
     registers = {row.register_id for row in arrived}
-    open_gaps = list(
-        db.session.scalars(
-            sa.select(Anomaly).where(
-                Anomaly.kind == SEQUENCE_GAP,
-                Anomaly.cleared_at.is_(None),
-                Anomaly.register_id.in_(registers),
-            )
-        )
-    )
+    open_gaps = list(db.session.scalars(_open_gaps_query(), {"registers": list(registers)}))
     new_sequences = {(row.register_id, row.sequence) for row in arrived}
     runs: dict[tuple[int, int, int], tuple[_Arrived, int | None, int]] = {}
     touched: dict[int, Anomaly] = {}
@@ -179,22 +172,10 @@ def _neighbours(arrivals: list[Arrival]) -> list[_Arrived]:
         if (a.register_id, a.sale.sequence - 1) not in numbers
         or (a.register_id, a.sale.sequence + 1) not in numbers
     ]
-    t = PosTransaction
-    other = aliased(PosTransaction)
-    before = (
-        sa.select(sa.func.max(other.sequence))
-        .where(other.register_id == t.register_id, other.sequence < t.sequence)
-        .scalar_subquery()
-    )
-    after = (
-        sa.select(sa.func.min(other.sequence))
-        .where(other.register_id == t.register_id, other.sequence > t.sequence)
-        .scalar_subquery()
-    )
     probed = {
         pk: (below, above)
         for pk, below, above in db.session.execute(
-            sa.select(t.id, before, after).where(among(t.id, edges))
+            _neighbours_query(is_postgresql()), {"edges": edges}
         )
     }
     arrived = []
@@ -207,3 +188,30 @@ def _neighbours(arrivals: list[Arrival]) -> list[_Arrived]:
             above = n + 1
         arrived.append(_Arrived(a.pk, a.register_id, a.store_id, n, below, above))
     return arrived
+
+
+# Built once (per dialect): building these selects cost more than running them, every batch.
+@cache
+def _open_gaps_query() -> sa.Select:
+    return sa.select(Anomaly).where(
+        Anomaly.kind == SEQUENCE_GAP,
+        Anomaly.cleared_at.is_(None),
+        Anomaly.register_id.in_(sa.bindparam("registers", expanding=True)),
+    )
+
+
+@cache
+def _neighbours_query(on_postgresql: bool) -> sa.Select:
+    t = PosTransaction
+    other = aliased(PosTransaction)
+    before = (
+        sa.select(sa.func.max(other.sequence))
+        .where(other.register_id == t.register_id, other.sequence < t.sequence)
+        .scalar_subquery()
+    )
+    after = (
+        sa.select(sa.func.min(other.sequence))
+        .where(other.register_id == t.register_id, other.sequence > t.sequence)
+        .scalar_subquery()
+    )
+    return sa.select(t.id, before, after).where(among_param(t.id, "edges", on_postgresql))

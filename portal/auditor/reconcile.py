@@ -21,6 +21,7 @@ after their last statement and closed no shift since (portal.auditor.shifts_due)
 
 from datetime import datetime
 from decimal import Decimal
+from functools import cache
 
 import sqlalchemy as sa
 
@@ -66,14 +67,13 @@ def on_sales(arrivals: list[Arrival], now: datetime) -> None:
     sequences: dict[int, list[int]] = {}
     for arrival in arrivals:
         sequences.setdefault(arrival.register_id, []).append(arrival.sale.sequence)
-    s = ShiftStatement
     candidates = db.session.scalars(
-        sa.select(s).where(
-            s.register_id.in_(sequences),
-            s.state != tx.STATEMENT_RECONCILED,
-            s.first_sequence <= max(max(v) for v in sequences.values()),
-            s.last_sequence >= min(min(v) for v in sequences.values()),
-        )
+        _unreconciled_query(),
+        {
+            "registers": list(sequences),
+            "highest": max(max(v) for v in sequences.values()),
+            "lowest": min(min(v) for v in sequences.values()),
+        },
     )
     for statement in candidates:
         if any(
@@ -81,6 +81,18 @@ def on_sales(arrivals: list[Arrival], now: datetime) -> None:
             for n in sequences[statement.register_id]
         ):
             reconcile(statement, now)
+
+
+@cache
+def _unreconciled_query() -> sa.Select:
+    # Built once: building this select cost about what running it does, on every batch.
+    s = ShiftStatement
+    return sa.select(s).where(
+        s.register_id.in_(sa.bindparam("registers", expanding=True)),
+        s.state != tx.STATEMENT_RECONCILED,
+        s.first_sequence <= sa.bindparam("highest"),
+        s.last_sequence >= sa.bindparam("lowest"),
+    )
 
 
 def check_chain(statement: ShiftStatement, now: datetime) -> None:

@@ -13,13 +13,14 @@ has one writer anyway.
 """
 
 from datetime import datetime
+from functools import cache
 
 import sqlalchemy as sa
 
 from portal.auditor.findings import finding
 from portal.auditor.models import REUSED_TRANSACTION_ID
 from portal.core.extensions import db
-from portal.core.sql import among, is_postgresql, unnested
+from portal.core.sql import among_param, is_postgresql, unnested
 from portal.transactions.models import PosTransaction
 from portal.transactions.signals import Arrival
 
@@ -35,11 +36,8 @@ def find(arrivals: list[Arrival], now: datetime) -> list[dict]:
     ids = {a.sale.transaction_id for a in arrivals}
     if is_postgresql():
         _lock(ids)
-    t = PosTransaction
     users: dict[str, list[int]] = {}
-    for tid, pk in db.session.execute(
-        sa.select(t.transaction_id, t.id).where(among(t.transaction_id, ids)).order_by(t.id)
-    ):
+    for tid, pk in db.session.execute(_users_query(is_postgresql()), {"ids": list(ids)}):
         users.setdefault(tid, []).append(pk)
     found, batch = [], {a.pk for a in arrivals}
     for arrival in arrivals:
@@ -70,6 +68,22 @@ def _lock(ids: set[str]) -> None:
     A UUID's first 32 bits are random enough to key it; two ids sharing a key only wait longer.
     """
     keys = sorted({int(tid[:8], 16) - (1 << 31) for tid in ids})
+    db.session.execute(_lock_query(), {"key_values": keys})
+
+
+# Built once (per dialect): building these selects cost about what running them does.
+@cache
+def _users_query(on_postgresql: bool) -> sa.Select:
+    t = PosTransaction
+    return (
+        sa.select(t.transaction_id, t.id)
+        .where(among_param(t.transaction_id, "ids", on_postgresql))
+        .order_by(t.id)
+    )
+
+
+@cache
+def _lock_query() -> sa.Select:
     # No ORDER BY: the locks are taken as unnest yields the keys, in the array's order.
-    wanted = unnested(key=(keys, sa.Integer))
-    db.session.execute(sa.select(sa.func.pg_advisory_xact_lock(LOCK_SPACE, wanted.c.key)))
+    wanted = unnested(key=((), sa.Integer))
+    return sa.select(sa.func.pg_advisory_xact_lock(LOCK_SPACE, wanted.c.key))

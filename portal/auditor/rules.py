@@ -6,8 +6,9 @@ a handful of queries per batch (registers and profiles, neighbouring sequences, 
 reused receipts and ids, prices, tax rates, conflicts' sales) and one INSERT of every anomaly
 found.
 
-Sequence gaps are in `gaps`, expected prices and taxes in `pricing` (with their limits), ids
-other registers used in `reused_ids`.
+Sequence gaps are in `gaps`, expected prices and taxes in `pricing` (with their limits; the
+price lists and tax rates as registers had them in `price_lists`), ids other registers used in
+`reused_ids`.
 The rules run on `transactions.signals.sales_stored`, which ingest sends with the batch's stores
 locked since before it locked any stored sale (see `gaps` on concurrency).
 """
@@ -15,6 +16,7 @@ locked since before it locked any stored sale (see `gaps` on concurrency).
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from functools import cache
 
 import sqlalchemy as sa
 from flask import current_app
@@ -74,8 +76,21 @@ def check(arrivals: list[Arrival], conflicts: list[KeptConflict], now: datetime)
 
 def _settings(register_ids: set[int]) -> dict[int, _Setting]:
     """Price group and offline thresholds by register: its own profile, else its store's."""
+    rows = db.session.execute(_settings_query(), {"registers": list(register_ids)})
+    settings = {}
+    for register, store, group, own_id, minutes, total, store_minutes, store_total in rows:
+        if own_id is None:
+            minutes, total = store_minutes, store_total
+        settings[register] = _Setting(store, group, minutes, total)
+    return settings
+
+
+# Built once (per dialect), as the selects below: building them cost more than running them,
+# on every batch.
+@cache
+def _settings_query() -> sa.Select:
     own, stores = aliased(OfflineProfile), aliased(OfflineProfile)
-    rows = db.session.execute(
+    return (
         sa.select(
             Register.id,
             Store.id,
@@ -89,14 +104,8 @@ def _settings(register_ids: set[int]) -> dict[int, _Setting]:
         .join(Store, Store.id == Register.store_id)
         .outerjoin(own, own.id == Register.offline_profile_id)
         .outerjoin(stores, stores.id == Store.offline_profile_id)
-        .where(Register.id.in_(register_ids))
+        .where(Register.id.in_(sa.bindparam("registers", expanding=True)))
     )
-    settings = {}
-    for register, store, group, own_id, minutes, total, store_minutes, store_total in rows:
-        if own_id is None:
-            minutes, total = store_minutes, store_total
-        settings[register] = _Setting(store, group, minutes, total)
-    return settings
 
 
 def _one_sale(arrival: Arrival, setting: _Setting, now: datetime, old_days: int) -> list[dict]:
@@ -196,19 +205,13 @@ def _offline(arrival: Arrival, setting: _Setting, now: datetime) -> list[dict]:
 
 def _reused_receipts(arrivals: list[Arrival], now: datetime) -> list[dict]:
     """A receipt number of a store used by another sale stored before (or earlier in the batch)."""
-    t = PosTransaction
-    receipts = sorted({a.sale.receipt_number for a in arrivals})
-    stmt = sa.select(t.store_id, t.receipt_number, t.id, t.transaction_id).where(
-        t.store_id.in_({a.store_id for a in arrivals})
+    rows = db.session.execute(
+        _receipts_query(is_postgresql()),
+        {
+            "stores": list({a.store_id for a in arrivals}),
+            "receipt_values": sorted({a.sale.receipt_number for a in arrivals}),
+        },
     )
-    if is_postgresql():
-        # No index leads from a receipt number to its sales, so the store's sales are read; a
-        # hash join keeps each of them one lookup, where `= ANY(array)` compares every receipt.
-        wanted = unnested(receipt=(receipts, t.receipt_number.type))
-        stmt = stmt.join(wanted, t.receipt_number == wanted.c.receipt)
-    else:
-        stmt = stmt.where(t.receipt_number.in_(receipts))
-    rows = db.session.execute(stmt)
     users: dict[tuple[int, str], list[tuple[int, str]]] = {}
     for store, receipt, pk, transaction_id in rows:
         users.setdefault((store, receipt), []).append((pk, transaction_id))
@@ -236,6 +239,20 @@ def _reused_receipts(arrivals: list[Arrival], now: datetime) -> list[dict]:
                 )
             )
     return found
+
+
+@cache
+def _receipts_query(on_postgresql: bool) -> sa.Select:
+    t = PosTransaction
+    stmt = sa.select(t.store_id, t.receipt_number, t.id, t.transaction_id).where(
+        t.store_id.in_(sa.bindparam("stores", expanding=True))
+    )
+    if on_postgresql:
+        # No index leads from a receipt number to its sales, so the store's sales are read; a
+        # hash join keeps each of them one lookup, where `= ANY(array)` compares every receipt.
+        wanted = unnested(receipt=((), t.receipt_number.type))
+        return stmt.join(wanted, t.receipt_number == wanted.c.receipt)
+    return stmt.where(t.receipt_number.in_(sa.bindparam("receipt_values", expanding=True)))
 
 
 def _conflicts(conflicts: list[KeptConflict], now: datetime) -> list[dict]:

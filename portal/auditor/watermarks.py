@@ -11,6 +11,7 @@ there is no watermark, and the rules compare with HQ's data as it is.
 from bisect import bisect_right
 from collections.abc import Iterable
 from datetime import datetime
+from functools import cache
 
 import sqlalchemy as sa
 
@@ -28,56 +29,68 @@ class Watermarks:
     """The watermarks of the databases a batch's sales were made on, for some jobs."""
 
     def __init__(self, arrivals: list[Arrival], jobs: Iterable[str]) -> None:
-        self._databases: dict[tuple[bool, int], int] = {}
-        self._history: dict[tuple[int, str], tuple[list[datetime], list[int]]] = {}
+        # By (database, job): when each applied package was reported, and the watermark then.
+        # A database is (True, register id) for a register's offline one, (False, store id)
+        # for its store's.
+        self._history: dict[tuple[tuple[bool, int], str], tuple[list[datetime], list[int]]] = {}
         if not arrivals:
             return
         registers = {a.register_id for a in arrivals if a.sale.offline}
         stores = {a.store_id for a in arrivals if not a.sale.offline}
-        rows = db.session.execute(
-            sa.select(
-                ChannelDatabase.id, ChannelDatabase.register_id, ChannelDatabase.store_id
-            ).where(
-                sa.or_(
-                    sa.and_(
-                        ChannelDatabase.kind == OFFLINE, ChannelDatabase.register_id.in_(registers)
-                    ),
-                    sa.and_(ChannelDatabase.kind == CHANNEL, ChannelDatabase.store_id.in_(stores)),
-                )
-            )
-        )
-        for database, register, store in rows:
-            key = (True, register) if register is not None else (False, store)
-            self._databases[key] = database
-        if not self._databases:
-            return
-        latest = max(a.sale.created_at for a in arrivals)
         sessions = db.session.execute(
-            sa.select(
-                DownloadSession.channel_database_id,
-                DownloadSession.job_number,
-                DownloadSession.updated_at,
-                DownloadSession.new_version,
-            )
-            .where(
-                DownloadSession.channel_database_id.in_(set(self._databases.values())),
-                DownloadSession.job_number.in_(set(jobs)),
-                DownloadSession.status == SESSION_APPLIED,
-                DownloadSession.new_version.is_not(None),
-                DownloadSession.updated_at <= latest,
-            )
-            .order_by(DownloadSession.updated_at)
+            _sessions_query(),
+            {
+                "registers": list(registers),
+                "stores": list(stores),
+                "jobs": list(jobs),
+                "latest": max(a.sale.created_at for a in arrivals),
+            },
         )
-        for database, job, at, version in sessions:
-            times, versions = self._history.setdefault((database, job), ([], []))
+        for register, store, job, at, version in sessions:
+            key = (True, register) if register is not None else (False, store)
+            times, versions = self._history.setdefault((key, job), ([], []))
             times.append(at)
             versions.append(max(version, versions[-1]) if versions else version)
 
     def at(self, arrival: Arrival, job: str) -> int | None:
         """The job's watermark of the database the sale was made on, when it was made."""
+        if not self._history:  # no package applied: HQ's data counts as it is
+            return None
         sale = arrival.sale
         key = (True, arrival.register_id) if sale.offline else (False, arrival.store_id)
-        database = self._databases.get(key)
-        times, versions = self._history.get((database, job), ([], []))
+        times, versions = self._history.get((key, job), ([], []))
         index = bisect_right(times, sale.created_at)
         return versions[index - 1] if index else None
+
+
+@cache
+def _sessions_query() -> sa.Select:
+    # Built once: building this select cost more than running it, on every batch.
+    database, session = ChannelDatabase, DownloadSession
+    return (
+        sa.select(
+            database.register_id,
+            database.store_id,
+            session.job_number,
+            session.updated_at,
+            session.new_version,
+        )
+        .join(database, database.id == session.channel_database_id)
+        .where(
+            sa.or_(
+                sa.and_(
+                    database.kind == OFFLINE,
+                    database.register_id.in_(sa.bindparam("registers", expanding=True)),
+                ),
+                sa.and_(
+                    database.kind == CHANNEL,
+                    database.store_id.in_(sa.bindparam("stores", expanding=True)),
+                ),
+            ),
+            session.job_number.in_(sa.bindparam("jobs", expanding=True)),
+            session.status == SESSION_APPLIED,
+            session.new_version.is_not(None),
+            session.updated_at <= sa.bindparam("latest", type_=session.updated_at.type),
+        )
+        .order_by(session.updated_at)
+    )

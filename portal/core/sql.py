@@ -36,7 +36,8 @@ def unnested(**columns: tuple[Iterable, object]) -> sa.TableValuedAlias:
     """A derived table of the lists side by side, `name=(values, column type)`, each one array.
 
     On PostgreSQL, rows of thousands of values joined to or inserted from this cost one parameter
-    per column, where a placeholder per value costs more than the query.
+    per column, where a placeholder per value costs more than the query. Each array is the
+    parameter `<name>_values`, which a statement built once is given when it runs.
     """
     arrays = [
         array_param(f"{name}_values", values, item_type)
@@ -77,6 +78,15 @@ def among(column: sa.ColumnElement, values: Iterable) -> sa.ColumnElement[bool]:
     return column.in_(
         sa.select(sa.func.unnest(array_param(None, values, column.type))).scalar_subquery()
     )
+
+
+def among_param(column: sa.ColumnElement, name: str, on_postgresql: bool) -> sa.ColumnElement[bool]:
+    """`among` for a statement built once per dialect (`on_postgresql`: `is_postgresql()`):
+    `column IN` the list given as parameter `name` when it runs."""
+    if not on_postgresql:
+        return column.in_(sa.bindparam(name, expanding=True))
+    values = sa.bindparam(name, type_=postgresql.ARRAY(column.type))
+    return column.in_(sa.select(sa.func.unnest(values)).scalar_subquery())
 
 
 # Keys per lookup: one array parameter on PostgreSQL, a placeholder each on SQLite.

@@ -32,6 +32,7 @@ the upload session and replayed for a retry with the same key and body.
 
 import hashlib
 from collections import Counter
+from functools import cache
 from operator import itemgetter
 from typing import Any
 
@@ -79,42 +80,19 @@ _payment_values = itemgetter(*PAYMENT_COLUMNS[2:])
 def receive(
     database: ChannelDatabase, body: bytes, idempotency_key: str | None
 ) -> tuple[dict[str, Any], bool]:
-    """Answer a batch as the device sent it: the response, and whether it is a replay."""
-    request_sha256 = hashlib.sha256(body).hexdigest()
-    earlier = replay(database, request_sha256, idempotency_key)
-    if earlier is not None:
-        return earlier, True
-    return upload(database, batches.parse(body), request_sha256, idempotency_key)
+    """Answer a batch as the device sent it: the response, and whether it is a replay.
 
-
-def replay(
-    database: ChannelDatabase, request_sha256: str, idempotency_key: str | None
-) -> dict[str, Any] | None:
-    """The first response to a batch sent before with this key, or None for a new batch.
-
-    A retry is answered from the stored response without reading its batch again.
+    The key is claimed before the body is read: a retry is answered from the stored response
+    without reading its batch again, and a new batch costs no look-up of its key first.
     """
-    key = batches.checked_key(idempotency_key)
-    response = None if key is None else _earlier_response(database, key, request_sha256)
-    if response is not None:
-        _record_last_upload(database, utcnow())
-    return response
-
-
-def upload(
-    database: ChannelDatabase,
-    payload: Any,
-    request_sha256: str,
-    idempotency_key: str | None = None,
-) -> tuple[dict[str, Any], bool]:
-    """Store a batch a device sent; returns the response and whether it is a replay."""
-    items = batches.transactions_of(payload)
+    request_sha256 = hashlib.sha256(body).hexdigest()
     key = batches.checked_key(idempotency_key)
     now = utcnow()
     session_id, earlier = _claim_session(database, key, request_sha256, now)
     if earlier is not None:
         _record_last_upload(database, now)
         return earlier, True
+    items = batches.transactions_of(batches.parse(body))
     results = _store(database, session_id, items, now)
     counts = Counter(result["status"] for result in results)
     response = {
@@ -223,24 +201,40 @@ def lock_stores(store_ids: set[int]) -> None:
     NO KEY UPDATE leaves the key-share locks that inserting sales takes on their store alone.
     """
     if store_ids:
-        db.session.execute(
-            sa.select(Store.id)
-            .where(Store.id.in_(store_ids))
-            .order_by(Store.id)
-            .with_for_update(key_share=True)
-        )
+        db.session.execute(_lock_stores_query(), {"stores": list(store_ids)})
+
+
+@cache
+def _lock_stores_query() -> sa.Select:
+    # Built once, as the selects below: building them cost about what running them does.
+    return (
+        sa.select(Store.id)
+        .where(Store.id.in_(sa.bindparam("stores", expanding=True)))
+        .order_by(Store.id)
+        .with_for_update(key_share=True)
+    )
 
 
 def _registers_of(database: ChannelDatabase, numbers: set[str]) -> dict[str, tuple[int, int]]:
     """(register id, store id) by register number, for the registers the device may upload for."""
-    stmt = sa.select(Register.register_number, Register.id, Register.store_id).where(
-        Register.register_number.in_(numbers)
+    offline = database.kind == OFFLINE
+    rows = db.session.execute(
+        _registers_query(offline),
+        {
+            "numbers": list(numbers),
+            "owner": database.register_id if offline else database.store_id,
+        },
     )
-    if database.kind == OFFLINE:
-        stmt = stmt.where(Register.id == database.register_id)
-    else:
-        stmt = stmt.where(Register.store_id == database.store_id)
-    return {number: (rid, sid) for number, rid, sid in db.session.execute(stmt)}
+    return {number: (rid, sid) for number, rid, sid in rows}
+
+
+@cache
+def _registers_query(offline: bool) -> sa.Select:
+    owner = Register.id if offline else Register.store_id
+    return sa.select(Register.register_number, Register.id, Register.store_id).where(
+        Register.register_number.in_(sa.bindparam("numbers", expanding=True)),
+        owner == sa.bindparam("owner"),
+    )
 
 
 def _not_yours(database: ChannelDatabase, number: str) -> str:

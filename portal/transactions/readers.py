@@ -25,10 +25,14 @@ _DECIMAL_TEXT = re.compile(r"-?[0-9]{1,20}(\.[0-9]{1,20})?")
 # Text that needs no range check: below 10^14, at most 4 places. Nearly every value is like it.
 _PLAIN_DECIMAL = re.compile(r"-?[0-9]{1,14}(\.[0-9]{1,4})?")
 _PLAIN_LENGTH = 20
+# A UUID written as `str(uuid.UUID(...))` writes it: lower-case hex with hyphens.
+_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 def unknown(item: dict, known: frozenset[str], path: str, errors: dict[str, str]) -> None:
     """Name every field the shape does not know: nothing sent is silently ignored."""
+    if item.keys() <= known:  # nearly always: no set of the others to make
+        return
     for name in item.keys() - known:
         errors[f"{path}{printable(name)}"] = UNKNOWN
 
@@ -39,6 +43,8 @@ def transaction_id(item: dict, errors: dict[str, str]) -> str:
     if raw is None:
         errors["transaction_id"] = REQUIRED
         return ""
+    if isinstance(raw, str) and _CANONICAL_UUID.fullmatch(raw):
+        return raw  # as registers send it, and as it is stored: nothing to convert
     try:
         if not isinstance(raw, str):
             raise ValueError

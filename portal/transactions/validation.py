@@ -32,6 +32,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from portal.core.storable import printable
@@ -51,8 +52,17 @@ PAYMENT_FIELDS = field_names(TransactionPaymentSchema)
 MAX_LINES = 1000
 MAX_PAYMENTS = 50
 ROUNDING_PER_LINE = Decimal("0.01")
+# The fields of a line but its product: their values recur from sale to sale (a chain sells
+# the same few prices, quantities and taxes), so they are checked once and remembered, up to
+# REMEMBERED_LINES combinations whose text is short in all: the memory stays small.
+REMEMBERED = ("quantity", "unit_price", "discount", "tax_code", "tax_amount")
+REMEMBERED_TYPES = frozenset({str, bool, type(None)})
+REMEMBERED_LENGTH = 100
+REMEMBERED_LINES = 4096
 # A JSON string as json.dumps writes it with ensure_ascii=False.
 _string = json.encoder.encode_basestring
+_remembered: dict[tuple, dict[str, Any] | None] = {}
+_NOT_SEEN = object()
 
 
 @dataclass(slots=True)
@@ -172,36 +182,64 @@ def _offline_since(
 def _lines(item: dict, errors: dict[str, str]) -> list[dict[str, Any]]:
     lines = []
     for path, line in read.objects(item, "lines", LINE_FIELDS, MAX_LINES, errors, "line"):
-        # A reader that refuses its field adds its error: the checks below are for read values.
-        found = len(errors)
-        quantity = read.decimal(line, "quantity", errors, path)
-        quantity_read = len(errors) == found
-        unit_price = read.decimal(line, "unit_price", errors, path)
-        found = len(errors)
-        discount = read.decimal(line, "discount", errors, path, ZERO)
-        discount_read = len(errors) == found
-        if quantity_read and not quantity:
-            errors[path + "quantity"] = "Must not be zero."
-        if unit_price < 0:
-            errors[path + "unit_price"] = "Must not be negative."
-        gross = quantity * unit_price
-        within = gross <= discount <= 0 if gross < 0 else 0 <= discount <= gross
-        if discount_read and not within:
-            errors[path + "discount"] = "Between 0 and quantity × unit price."
-        lines.append(
-            {
-                "product": read.text(line, "product", 40, errors, path),
-                "quantity": quantity,
-                "unit_price": unit_price,
-                "discount": discount,
-                "tax_code": read.text(
-                    line, "tax_code", 20, errors, path, allow_empty=True, default=""
-                ),
-                "tax_amount": read.decimal(line, "tax_amount", errors, path, ZERO),
-                "price_override": read.flag(line, "price_override", errors, path),
-            }
-        )
+        values = (*map(line.get, REMEMBERED), line.get("price_override", False))
+        # Text, true, false or nothing: other types (1 == 1.0 == True) would be mistaken for
+        # one another.
+        good = _good_values(values) if REMEMBERED_TYPES.issuperset(map(type, values)) else None
+        if good is None:
+            # Read field by field, which names what is wrong.
+            lines.append(_line(path, line, errors))
+        else:
+            lines.append({"product": read.text(line, "product", 40, errors, path)} | good)
     return lines
+
+
+def _line(path: str, line: dict, errors: dict[str, str]) -> dict[str, Any]:
+    """A line read field by field, each refused field named in `errors`."""
+    # A reader that refuses its field adds its error: the checks below are for read values.
+    found = len(errors)
+    quantity = read.decimal(line, "quantity", errors, path)
+    quantity_read = len(errors) == found
+    unit_price = read.decimal(line, "unit_price", errors, path)
+    found = len(errors)
+    discount = read.decimal(line, "discount", errors, path, ZERO)
+    discount_read = len(errors) == found
+    if quantity_read and not quantity:
+        errors[path + "quantity"] = "Must not be zero."
+    if unit_price < 0:
+        errors[path + "unit_price"] = "Must not be negative."
+    gross = quantity * unit_price
+    within = gross <= discount <= 0 if gross < 0 else 0 <= discount <= gross
+    if discount_read and not within:
+        errors[path + "discount"] = "Between 0 and quantity × unit price."
+    return {
+        "product": read.text(line, "product", 40, errors, path),
+        "quantity": quantity,
+        "unit_price": unit_price,
+        "discount": discount,
+        "tax_code": read.text(line, "tax_code", 20, errors, path, allow_empty=True, default=""),
+        "tax_amount": read.decimal(line, "tax_amount", errors, path, ZERO),
+        "price_override": read.flag(line, "price_override", errors, path),
+    }
+
+
+def _good_values(values: tuple) -> dict[str, Any] | None:
+    """A line's values but its product (`REMEMBERED`, then price_override), checked, or None
+    if one fails; remembered when their text is short."""
+    # One look-up: another thread may empty the memory between two.
+    good = _remembered.get(values, _NOT_SEEN)
+    if good is not _NOT_SEEN:
+        return good
+    line = dict(zip((*REMEMBERED, "price_override"), values, strict=True), product="-")
+    errors: dict[str, str] = {}
+    good = _line("", line, errors)
+    del good["product"]
+    good = None if errors else good
+    if sum(len(value) for value in values if type(value) is str) <= REMEMBERED_LENGTH:
+        if len(_remembered) >= REMEMBERED_LINES:
+            _remembered.clear()
+        _remembered[values] = good
+    return good
 
 
 def _payments(item: dict, errors: dict[str, str]) -> list[dict[str, Any]]:
@@ -241,13 +279,15 @@ def _canonical_json(
         parts.append(f',"kind":{_string(kind)}')
     parts.append(',"lines":[')
     for number, line in enumerate(lines):
-        override = ',"price_override":true' if line["price_override"] else ""
-        parts.append(
-            f'{"," if number else ""}{{"discount":"{plain(line["discount"])}"{override}'
-            f',"product":{_string(line["product"])},"quantity":"{plain(line["quantity"])}"'
-            f',"tax_amount":"{plain(line["tax_amount"])}","tax_code":{_string(line["tax_code"])}'
-            f',"unit_price":"{plain(line["unit_price"])}"}}'
+        before, after = _line_form(
+            line["discount"],
+            line["price_override"],
+            line["quantity"],
+            line["tax_amount"],
+            line["tax_code"],
+            line["unit_price"],
         )
+        parts.append(f"{',' if number else ''}{before}{_string(line['product'])}{after}")
     parts.append(f'],"offline":{"true" if offline else "false"}')
     if offline_since is not None:
         parts.append(f',"offline_since":{_string(offline_since.isoformat())}')
@@ -264,6 +304,29 @@ def _canonical_json(
         f',"transaction_id":{_string(transaction_id)}}}'
     )
     return "".join(parts)
+
+
+@lru_cache(maxsize=4096)
+def _line_form(
+    discount: Decimal,
+    price_override: bool,
+    quantity: Decimal,
+    tax_amount: Decimal,
+    tax_code: str,
+    unit_price: Decimal,
+) -> tuple[str, str]:
+    """A line's canonical form before and after its product, the fields in sorted order.
+
+    Remembered: what surrounds the product recurs from sale to sale. Equal decimals written
+    differently (1.5, 1.50) share an entry, as their canonical text is the same.
+    """
+    plain = read.plain
+    override = ',"price_override":true' if price_override else ""
+    return (
+        f'{{"discount":"{plain(discount)}"{override},"product":',
+        f',"quantity":"{plain(quantity)}","tax_amount":"{plain(tax_amount)}"'
+        f',"tax_code":{_string(tax_code)},"unit_price":"{plain(unit_price)}"}}',
+    )
 
 
 def _add_up(lines: list[dict], payments: list[dict], total: Decimal, errors: dict) -> None:

@@ -7,7 +7,7 @@ import pytest
 import sqlalchemy as sa
 
 from portal.auditor.models import PRICE_MISMATCH, TAX_MISMATCH
-from portal.auditor.pricing import seen_versions
+from portal.auditor.price_lists import seen_versions
 from portal.core.extensions import db
 from portal.core.models import utcnow
 from portal.masterdata.history import ProductPriceHistory

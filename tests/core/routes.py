@@ -1,5 +1,6 @@
 """Walk every route of the URL map with real objects filling its parameters."""
 
+import json
 import re
 from typing import Any
 from urllib.parse import urlencode
@@ -179,7 +180,7 @@ def _uploaded_sale(register) -> PosTransaction:
         "payments": [{"method": "cash", "amount": "2.50"}],
         "total": "2.50",
     }
-    ingest.upload(register.offline_database, {"transactions": [sale]}, "0" * 64)
+    ingest.receive(register.offline_database, json.dumps({"transactions": [sale]}).encode(), None)
     return db.session.scalar(
         sa.select(PosTransaction).filter_by(transaction_id=sale["transaction_id"])
     )
