@@ -75,9 +75,7 @@ def among(column: sa.ColumnElement, values: Iterable) -> sa.ColumnElement[bool]:
     values = list(values)
     if not is_postgresql():
         return column.in_(values)
-    return column.in_(
-        sa.select(sa.func.unnest(array_param(None, values, column.type))).scalar_subquery()
-    )
+    return _in_array(column, array_param(None, values, column.type))
 
 
 def among_param(column: sa.ColumnElement, name: str, on_postgresql: bool) -> sa.ColumnElement[bool]:
@@ -85,8 +83,11 @@ def among_param(column: sa.ColumnElement, name: str, on_postgresql: bool) -> sa.
     `column IN` the list given as parameter `name` when it runs."""
     if not on_postgresql:
         return column.in_(sa.bindparam(name, expanding=True))
-    values = sa.bindparam(name, type_=postgresql.ARRAY(column.type))
-    return column.in_(sa.select(sa.func.unnest(values)).scalar_subquery())
+    return _in_array(column, array_param(name, (), column.type))
+
+
+def _in_array(column: sa.ColumnElement, array: sa.BindParameter) -> sa.ColumnElement[bool]:
+    return column.in_(sa.select(sa.func.unnest(array)).scalar_subquery())
 
 
 # Keys per lookup: one array parameter on PostgreSQL, a placeholder each on SQLite.
