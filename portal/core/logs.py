@@ -38,25 +38,30 @@ def request_id() -> str | None:
 
 
 def _take_request_id() -> None:
-    incoming = request.headers.get(REQUEST_ID_HEADER, "")
-    g.request_id = incoming if SANE_REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
+    g.request_id = take_request_id(request.headers.get(REQUEST_ID_HEADER, ""))
     g.request_started = time.perf_counter()
+
+
+def take_request_id(incoming: str) -> str:
+    """The id a request is known by: the caller's, when it is a sane one, or a new one."""
+    return incoming if SANE_REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
 
 
 def _answer_request_id(response: Response) -> Response:
     if "request_id" in g:
         response.headers[REQUEST_ID_HEADER] = g.request_id
-        request_log.info(
-            "%s %s %s",
-            request.method,
-            request.path,
-            response.status_code,
-            extra={
-                "status": response.status_code,
-                "duration_ms": round((time.perf_counter() - g.request_started) * 1000, 1),
-            },
-        )
+        log_request(request.method, request.path, response.status_code, g.request_started)
     return response
+
+
+def log_request(
+    method: str, path: str, status: int, started: float, request_id: str | None = None
+) -> None:
+    """The line every answered request leaves in the log (`request_id` outside a request)."""
+    extra = {"status": status, "duration_ms": round((time.perf_counter() - started) * 1000, 1)}
+    if request_id is not None:
+        extra["request_id"] = request_id
+    request_log.info("%s %s %s", method, path, status, extra=extra)
 
 
 class ContextFilter(logging.Filter):
@@ -64,7 +69,8 @@ class ContextFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         """Annotate the record; never drops one."""
-        record.request_id = request_id()
+        # A line logged outside a request context may name its request itself.
+        record.request_id = getattr(record, "request_id", None) or request_id()
         record.user = record.device = None
         if has_request_context():
             # Who the guards named for the audit trail: reading it costs no database query.

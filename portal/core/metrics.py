@@ -68,12 +68,17 @@ def _start_timer() -> None:
 
 
 def _count_request(response: Response) -> Response:
-    endpoint = request.endpoint or "unmatched"
-    HTTP_REQUESTS.labels(endpoint, request.method, str(response.status_code)).inc()
     started = g.get("metrics_started")
-    if started is not None:
-        HTTP_LATENCY.labels(endpoint, request.method).observe(time.perf_counter() - started)
+    seconds = None if started is None else time.perf_counter() - started
+    count_request(request.endpoint or "unmatched", request.method, response.status_code, seconds)
     return response
+
+
+def count_request(endpoint: str, method: str, status: int, seconds: float | None) -> None:
+    """Count an answered request, and time it when its start is known."""
+    HTTP_REQUESTS.labels(endpoint, method, str(status)).inc()
+    if seconds is not None:
+        HTTP_LATENCY.labels(endpoint, method).observe(seconds)
 
 
 def process_metrics() -> bytes:

@@ -51,7 +51,7 @@ def keyset_page(
     if cursor:
         stmt = stmt.where(key > _key_value(decode_cursor(cursor), key))
     rows = list(db.session.scalars(stmt.order_by(None).order_by(key).limit(limit + 1)))
-    return _page(rows, key, limit)
+    return page_of(rows, key, limit)
 
 
 def keyset_rows(
@@ -65,10 +65,11 @@ def keyset_rows(
     ordered by it): rows, no objects; `params` bind the statement's own parameters."""
     if cursor:
         stmt = stmt.where(key > _key_value(decode_cursor(cursor), key))
-    return _page(list(db.session.execute(stmt.limit(limit + 1), params)), key, limit)
+    return page_of(list(db.session.execute(stmt.limit(limit + 1), params)), key, limit)
 
 
-def _page(rows: list, key: sa.orm.InstrumentedAttribute, limit: int) -> tuple[list, str | None]:
+def page_of(rows: list, key: sa.orm.InstrumentedAttribute, limit: int) -> tuple[list, str | None]:
+    """The first `limit` of `rows` (read with one more) and the cursor of the next page."""
     if len(rows) <= limit:
         return rows, None
     rows = rows[:limit]

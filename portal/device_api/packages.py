@@ -18,6 +18,7 @@ from portal.core.errors import Conflict, NotFound
 from portal.core.extensions import db
 from portal.core.models import utcnow
 from portal.core.pagination import keyset_rows
+from portal.device_api import credentials
 from portal.distribution import builds, lifecycle
 from portal.distribution.lifecycle import DEVICE_FAILURES
 from portal.distribution.models import (
@@ -73,10 +74,33 @@ def list_state(
 
 @functools.cache
 def _state_query(status: str) -> sa.Select:
+    return state_select(sa.bindparam("database_id"), status)
+
+
+@functools.cache
+def check_by_token(status: str, limit: int) -> sa.Select:
+    """A package check in one PostgreSQL statement: the token whose hash is bound
+    (`token_hash`) with its id and last use, and its database's first page as `list_state`
+    reads it (a row with no session when the list is empty; no row for a token that does not
+    authenticate)."""
+    device = credentials.TOKEN_LOOKUP.cte("device")
+    listed = state_select(device.c.database_id, status).limit(limit + 1).lateral("listed")
+    return (
+        sa.select(
+            device.c.token_id, device.c.last_used_at, listed.c.id, listed.c.status, listed.c.sha256
+        )
+        .select_from(device.outerjoin(listed, sa.true()))
+        .order_by(listed.c.id)
+    )
+
+
+def state_select(database_id: sa.ColumnElement, status: str) -> sa.Select:
+    """The (id, status, package SHA-256) of the database's sessions in apply order, as
+    `list_state` reads them; `database_id` may be a column of a statement around it."""
     return _filtered(
         sa.select(DownloadSession.id, DownloadSession.status, DataPackage.sha256)
         .join(DataPackage, DataPackage.id == DownloadSession.package_id)
-        .where(DownloadSession.channel_database_id == sa.bindparam("database_id"))
+        .where(DownloadSession.channel_database_id == database_id)
         .order_by(DownloadSession.id),
         status,
     )
