@@ -61,9 +61,10 @@ def statements(app):
     def note(connection, cursor, statement, *_):
         sent.append(statement)
 
-    sa.event.listen(db.engine, "before_cursor_execute", note)
+    # Every engine's: the lane has one of its own.
+    sa.event.listen(sa.Engine, "before_cursor_execute", note)
     yield sent
-    sa.event.remove(db.engine, "before_cursor_execute", note)
+    sa.event.remove(sa.Engine, "before_cursor_execute", note)
 
 
 def heartbeat(client, headers, **changes):
