@@ -109,11 +109,10 @@ class PollLane:
         received_at = utcnow()
         values = heartbeats.reported_values(report, received_at)
         values["token_hash"] = credentials.secret_hash(secret)
-        with self._connection() as connection:
-            reported = connection.execute(heartbeats.reporting_by_token(), values).one_or_none()
-            if reported is None:
-                return None
-            credentials.note_use(connection, reported.token_id, reported.last_used_at)
+        rows = self._run(heartbeats.reporting_by_token(), values)
+        if not rows:
+            return None
+        reported = rows[0]
         upload_requested = reported.upload_open and self._answer_upload_request(
             reported.database_id, report["pending_uploads"]
         )
@@ -130,9 +129,14 @@ class PollLane:
             try:
                 upload_requested = upload_requests.answer_heartbeat(database_id, pending_uploads)
                 db.session.commit()
+                return upload_requested
+            except sa.exc.SQLAlchemyError:
+                # The heartbeat is kept; the request is open, so the device is asked to upload,
+                # and its next heartbeat moves the request on.
+                self.app.logger.exception("Could not answer the upload request of %s", database_id)
+                return True
             finally:
                 db.session.remove()
-        return upload_requested
 
     def _package_check(self, environ: dict) -> Answer | None:
         secret = _bearer_token(environ)
@@ -148,19 +152,38 @@ class PollLane:
         except ma.ValidationError:
             return None
         status, limit = arguments["status"], arguments["limit"]
-        with self._connection() as connection:
-            rows = connection.execute(
-                packages.check_by_token(status, limit),
-                {"token_hash": credentials.secret_hash(secret)},
-            ).all()
-            if not rows:
-                return None
-            listed = [_ListedSession(*row[2:]) for row in rows if row.id is not None]
-            etag = packages.list_etag(*page_of(listed, DownloadSession.id, limit))
-            if etag not in parse_etags(named):
-                return None
-            credentials.note_use(connection, rows[0].token_id, rows[0].last_used_at)
+        rows = self._run(
+            packages.check_by_token(status, limit), {"token_hash": credentials.secret_hash(secret)}
+        )
+        if not rows:
+            return None
+        listed = [_ListedSession(*row[2:]) for row in rows if row.id is not None]
+        etag = packages.list_etag(*page_of(listed, DownloadSession.id, limit))
+        if etag not in parse_etags(named):
+            return None
         return Answer(304, [("ETag", quote_etag(etag))])
+
+    def _run(self, statement: sa.Executable, values: dict) -> list[sa.Row] | None:
+        """The rows of a lane statement, the token's last use written when due (its first row
+        names the token); None when the database failed the statement, which wrote nothing then:
+        the app answers the request, as it answers any when the database fails."""
+        try:
+            with self._connection() as connection:
+                rows = connection.execute(statement, values).all()
+                if rows:
+                    self._note_use(connection, rows[0])
+                return rows
+        except sa.exc.SQLAlchemyError as error:
+            self.app.logger.warning("The poll lane passed a request on to the app: %s", error)
+            return None
+
+    def _note_use(self, connection: sa.Connection, row: sa.Row) -> None:
+        try:
+            credentials.note_use(connection, row.token_id, row.last_used_at)
+        except sa.exc.SQLAlchemyError:
+            # Written once an hour, and the statement before it committed: the next poll
+            # writes it.
+            self.app.logger.exception("Could not note the use of device token %s", row.token_id)
 
     def _connection(self) -> sa.Connection:
         """A connection whose statements commit each by itself.

@@ -226,3 +226,22 @@ def _sessions(name: str) -> list[DownloadSession]:
             )
         )
     )
+
+
+def test_a_poll_the_database_fails_in_the_lane_is_answered_by_the_app_once(
+    app, client, houston, caplog
+):
+    assert heartbeat(client, houston).status_code == 200
+    with app.wsgi_app._connection() as connection:
+        lane_backend = connection.connection.dbapi_connection.info.backend_pid
+    db.session.execute(sa.select(sa.func.pg_terminate_backend(lane_backend)))
+    db.session.commit()
+    before = heartbeats_of("HOUSTON")
+
+    answered = heartbeat(client, houston, pending_uploads=7)
+
+    assert answered.status_code == 200, answered.text
+    assert "The poll lane passed a request on to the app" in caplog.text
+    assert heartbeats_of("HOUSTON") == before + 1
+    assert status_of("HOUSTON")["pending_uploads"] == 7
+    assert heartbeat(client, houston).status_code == 200
