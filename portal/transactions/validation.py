@@ -115,10 +115,7 @@ def check(item: Any) -> tuple[Sale | None, dict[str, str]]:
     payments = _payments(item, errors)
     if errors:
         return None, errors
-    _add_up(lines, payments, total, errors)
-    if errors:
-        return None, errors
-    text = _canonical_json(
+    return complete(
         transaction_id,
         register,
         sequence,
@@ -132,6 +129,67 @@ def check(item: Any) -> tuple[Sale | None, dict[str, str]]:
         payments,
         total,
     )
+
+
+def complete(
+    transaction_id: str,
+    register: str,
+    sequence: int,
+    receipt_number: str,
+    staff: str,
+    created_at: datetime,
+    offline: bool,
+    offline_since: datetime | None,
+    kind: str,
+    lines: list[dict[str, Any]],
+    payments: list[dict[str, Any]],
+    total: Decimal,
+) -> tuple[Sale | None, dict[str, str]]:
+    """The sale of fields each read without error: its sums checked, its canonical form and hash.
+
+    Both ways of reading a sale end here (`check`, and `typed_sales` for the sales it takes),
+    so they agree on the sums and the content hash by construction.
+
+    The canonical form is written as `json.dumps(form, sort_keys=True, separators=(",", ":"),
+    ensure_ascii=False)` writes it, directly: keys in sorted order, text escaped by the same
+    function, decimals by `readers.plain`. Building the dicts and encoding them cost more than
+    checking the sale; the form stays json.dumps's, which the tests compare with it.
+    """
+    errors: dict[str, str] = {}
+    _add_up(lines, payments, total, errors)
+    if errors:
+        return None, errors
+    plain = read.plain
+    parts = [f'{{"created_at":{_string(created_at.isoformat())}']
+    if kind != KIND_SALE:
+        parts.append(f',"kind":{_string(kind)}')
+    parts.append(',"lines":[')
+    for number, line in enumerate(lines):
+        before, after = _line_form(
+            line["discount"],
+            line["price_override"],
+            line["quantity"],
+            line["tax_amount"],
+            line["tax_code"],
+            line["unit_price"],
+        )
+        parts.append(f"{',' if number else ''}{before}{_string(line['product'])}{after}")
+    parts.append(f'],"offline":{"true" if offline else "false"}')
+    if offline_since is not None:
+        parts.append(f',"offline_since":{_string(offline_since.isoformat())}')
+    parts.append(',"payments":[')
+    parts.append(
+        ",".join(
+            f'{{"amount":"{plain(payment["amount"])}","method":{_string(payment["method"])}}}'
+            for payment in payments
+        )
+    )
+    parts.append(
+        f'],"receipt_number":{_string(receipt_number)},"register":{_string(register)}'
+        f',"sequence":{sequence},"staff":{_string(staff)},"total":"{plain(total)}"'
+        f',"transaction_id":{_string(transaction_id)}}}'
+    )
+    text = "".join(parts)
     offset = created_at.utcoffset().total_seconds() // 60
     return Sale(
         transaction_id=transaction_id,
@@ -223,6 +281,19 @@ def _line(path: str, line: dict, errors: dict[str, str]) -> dict[str, Any]:
     }
 
 
+def remembered_line(
+    quantity: str | None,
+    unit_price: str | None,
+    discount: str | None,
+    tax_code: str | None,
+    tax_amount: str | None,
+    price_override: bool,
+) -> dict[str, Any] | None:
+    """A line's values but its product, given as text (or left out), checked and remembered as
+    `check` does; None if one fails."""
+    return _good_values((quantity, unit_price, discount, tax_code, tax_amount, price_override))
+
+
 def _good_values(values: tuple) -> dict[str, Any] | None:
     """A line's values but its product (`REMEMBERED`, then price_override), checked, or None
     if one fails; remembered when their text is short."""
@@ -250,60 +321,6 @@ def _payments(item: dict, errors: dict[str, str]) -> list[dict[str, Any]]:
         }
         for path, payment in read.objects(item, "payments", PAYMENT_FIELDS, MAX_PAYMENTS, errors)
     ]
-
-
-def _canonical_json(
-    transaction_id: str,
-    register: str,
-    sequence: int,
-    receipt_number: str,
-    staff: str,
-    created_at: datetime,
-    offline: bool,
-    offline_since: datetime | None,
-    kind: str,
-    lines: list[dict[str, Any]],
-    payments: list[dict[str, Any]],
-    total: Decimal,
-) -> str:
-    """The canonical form as `json.dumps(form, sort_keys=True, separators=(",", ":"),
-    ensure_ascii=False)` writes it, written directly: keys in sorted order, text escaped by
-    the same function, decimals by `readers.plain`.
-
-    Building the dicts and encoding them cost more than checking the sale; the form stays
-    json.dumps's, which the tests compare with it.
-    """
-    plain = read.plain
-    parts = [f'{{"created_at":{_string(created_at.isoformat())}']
-    if kind != KIND_SALE:
-        parts.append(f',"kind":{_string(kind)}')
-    parts.append(',"lines":[')
-    for number, line in enumerate(lines):
-        before, after = _line_form(
-            line["discount"],
-            line["price_override"],
-            line["quantity"],
-            line["tax_amount"],
-            line["tax_code"],
-            line["unit_price"],
-        )
-        parts.append(f"{',' if number else ''}{before}{_string(line['product'])}{after}")
-    parts.append(f'],"offline":{"true" if offline else "false"}')
-    if offline_since is not None:
-        parts.append(f',"offline_since":{_string(offline_since.isoformat())}')
-    parts.append(',"payments":[')
-    parts.append(
-        ",".join(
-            f'{{"amount":"{plain(payment["amount"])}","method":{_string(payment["method"])}}}'
-            for payment in payments
-        )
-    )
-    parts.append(
-        f'],"receipt_number":{_string(receipt_number)},"register":{_string(register)}'
-        f',"sequence":{sequence},"staff":{_string(staff)},"total":"{plain(total)}"'
-        f',"transaction_id":{_string(transaction_id)}}}'
-    )
-    return "".join(parts)
 
 
 @lru_cache(maxsize=4096)
