@@ -54,7 +54,9 @@ def _insert_new_sql(
 ) -> str:
     """INSERT ... SELECT FROM unnest(one array per column) ON CONFLICT DO NOTHING RETURNING."""
     dialect = postgresql.dialect()
-    arrays = ", ".join(f"%s::{table.c[name].type.compile(dialect=dialect)}[]" for name in columns)
+    # Binary arrays (%b): the text form quotes every element through a regular expression,
+    # which took twice as long to send the arrays (measured).
+    arrays = ", ".join(f"%b::{table.c[name].type.compile(dialect=dialect)}[]" for name in columns)
     return (
         f'INSERT INTO "{table.name}" ({_names(columns)}) SELECT * FROM unnest({arrays}) '
         f"ON CONFLICT ({_names(unique)}) DO NOTHING RETURNING {_names(returning)}"
