@@ -21,6 +21,7 @@ from msgspec import Meta
 from portal.transactions import batches, validation
 from portal.transactions import readers as read
 from portal.transactions.models import KIND_SALE, TRANSACTION_KINDS
+from portal.transactions.readers import ZERO
 from portal.transactions.validation import MAX_LINES, MAX_PAYMENTS, Sale
 
 # Printable ASCII with no space at either end: the readers' stripping, storability check and
@@ -131,9 +132,9 @@ def typed_sale(item: _Sale) -> Sale | None:
             return None
     if errors:
         return None
-    lines = []
+    lines, forms, amounts = [], [], ZERO
     for line in item.lines:
-        good = validation.remembered_line(
+        known = validation.remembered_line(
             line.quantity,
             line.unit_price,
             line.discount,
@@ -141,9 +142,12 @@ def typed_sale(item: _Sale) -> Sale | None:
             line.tax_amount,
             line.price_override,
         )
-        if good is None:
+        if known is None:
             return None
+        good, form, amount = known
         lines.append({"product": line.product} | good)
+        forms.append(form)
+        amounts += amount
     plain = read.plain_number
     payments = [{"method": p.method, "amount": plain(p.amount)} for p in item.payments]
     sale, _ = validation.complete(
@@ -157,6 +161,8 @@ def typed_sale(item: _Sale) -> Sale | None:
         offline_since,
         item.kind,
         lines,
+        forms,
+        amounts,
         payments,
         plain(item.total),
     )
