@@ -96,9 +96,9 @@ def check_batch(body: bytes) -> list[Checked]:
     except msgspec.ValidationError:
         try:
             sales = [_decoded_sale(raw) for raw in _items.decode(body).transactions]
-        except msgspec.MsgspecError:
+        except (msgspec.MsgspecError, RecursionError):
             sales = None
-    except msgspec.MsgspecError:
+    except (msgspec.MsgspecError, RecursionError):  # nested too deep: the parser says so
         sales = None
     if sales is not None and None not in sales:
         return [(sale, {}, None) for sale in sales]
@@ -114,7 +114,7 @@ def check_batch(body: bytes) -> list[Checked]:
 def _decoded_sale(raw: msgspec.Raw) -> Sale | None:
     try:
         return typed_sale(_sale.decode(raw))
-    except msgspec.ValidationError:
+    except (msgspec.ValidationError, RecursionError):
         return None
 
 

@@ -148,6 +148,8 @@ def test_a_sale_the_fast_way_does_not_take_is_the_checkers_and_its_neighbours_st
     "body, error",
     [
         (b'{"transactions": [', MalformedJson),
+        (b'{"transactions": ' + b"[" * 5000 + b"]" * 5000 + b"}", MalformedJson),
+        (b'{"transactions": [{"lines": ' + b"[" * 5000 + b"]" * 5000 + b"}]}", MalformedJson),
         (b'{"transactions": [], "more": 1}', ValidationFailed),
         (b'{"transactions": {}}', ValidationFailed),
         (b"[]", ValidationFailed),
