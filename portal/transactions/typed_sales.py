@@ -24,13 +24,12 @@ from portal.transactions.models import KIND_SALE, TRANSACTION_KINDS
 from portal.transactions.readers import ZERO
 from portal.transactions.validation import MAX_LINES, MAX_PAYMENTS, Sale
 
-# Printable ASCII with no space at either end: the readers' stripping, storability check and
-# upper-casing change nothing in such text, so it is taken as it is.
-_PLAIN_TEXT = r"[!-~](?:[ -~]*[!-~])?"
-Text30 = Annotated[str, Meta(max_length=30, pattern=f"^{_PLAIN_TEXT}$")]
-Text40 = Annotated[str, Meta(max_length=40, pattern=f"^{_PLAIN_TEXT}$")]
-Staff = Annotated[str, Meta(max_length=30, pattern=f"^(?:{_PLAIN_TEXT})?$")]
-Amount = Annotated[str, Meta(pattern=f"^{read.PLAIN_DECIMAL}$")]
+# Text is taken only when plain (`_plain`), decimals only as `readers.plain_number` takes them:
+# checked after decoding, all of a sale's text at once, which cost less than a pattern each.
+Text30 = Annotated[str, Meta(max_length=30)]
+Text40 = Annotated[str, Meta(max_length=40)]
+# No longer than plain decimal text is: `readers.plain_number` remembers what it is given.
+Amount = Annotated[str, Meta(max_length=20)]
 
 
 class _Line(msgspec.Struct, forbid_unknown_fields=True):
@@ -54,7 +53,7 @@ class _Sale(msgspec.Struct, forbid_unknown_fields=True):
     register: Text30
     sequence: Annotated[int, Meta(ge=1, le=read.MAX_SEQUENCE)]
     receipt_number: Text40
-    staff: Staff
+    staff: Text30
     created_at: str
     offline: bool
     lines: Annotated[list[_Line], Meta(min_length=1, max_length=MAX_LINES)]
@@ -130,7 +129,9 @@ def typed_sale(item: _Sale) -> Sale | None:
         )
         if errors or not item.offline or offline_since > created_at:
             return None
-    if errors:
+    texts = [item.register, item.receipt_number, *(line.product for line in item.lines)]
+    texts += (payment.method for payment in item.payments)
+    if errors or not _plain(texts, item.staff):
         return None
     lines, forms, amounts = [], [], ZERO
     for line in item.lines:
@@ -150,6 +151,9 @@ def typed_sale(item: _Sale) -> Sale | None:
         amounts += amount
     plain = read.plain_number
     payments = [{"method": p.method, "amount": plain(p.amount)} for p in item.payments]
+    total = plain(item.total)
+    if total is None or None in (payment["amount"] for payment in payments):
+        return None
     sale, _ = validation.complete(
         item.transaction_id,
         item.register.upper(),
@@ -164,6 +168,19 @@ def typed_sale(item: _Sale) -> Sale | None:
         forms,
         amounts,
         payments,
-        plain(item.total),
+        total,
     )
     return sale
+
+
+def _plain(texts: list[str], staff: str) -> bool:
+    """Whether the texts are printable ASCII, each with no space at either end and not empty
+    (but the staff, which may be): the readers' stripping, storability check and upper-casing
+    change nothing in such text, so it is taken as it is."""
+    every = "".join(texts) + staff
+    if not (every.isascii() and every.isprintable()):
+        return False
+    # In printable ASCII the only space is " ".
+    return all(text and text[0] != " " and text[-1] != " " for text in texts) and (
+        not staff or (staff[0] != " " and staff[-1] != " ")
+    )

@@ -82,7 +82,7 @@ def items(draw) -> dict:
     if draw(RARELY):
         item["transaction_id"] = item["transaction_id"].upper()
     if draw(RARELY):
-        item["total"] = draw(st.sampled_from(["0", "1e2", 12, "-0.00"]))
+        item["total"] = draw(st.sampled_from(["0", "1e2", 12, "-0.00", "1" * 30, " 1"]))
     if draw(RARELY):
         item["payments"].append({"method": draw(TEXTS), "amount": draw(st.sampled_from(["0", 1]))})
     if draw(RARELY):
