@@ -66,8 +66,12 @@ def check(arrivals: list[Arrival], conflicts: list[KeptConflict], now: datetime)
             arrivals, {r: setting.price_group for r, setting in settings.items()}, now
         )
         old_days = current_app.config.get("ANOMALY_OLD_DAYS", 30)
+        # The same two bounds for every sale of the batch.
+        future, old = now + timedelta(minutes=FUTURE_MINUTES), now - timedelta(days=old_days)
         for arrival in arrivals:
-            rows += _one_sale(arrival, settings[arrival.register_id], now, old_days)
+            sale = arrival.sale
+            if sale.offline or not old <= sale.created_at <= future:
+                rows += _one_sale(arrival, settings[arrival.register_id], now, old_days)
     db.session.flush()
     if rows:
         db.session.execute(sa.insert(Anomaly.__table__), rows)
