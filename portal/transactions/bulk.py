@@ -40,7 +40,7 @@ def insert_new(
     arrays = []
     for name in columns:
         values = [row[name] for row in rows]
-        process = table.c[name].type._cached_bind_processor(dialect)
+        process = table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
         arrays.append(values if process is None else [process(value) for value in values])
     # The driver's own statement, still through the connection: its events see it, as they see
     # every statement of the unit of work.
