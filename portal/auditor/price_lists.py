@@ -10,12 +10,13 @@ from bisect import bisect_right
 from collections.abc import Iterable
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
+from functools import cache
 from typing import Any
 
 import sqlalchemy as sa
 
 from portal.core.extensions import db
-from portal.core.sql import among
+from portal.core.sql import among_param, is_postgresql
 from portal.masterdata.history import ProductPriceHistory, TaxRateHistory, TradeAgreementHistory
 
 CENT = Decimal("0.01")
@@ -41,32 +42,22 @@ class PriceList:
         self._base: dict[str, Versions] = {}
         if not products:
             return
+        on_postgresql = is_postgresql()
         if groups:
+            marks = _marks(prices_seen)
             rows = db.session.execute(
-                seen_versions(
-                    TradeAgreementHistory,
-                    ("price_group", "product_number", "valid_from"),
-                    ("valid_to", "unit_price"),
-                    (
-                        TradeAgreementHistory.price_group.in_(groups),
-                        among(TradeAgreementHistory.product_number, products),
-                    ),
-                    set(prices_seen),
-                )
+                _agreements_query(on_postgresql, *_shape(marks)),
+                {"groups": list(groups), "products": list(products), **_bounds(marks)},
             )
             for group, product, starts, ends, price, deleted, version in rows:
                 versions = self._agreements.setdefault((group, product), {})
                 versions.setdefault(starts, Versions()).add(
                     version, None if deleted else (ends, price)
                 )
+        marks = _marks(products_seen)
         rows = db.session.execute(
-            seen_versions(
-                ProductPriceHistory,
-                ("product_number",),
-                ("base_price",),
-                (among(ProductPriceHistory.product_number, products),),
-                set(products_seen),
-            )
+            _base_prices_query(on_postgresql, *_shape(marks)),
+            {"products": list(products), **_bounds(marks)},
         )
         for product, price, deleted, version in rows:
             self._base.setdefault(product, Versions()).add(version, None if deleted else price)
@@ -137,20 +128,96 @@ def seen_versions(
     among `marks`, up to the current one). A batch's registers have few watermarks, and most
     rows no version above them, so this is about one entry a row whatever its history.
     """
-    marks = marks or {None}
+    marks = _marks(marks)
+    stmt = _versions_select(model, key, values, where, *_shape(marks))
+    bounds = _bounds(marks)
+    return stmt.params(bounds) if bounds else stmt
+
+
+def _marks(marks: Iterable[int | None]) -> set[int | None]:
+    return set(marks) or {None}
+
+
+def _shape(marks: set[int | None]) -> tuple[bool, bool]:
+    """Whether some watermark is a version, and whether one is HQ's current version (None)."""
+    return any(mark is not None for mark in marks), None in marks
+
+
+def _bounds(marks: set[int | None]) -> dict[str, int]:
+    """The lowest and highest watermark that is a version, as `_versions_select` binds them."""
     finite = {mark for mark in marks if mark is not None}
+    return {"lowest": min(finite), "highest": max(finite)} if finite else {}
+
+
+def _versions_select(
+    model: type,
+    key: tuple[str, ...],
+    values: tuple[str, ...],
+    where: tuple[sa.ColumnElement[bool], ...],
+    finite: bool,
+    current: bool,
+) -> sa.Select:
+    """`seen_versions`' select for watermarks of this shape, the bounds bound by name."""
     version = model.row_version
-    lowest = version if not finite else sa.case((version <= min(finite), version))
+    lowest = (
+        sa.case((version <= sa.bindparam("lowest", type_=version.type), version))
+        if finite
+        else version
+    )
     columns = [getattr(model, name) for name in (*key, *values, "deleted")]
     floor = sa.func.max(lowest).over(partition_by=[getattr(model, name) for name in key])
     entries = sa.select(*columns, version, model.id, floor.label("floor")).where(*where)
-    if None not in marks:
-        entries = entries.where(version <= max(finite))
+    if not current:
+        entries = entries.where(version <= sa.bindparam("highest", type_=version.type))
     entries = entries.subquery()
     return (
         sa.select(*(entries.c[c.name] for c in (*columns, version)))
         .where(sa.or_(entries.c.floor.is_(None), entries.c.row_version >= entries.c.floor))
         .order_by(entries.c.row_version, entries.c.id)
+    )
+
+
+# Built once per dialect and shape of watermarks: building these selects cost more than
+# running them, on every batch.
+@cache
+def _agreements_query(on_postgresql: bool, finite: bool, current: bool) -> sa.Select:
+    history = TradeAgreementHistory
+    return _versions_select(
+        history,
+        ("price_group", "product_number", "valid_from"),
+        ("valid_to", "unit_price"),
+        (
+            history.price_group.in_(sa.bindparam("groups", expanding=True)),
+            among_param(history.product_number, "products", on_postgresql),
+        ),
+        finite,
+        current,
+    )
+
+
+@cache
+def _base_prices_query(on_postgresql: bool, finite: bool, current: bool) -> sa.Select:
+    history = ProductPriceHistory
+    return _versions_select(
+        history,
+        ("product_number",),
+        ("base_price",),
+        (among_param(history.product_number, "products", on_postgresql),),
+        finite,
+        current,
+    )
+
+
+@cache
+def _rates_query(finite: bool, current: bool) -> sa.Select:
+    history = TaxRateHistory
+    return _versions_select(
+        history,
+        ("tax_code", "valid_from"),
+        ("valid_to", "rate"),
+        (history.tax_code.in_(sa.bindparam("codes", expanding=True)),),
+        finite,
+        current,
     )
 
 
@@ -167,14 +234,9 @@ class TaxRates:
         codes = set(codes)
         if not codes:
             return
+        marks = _marks(taxes_seen)
         rows = db.session.execute(
-            seen_versions(
-                TaxRateHistory,
-                ("tax_code", "valid_from"),
-                ("valid_to", "rate"),
-                (TaxRateHistory.tax_code.in_(codes),),
-                set(taxes_seen),
-            )
+            _rates_query(*_shape(marks)), {"codes": list(codes), **_bounds(marks)}
         )
         for code, starts, ends, rate, deleted, version in rows:
             versions = self._rates.setdefault(code, {}).setdefault(starts, Versions())

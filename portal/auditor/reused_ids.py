@@ -75,10 +75,16 @@ def _lock(ids: set[str]) -> None:
 @cache
 def _users_query(on_postgresql: bool) -> sa.Select:
     t = PosTransaction
-    return (
-        sa.select(t.transaction_id, t.id)
+    # An id only one sale has is the new sale's own: only ids more than one sale used come back
+    # (none, in a normal batch).
+    users = sa.func.count().over(partition_by=t.transaction_id)
+    found = (
+        sa.select(t.transaction_id, t.id, users.label("users"))
         .where(among_param(t.transaction_id, "ids", on_postgresql))
-        .order_by(t.id)
+        .subquery()
+    )
+    return (
+        sa.select(found.c.transaction_id, found.c.id).where(found.c.users > 1).order_by(found.c.id)
     )
 
 

@@ -66,8 +66,12 @@ def check(arrivals: list[Arrival], conflicts: list[KeptConflict], now: datetime)
             arrivals, {r: setting.price_group for r, setting in settings.items()}, now
         )
         old_days = current_app.config.get("ANOMALY_OLD_DAYS", 30)
+        # The same two bounds for every sale of the batch.
+        future, old = now + timedelta(minutes=FUTURE_MINUTES), now - timedelta(days=old_days)
         for arrival in arrivals:
-            rows += _one_sale(arrival, settings[arrival.register_id], now, old_days)
+            sale = arrival.sale
+            if sale.offline or not old <= sale.created_at <= future:
+                rows += _one_sale(arrival, settings[arrival.register_id], now, old_days)
     db.session.flush()
     if rows:
         db.session.execute(sa.insert(Anomaly.__table__), rows)
@@ -244,15 +248,23 @@ def _reused_receipts(arrivals: list[Arrival], now: datetime) -> list[dict]:
 @cache
 def _receipts_query(on_postgresql: bool) -> sa.Select:
     t = PosTransaction
-    stmt = sa.select(t.store_id, t.receipt_number, t.id, t.transaction_id).where(
-        t.store_id.in_(sa.bindparam("stores", expanding=True))
-    )
+    # A receipt number only one sale has is the new sale's own: nothing to flag, so only the
+    # numbers more than one sale used come back (none, in a normal batch, where every one did).
+    users = sa.func.count().over(partition_by=(t.store_id, t.receipt_number))
+    stmt = sa.select(
+        t.store_id, t.receipt_number, t.id, t.transaction_id, users.label("users")
+    ).where(t.store_id.in_(sa.bindparam("stores", expanding=True)))
     if on_postgresql:
         # No index leads from a receipt number to its sales, so the store's sales are read; a
         # hash join keeps each of them one lookup, where `= ANY(array)` compares every receipt.
         wanted = unnested(receipt=((), t.receipt_number.type))
-        return stmt.join(wanted, t.receipt_number == wanted.c.receipt)
-    return stmt.where(t.receipt_number.in_(sa.bindparam("receipt_values", expanding=True)))
+        stmt = stmt.join(wanted, t.receipt_number == wanted.c.receipt)
+    else:
+        stmt = stmt.where(t.receipt_number.in_(sa.bindparam("receipt_values", expanding=True)))
+    found = stmt.subquery()
+    return sa.select(
+        found.c.store_id, found.c.receipt_number, found.c.id, found.c.transaction_id
+    ).where(found.c.users > 1)
 
 
 def _conflicts(conflicts: list[KeptConflict], now: datetime) -> list[dict]:

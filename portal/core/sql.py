@@ -1,6 +1,7 @@
 """What differs between the databases the portal runs on, said once: which one it is, and a
 list of values passed as one PostgreSQL array parameter instead of a placeholder per value."""
 
+import re
 from collections.abc import Iterable
 
 import sqlalchemy as sa
@@ -28,8 +29,24 @@ def commit_unflushed() -> sa.Function:
 
 
 def array_param(name: str | None, values: Iterable, item_type) -> sa.BindParameter:
-    """`values` bound as one PostgreSQL array of `item_type` (a column type)."""
-    return sa.bindparam(name, list(values), type_=postgresql.ARRAY(item_type))
+    """`values` bound as one PostgreSQL array of `item_type` (a column type), sent in binary."""
+    return _BinaryArray(name, list(values), type_=postgresql.ARRAY(item_type))
+
+
+class _BinaryArray(sa.BindParameter):
+    """A bound array the driver sends in binary: its text form quotes every element through a
+    regular expression, which took twice as long for arrays of thousands (measured)."""
+
+    inherit_cache = True
+
+
+_ANY_FORMAT = re.compile(r"^%\(([^)]+)\)s")
+
+
+@compiles(_BinaryArray, "postgresql")
+def _compile_binary_array(element: _BinaryArray, compiler, **kw) -> str:
+    # psycopg's placeholder for a parameter in binary is %(name)b where %(name)s is any format.
+    return _ANY_FORMAT.sub(r"%(\1)b", compiler.visit_bindparam(element, **kw), count=1)
 
 
 def unnested(**columns: tuple[Iterable, object]) -> sa.TableValuedAlias:

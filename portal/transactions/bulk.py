@@ -7,12 +7,13 @@ rows that cannot clash (the lines of a new sale) go in with COPY.
 """
 
 from collections.abc import Sequence
+from functools import cache
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from portal.core.extensions import db
-from portal.core.sql import is_postgresql, rows_select
+from portal.core.sql import is_postgresql
 
 
 def insert(table: sa.Table):
@@ -29,13 +30,44 @@ def insert_new(
     """
     if not rows:
         return []
-    if is_postgresql():
-        values = rows_select(table, rows)
-        stmt, params = postgresql.insert(table).from_select(list(rows[0]), values), None
-    else:
-        stmt, params = sqlite.insert(table), rows
-    stmt = stmt.on_conflict_do_nothing(index_elements=list(unique))
-    return db.session.execute(stmt.returning(*(table.c[n] for n in returning)), params).all()
+    columns = tuple(rows[0])
+    if not is_postgresql():
+        stmt = sqlite.insert(table).on_conflict_do_nothing(index_elements=list(unique))
+        return db.session.execute(stmt.returning(*(table.c[n] for n in returning)), rows).all()
+    # Through the driver, as COPY below: the ORM's execution path and its per-item array
+    # processing cost a third of the insert itself on a batch of 500 sales (measured).
+    dialect = db.session.get_bind().dialect
+    arrays = []
+    for name in columns:
+        values = [row[name] for row in rows]
+        process = table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+        arrays.append(values if process is None else [process(value) for value in values])
+    # The driver's own statement, still through the connection: its events see it, as they see
+    # every statement of the unit of work.
+    sql = _insert_new_sql(table, columns, tuple(unique), tuple(returning))
+    return db.session.connection().exec_driver_sql(sql, tuple(arrays)).all()
+
+
+@cache
+def _insert_new_sql(
+    table: sa.Table, columns: tuple[str, ...], unique: tuple[str, ...], returning: tuple[str, ...]
+) -> str:
+    """INSERT ... SELECT FROM unnest(one array per column) ON CONFLICT DO NOTHING RETURNING."""
+    dialect = postgresql.dialect()
+    # Binary arrays (%b): the text form quotes every element through a regular expression,
+    # which took twice as long to send the arrays (measured).
+    arrays = ", ".join(f"%b::{table.c[name].type.compile(dialect=dialect)}[]" for name in columns)
+    # Names as SQLAlchemy writes them (quoted only where needed), as listeners expect them.
+    quote = dialect.identifier_preparer.quote
+    names = {part: ", ".join(map(quote, part)) for part in (columns, unique, returning)}
+    return (
+        f"INSERT INTO {quote(table.name)} ({names[columns]}) SELECT * FROM unnest({arrays}) "
+        f"ON CONFLICT ({names[unique]}) DO NOTHING RETURNING {names[returning]}"
+    )
+
+
+def _names(columns: Sequence[str]) -> str:
+    return ", ".join(f'"{name}"' for name in columns)
 
 
 def copy_rows(table: sa.Table, columns: Sequence[str], rows: list[tuple]) -> None:
@@ -49,7 +81,7 @@ def copy_rows(table: sa.Table, columns: Sequence[str], rows: list[tuple]) -> Non
         db.session.execute(sa.insert(table), [dict(zip(columns, row, strict=True)) for row in rows])
         return
     raw = db.session.connection().connection.dbapi_connection
-    names = ", ".join(f'"{name}"' for name in columns)
-    with raw.cursor() as cursor, cursor.copy(f'COPY "{table.name}" ({names}) FROM STDIN') as copy:
+    copy_sql = f'COPY "{table.name}" ({_names(columns)}) FROM STDIN'
+    with raw.cursor() as cursor, cursor.copy(copy_sql) as copy:
         for row in rows:
             copy.write_row(row)

@@ -42,7 +42,7 @@ from portal.core.errors import Conflict
 from portal.core.extensions import db
 from portal.core.models import utcnow
 from portal.setup.models import OFFLINE, ChannelDatabase, Register, Store
-from portal.transactions import batches, bulk, conflicts, signals, validation
+from portal.transactions import batches, bulk, conflicts, signals, typed_sales, validation
 from portal.transactions.models import (
     UPLOAD_APPLIED,
     PosTransaction,
@@ -92,8 +92,7 @@ def receive(
     if earlier is not None:
         _record_last_upload(database, now)
         return earlier, True
-    items = batches.transactions_of(batches.parse(body))
-    results = _store(database, session_id, items, now)
+    results = _store(database, session_id, typed_sales.check_batch(body), now)
     counts = Counter(result["status"] for result in results)
     response = {
         "upload_session": session_id,
@@ -152,14 +151,13 @@ def _earlier_response(database: ChannelDatabase, key: str, request_sha256: str) 
 
 
 def _store(
-    database: ChannelDatabase, session_id: int, items: list[Any], now
+    database: ChannelDatabase, session_id: int, checked: list[typed_sales.Checked], now
 ) -> list[dict[str, Any]]:
-    """Check every item and store the good ones; one result per item, in the batch's order."""
-    checked = [validation.check(item) for item in items]
-    registers = _registers_of(database, {sale.register for sale, _ in checked if sale})
+    """Store the checked items' good sales; one result per item, in the batch's order."""
+    registers = _registers_of(database, {sale.register for sale, _, _ in checked if sale})
     results: list[dict[str, Any]] = []
     sales: list[tuple[int, Sale, tuple[int, int]]] = []
-    for index, (item, (sale, errors)) in enumerate(zip(items, checked, strict=True)):
+    for index, (sale, errors, item) in enumerate(checked):
         if sale is not None and sale.register not in registers:
             errors = {"register": _not_yours(database, sale.register)}
         elif sale is not None:

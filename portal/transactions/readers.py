@@ -23,10 +23,12 @@ REQUIRED = "Required."
 
 _DECIMAL_TEXT = re.compile(r"-?[0-9]{1,20}(\.[0-9]{1,20})?")
 # Text that needs no range check: below 10^14, at most 4 places. Nearly every value is like it.
-_PLAIN_DECIMAL = re.compile(r"-?[0-9]{1,14}(\.[0-9]{1,4})?")
+PLAIN_DECIMAL = r"-?[0-9]{1,14}(\.[0-9]{1,4})?"
+_PLAIN_DECIMAL = re.compile(PLAIN_DECIMAL)
 _PLAIN_LENGTH = 20
 # A UUID written as `str(uuid.UUID(...))` writes it: lower-case hex with hyphens.
-_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+CANONICAL_UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+_CANONICAL_UUID = re.compile(CANONICAL_UUID)
 
 
 def unknown(item: dict, known: frozenset[str], path: str, errors: dict[str, str]) -> None:
@@ -134,7 +136,7 @@ def decimal(
         errors[path + name] = REQUIRED
         return ZERO
     if isinstance(raw, str):
-        if len(raw) <= _PLAIN_LENGTH and (number := _plain_number(raw)) is not None:
+        if len(raw) <= _PLAIN_LENGTH and (number := plain_number(raw)) is not None:
             return number
         number = Decimal(raw) if _DECIMAL_TEXT.fullmatch(raw) else None
     elif isinstance(raw, int | Decimal) and not isinstance(raw, bool):
@@ -172,8 +174,11 @@ def plain(value: Decimal) -> str:
 
 
 @lru_cache(maxsize=4096)
-def _plain_number(text: str) -> Decimal | None:
-    # Remembered as `plain` is; only short text comes here, so the cache stays small.
+def plain_number(text: str) -> Decimal | None:
+    """Short decimal text that needs no range check as a Decimal, else None.
+
+    Remembered as `plain` is; only short text comes here, so the cache stays small.
+    """
     return Decimal(text) if _PLAIN_DECIMAL.fullmatch(text) else None
 
 

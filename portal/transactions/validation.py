@@ -62,6 +62,7 @@ REMEMBERED_LINES = 4096
 # A JSON string as json.dumps writes it with ensure_ascii=False.
 _string = json.encoder.encode_basestring
 _remembered: dict[tuple, dict[str, Any] | None] = {}
+_remembered_forms: dict[tuple, tuple[dict[str, Any], tuple[str, str], Decimal]] = {}
 _NOT_SEEN = object()
 
 
@@ -115,10 +116,7 @@ def check(item: Any) -> tuple[Sale | None, dict[str, str]]:
     payments = _payments(item, errors)
     if errors:
         return None, errors
-    _add_up(lines, payments, total, errors)
-    if errors:
-        return None, errors
-    text = _canonical_json(
+    return complete(
         transaction_id,
         register,
         sequence,
@@ -129,9 +127,68 @@ def check(item: Any) -> tuple[Sale | None, dict[str, str]]:
         offline_since,
         kind,
         lines,
+        list(map(_form, lines)),
+        sum(map(_amount, lines), ZERO),
         payments,
         total,
     )
+
+
+def complete(
+    transaction_id: str,
+    register: str,
+    sequence: int,
+    receipt_number: str,
+    staff: str,
+    created_at: datetime,
+    offline: bool,
+    offline_since: datetime | None,
+    kind: str,
+    lines: list[dict[str, Any]],
+    forms: list[tuple[str, str]],
+    amounts: Decimal,
+    payments: list[dict[str, Any]],
+    total: Decimal,
+) -> tuple[Sale | None, dict[str, str]]:
+    """The sale of fields each read without error: its sums checked, its canonical form and hash.
+
+    `forms` are the lines' canonical text before and after their product (`_form`),
+    `amounts` the sum of their amounts with tax (`_amount`, added in the lines' order). Both
+    ways of reading a sale end here (`check`, and `typed_sales` for the sales it takes), so
+    they agree on the sums and the content hash by construction.
+
+    The canonical form is written as `json.dumps(form, sort_keys=True, separators=(",", ":"),
+    ensure_ascii=False)` writes it, directly: keys in sorted order, text escaped by the same
+    function, decimals by `readers.plain`. Building the dicts and encoding them cost more than
+    checking the sale; the form stays json.dumps's, which the tests compare with it.
+    """
+    errors: dict[str, str] = {}
+    _add_up(amounts, len(lines), payments, total, errors)
+    if errors:
+        return None, errors
+    plain = read.plain
+    parts = [f'{{"created_at":{_string(created_at.isoformat())}']
+    if kind != KIND_SALE:
+        parts.append(f',"kind":{_string(kind)}')
+    parts.append(',"lines":[')
+    for number, (line, (before, after)) in enumerate(zip(lines, forms, strict=True)):
+        parts.append(f"{',' if number else ''}{before}{_string(line['product'])}{after}")
+    parts.append(f'],"offline":{"true" if offline else "false"}')
+    if offline_since is not None:
+        parts.append(f',"offline_since":{_string(offline_since.isoformat())}')
+    parts.append(',"payments":[')
+    parts.append(
+        ",".join(
+            f'{{"amount":"{plain(payment["amount"])}","method":{_string(payment["method"])}}}'
+            for payment in payments
+        )
+    )
+    parts.append(
+        f'],"receipt_number":{_string(receipt_number)},"register":{_string(register)}'
+        f',"sequence":{sequence},"staff":{_string(staff)},"total":"{plain(total)}"'
+        f',"transaction_id":{_string(transaction_id)}}}'
+    )
+    text = "".join(parts)
     offset = created_at.utcoffset().total_seconds() // 60
     return Sale(
         transaction_id=transaction_id,
@@ -223,6 +280,39 @@ def _line(path: str, line: dict, errors: dict[str, str]) -> dict[str, Any]:
     }
 
 
+def remembered_line(
+    quantity: str | None,
+    unit_price: str | None,
+    discount: str | None,
+    tax_code: str | None,
+    tax_amount: str | None,
+    price_override: bool,
+) -> tuple[dict[str, Any], tuple[str, str], Decimal] | None:
+    """A line's values but its product, given as text (or left out), checked as `check` does,
+    with its canonical text around the product and its amount with tax; None if one fails.
+
+    Remembered beside `_remembered`, under the same key and rules: the text of a key hashes
+    faster than the decimals `_line_form` is remembered by.
+    """
+    values = (quantity, unit_price, discount, tax_code, tax_amount, price_override)
+    known = _remembered_forms.get(values)
+    if known is not None:
+        return known
+    good = _good_values(values)
+    if good is None:
+        return None
+    known = (good, _form(good), _amount(good))
+    if _short(values):
+        if len(_remembered_forms) >= REMEMBERED_LINES:
+            _remembered_forms.clear()
+        _remembered_forms[values] = known
+    return known
+
+
+def _short(values: tuple) -> bool:
+    return sum(len(value) for value in values if type(value) is str) <= REMEMBERED_LENGTH
+
+
 def _good_values(values: tuple) -> dict[str, Any] | None:
     """A line's values but its product (`REMEMBERED`, then price_override), checked, or None
     if one fails; remembered when their text is short."""
@@ -235,7 +325,7 @@ def _good_values(values: tuple) -> dict[str, Any] | None:
     good = _line("", line, errors)
     del good["product"]
     good = None if errors else good
-    if sum(len(value) for value in values if type(value) is str) <= REMEMBERED_LENGTH:
+    if _short(values):
         if len(_remembered) >= REMEMBERED_LINES:
             _remembered.clear()
         _remembered[values] = good
@@ -250,60 +340,6 @@ def _payments(item: dict, errors: dict[str, str]) -> list[dict[str, Any]]:
         }
         for path, payment in read.objects(item, "payments", PAYMENT_FIELDS, MAX_PAYMENTS, errors)
     ]
-
-
-def _canonical_json(
-    transaction_id: str,
-    register: str,
-    sequence: int,
-    receipt_number: str,
-    staff: str,
-    created_at: datetime,
-    offline: bool,
-    offline_since: datetime | None,
-    kind: str,
-    lines: list[dict[str, Any]],
-    payments: list[dict[str, Any]],
-    total: Decimal,
-) -> str:
-    """The canonical form as `json.dumps(form, sort_keys=True, separators=(",", ":"),
-    ensure_ascii=False)` writes it, written directly: keys in sorted order, text escaped by
-    the same function, decimals by `readers.plain`.
-
-    Building the dicts and encoding them cost more than checking the sale; the form stays
-    json.dumps's, which the tests compare with it.
-    """
-    plain = read.plain
-    parts = [f'{{"created_at":{_string(created_at.isoformat())}']
-    if kind != KIND_SALE:
-        parts.append(f',"kind":{_string(kind)}')
-    parts.append(',"lines":[')
-    for number, line in enumerate(lines):
-        before, after = _line_form(
-            line["discount"],
-            line["price_override"],
-            line["quantity"],
-            line["tax_amount"],
-            line["tax_code"],
-            line["unit_price"],
-        )
-        parts.append(f"{',' if number else ''}{before}{_string(line['product'])}{after}")
-    parts.append(f'],"offline":{"true" if offline else "false"}')
-    if offline_since is not None:
-        parts.append(f',"offline_since":{_string(offline_since.isoformat())}')
-    parts.append(',"payments":[')
-    parts.append(
-        ",".join(
-            f'{{"amount":"{plain(payment["amount"])}","method":{_string(payment["method"])}}}'
-            for payment in payments
-        )
-    )
-    parts.append(
-        f'],"receipt_number":{_string(receipt_number)},"register":{_string(register)}'
-        f',"sequence":{sequence},"staff":{_string(staff)},"total":"{plain(total)}"'
-        f',"transaction_id":{_string(transaction_id)}}}'
-    )
-    return "".join(parts)
 
 
 @lru_cache(maxsize=4096)
@@ -329,12 +365,27 @@ def _line_form(
     )
 
 
-def _add_up(lines: list[dict], payments: list[dict], total: Decimal, errors: dict) -> None:
-    amounts = sum(
-        (ln["quantity"] * ln["unit_price"] - ln["discount"] + ln["tax_amount"] for ln in lines),
-        ZERO,
+def _form(line: dict[str, Any]) -> tuple[str, str]:
+    """A line's canonical text before and after its product."""
+    return _line_form(
+        line["discount"],
+        line["price_override"],
+        line["quantity"],
+        line["tax_amount"],
+        line["tax_code"],
+        line["unit_price"],
     )
-    if abs(amounts - total) > ROUNDING_PER_LINE * len(lines):
+
+
+def _amount(line: dict[str, Any]) -> Decimal:
+    """A line's amount with its tax, as the total adds it up."""
+    return line["quantity"] * line["unit_price"] - line["discount"] + line["tax_amount"]
+
+
+def _add_up(
+    amounts: Decimal, lines: int, payments: list[dict], total: Decimal, errors: dict
+) -> None:
+    if abs(amounts - total) > ROUNDING_PER_LINE * lines:
         errors["total"] = (
             f"The lines come to {read.plain(amounts)} (quantity × unit price − discount + tax), "
             f"not {read.plain(total)}."
