@@ -69,9 +69,7 @@ def check(arrivals: list[Arrival], conflicts: list[KeptConflict], now: datetime)
         # The same two bounds for every sale of the batch.
         future, old = now + timedelta(minutes=FUTURE_MINUTES), now - timedelta(days=old_days)
         for arrival in arrivals:
-            sale = arrival.sale
-            if sale.offline or not old <= sale.created_at <= future:
-                rows += _one_sale(arrival, settings[arrival.register_id], now, old_days)
+            rows += _one_sale(arrival, settings[arrival.register_id], now, (old, future))
     db.session.flush()
     if rows:
         db.session.execute(sa.insert(Anomaly.__table__), rows)
@@ -112,10 +110,14 @@ def _settings_query() -> sa.Select:
     )
 
 
-def _one_sale(arrival: Arrival, setting: _Setting, now: datetime, old_days: int) -> list[dict]:
-    """The rules that need nothing but the sale, its register's profile and the time."""
+def _one_sale(
+    arrival: Arrival, setting: _Setting, now: datetime, bounds: tuple[datetime, datetime]
+) -> list[dict]:
+    """The rules that need nothing but the sale, its register's profile and the time: `bounds`
+    are the oldest and the latest time a sale received `now` may have been made."""
     sale, found = arrival.sale, []
-    if sale.created_at > now + timedelta(minutes=FUTURE_MINUTES):
+    old, future = bounds
+    if sale.created_at > future:
         found.append(
             finding(
                 FUTURE_DATE,
@@ -125,7 +127,8 @@ def _one_sale(arrival: Arrival, setting: _Setting, now: datetime, old_days: int)
                 now,
             )
         )
-    if sale.created_at < now - timedelta(days=old_days):
+    if sale.created_at < old:
+        old_days = (now - old).days
         found.append(
             finding(
                 OLD_DATE,

@@ -66,10 +66,6 @@ def _insert_new_sql(
     )
 
 
-def _names(columns: Sequence[str]) -> str:
-    return ", ".join(f'"{name}"' for name in columns)
-
-
 def copy_rows(table: sa.Table, columns: Sequence[str], rows: list[tuple]) -> None:
     """Append rows (tuples of `columns`) that cannot clash with stored ones (COPY on PostgreSQL).
 
@@ -81,7 +77,8 @@ def copy_rows(table: sa.Table, columns: Sequence[str], rows: list[tuple]) -> Non
         db.session.execute(sa.insert(table), [dict(zip(columns, row, strict=True)) for row in rows])
         return
     raw = db.session.connection().connection.dbapi_connection
-    copy_sql = f'COPY "{table.name}" ({_names(columns)}) FROM STDIN'
+    quote = postgresql.dialect().identifier_preparer.quote
+    copy_sql = f"COPY {quote(table.name)} ({', '.join(map(quote, columns))}) FROM STDIN"
     with raw.cursor() as cursor, cursor.copy(copy_sql) as copy:
         for row in rows:
             copy.write_row(row)

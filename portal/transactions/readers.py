@@ -23,8 +23,7 @@ REQUIRED = "Required."
 
 _DECIMAL_TEXT = re.compile(r"-?[0-9]{1,20}(\.[0-9]{1,20})?")
 # Text that needs no range check: below 10^14, at most 4 places. Nearly every value is like it.
-PLAIN_DECIMAL = r"-?[0-9]{1,14}(\.[0-9]{1,4})?"
-_PLAIN_DECIMAL = re.compile(PLAIN_DECIMAL)
+_PLAIN_DECIMAL = re.compile(r"-?[0-9]{1,14}(\.[0-9]{1,4})?")
 _PLAIN_LENGTH = 20
 # A UUID written as `str(uuid.UUID(...))` writes it: lower-case hex with hyphens.
 CANONICAL_UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
