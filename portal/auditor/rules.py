@@ -38,7 +38,7 @@ from portal.auditor.models import (
 )
 from portal.auditor.pricing import price_and_tax_findings
 from portal.core.extensions import db
-from portal.core.sql import is_postgresql, unnested
+from portal.core.sql import btree_lookups, is_postgresql, unnested
 from portal.setup.models import OfflineProfile, Register, Store
 from portal.transactions.models import KIND_RETURN, KIND_VOID, PosTransaction
 from portal.transactions.signals import Arrival, KeptConflict
@@ -212,13 +212,15 @@ def _offline(arrival: Arrival, setting: _Setting, now: datetime) -> list[dict]:
 
 def _reused_receipts(arrivals: list[Arrival], now: datetime) -> list[dict]:
     """A receipt number of a store used by another sale stored before (or earlier in the batch)."""
-    rows = db.session.execute(
-        _receipts_query(is_postgresql()),
-        {
-            "stores": list({a.store_id for a in arrivals}),
-            "receipt_values": sorted({a.sale.receipt_number for a in arrivals}),
-        },
-    )
+    # Through the btree on (store, receipt), never the receipt numbers' trigram index.
+    with btree_lookups():
+        rows = db.session.execute(
+            _receipts_query(is_postgresql()),
+            {
+                "stores": list({a.store_id for a in arrivals}),
+                "receipt_values": sorted({a.sale.receipt_number for a in arrivals}),
+            },
+        ).all()
     users: dict[tuple[int, str], list[tuple[int, str]]] = {}
     for store, receipt, pk, transaction_id in rows:
         users.setdefault((store, receipt), []).append((pk, transaction_id))
@@ -258,8 +260,8 @@ def _receipts_query(on_postgresql: bool) -> sa.Select:
         t.store_id, t.receipt_number, t.id, t.transaction_id, users.label("users")
     ).where(t.store_id.in_(sa.bindparam("stores", expanding=True)))
     if on_postgresql:
-        # No index leads from a receipt number to its sales, so the store's sales are read; a
-        # hash join keeps each of them one lookup, where `= ANY(array)` compares every receipt.
+        # Joined to the batch's receipts: each one probe of the btree on (store, receipt), or a
+        # hash join over the store's sales, where `= ANY(array)` compares every receipt.
         wanted = unnested(receipt=((), t.receipt_number.type))
         stmt = stmt.join(wanted, t.receipt_number == wanted.c.receipt)
     else:

@@ -2,7 +2,8 @@
 list of values passed as one PostgreSQL array parameter instead of a placeholder per value."""
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
@@ -26,6 +27,25 @@ def commit_unflushed() -> sa.Function:
     last use): a crash of the database may lose the last instant of them, and nothing else.
     """
     return sa.func.set_config("synchronous_commit", "off", True)
+
+
+@contextmanager
+def btree_lookups() -> Iterator[None]:
+    """The statements run within plan no bitmap scan (PostgreSQL; nothing elsewhere).
+
+    A trigram index (GIN, `gin_trgm_ops`) answers equality too, through a bitmap scan only, and
+    the planner may prefer it to a btree on the same column. But every lookup in it reads its
+    whole pending list (rows inserted since it was last merged, up to 4 MB): 500 receipts looked
+    up that way took 4.4 s where the btree took 1 ms (bench/RESULTS.md). Lookups of many keys
+    by equality in a table with such an index run within this. Not reset if a statement fails:
+    the transaction is then rolled back, and the setting with it.
+    """
+    if not is_postgresql():
+        yield
+        return
+    db.session.execute(sa.text("SET LOCAL enable_bitmapscan = off"))
+    yield
+    db.session.execute(sa.text("RESET enable_bitmapscan"))
 
 
 def array_param(name: str | None, values: Iterable, item_type) -> sa.BindParameter:

@@ -10,6 +10,7 @@ from portal.auditor import models as kinds
 from portal.auditor.models import Anomaly
 from portal.core.extensions import db
 from portal.core.models import utcnow
+from portal.core.sql import btree_lookups, is_postgresql
 from portal.distribution import runs
 from portal.distribution import services as distribution
 from portal.distribution.models import DownloadSession
@@ -140,6 +141,71 @@ def test_the_same_receipt_number_in_another_store_is_fine(client, store_device):
     send(client, dallas, made("DALLAS-1", 1, receipt_number="R-1"))
 
     assert found(kinds.RECEIPT_REUSED) == []
+
+
+def test_a_receipt_lookup_never_goes_through_the_trigram_index(client, store_device):
+    """The trigram index answers equality too, reading its whole pending list on every lookup
+    (4.4 s for a batch's receipts, bench/RESULTS.md): within `btree_lookups` it is never used."""
+    if not is_postgresql():
+        pytest.skip("SQLite has no trigram index")
+    send(client, store_device, made("HOUSTON-1", 1))
+    # Twenty thousand sales and the btree on (store, receipt) gone: the planner prefers the
+    # trigram index for a receipt wherever it may. Undone by the rollback below.
+    copied = [c.name for c in PosTransaction.__table__.c if c.name not in {"id", "receipt_number"}]
+    source = {c.name: c for c in PosTransaction.__table__.c}
+    n = sa.func.generate_series(1, 20_000).table_valued("n").render_derived()
+    values = [
+        sa.func.gen_random_uuid().cast(sa.String) if name == "transaction_id" else source[name]
+        for name in copied
+    ]
+    try:
+        db.session.execute(sa.text("DROP INDEX ix_pos_transaction_store_receipt"))
+        db.session.execute(
+            sa.insert(PosTransaction.__table__).from_select(
+                [*copied, "receipt_number"],
+                sa.select(*values, sa.literal("R-").concat(n.c.n.cast(sa.String))).select_from(
+                    PosTransaction.__table__.join(n, sa.true())
+                ),
+            )
+        )
+        # Merged and analyzed, as when a cached plan was made: reading the index costs little.
+        db.session.execute(
+            sa.text("SELECT gin_clean_pending_list('ix_pos_transaction_receipt_number_trgm')")
+        )
+        db.session.execute(sa.text("ANALYZE pos_transaction"))
+        lookup = sa.text("EXPLAIN SELECT id FROM pos_transaction WHERE receipt_number = 'R-7'")
+
+        def plan() -> str:
+            return " ".join(db.session.scalars(lookup))
+
+        assert "receipt_number_trgm" in plan()
+        with btree_lookups():
+            assert "receipt_number_trgm" not in plan()
+        assert "receipt_number_trgm" in plan()
+    finally:
+        db.session.rollback()
+
+
+def test_the_reused_receipts_rule_looks_up_within_btree_lookups(client, store_device, app):
+    statements: list[str] = []
+
+    def seen(conn, cursor, statement, *_):
+        statements.append(statement)
+
+    sa.event.listen(db.engine, "before_cursor_execute", seen)
+    try:
+        send(client, store_device, made("HOUSTON-1", 1))
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", seen)
+
+    lookup = next(
+        i for i, s in enumerate(statements) if "PARTITION BY pos_transaction.store_id" in s
+    )
+    if is_postgresql():
+        assert statements[lookup - 1] == "SET LOCAL enable_bitmapscan = off"
+        assert statements[lookup + 1] == "RESET enable_bitmapscan"
+    else:
+        assert not any("enable_bitmapscan" in s for s in statements)
 
 
 def price_list():
