@@ -151,20 +151,20 @@ def test_a_receipt_lookup_never_goes_through_the_trigram_index(client, store_dev
     send(client, store_device, made("HOUSTON-1", 1))
     # Twenty thousand sales and the btree on (store, receipt) gone: the planner prefers the
     # trigram index for a receipt wherever it may. Undone by the rollback below.
-    copied = [c.name for c in PosTransaction.__table__.c if c.name not in {"id", "receipt_number"}]
-    source = {c.name: c for c in PosTransaction.__table__.c}
+    table = PosTransaction.__table__
+    copied = [c.name for c in table.c if c.name not in {"id", "receipt_number"}]
     n = sa.func.generate_series(1, 20_000).table_valued("n").render_derived()
     values = [
-        sa.func.gen_random_uuid().cast(sa.String) if name == "transaction_id" else source[name]
+        sa.func.gen_random_uuid().cast(sa.String) if name == "transaction_id" else table.c[name]
         for name in copied
     ]
     try:
         db.session.execute(sa.text("DROP INDEX ix_pos_transaction_store_receipt"))
         db.session.execute(
-            sa.insert(PosTransaction.__table__).from_select(
+            sa.insert(table).from_select(
                 [*copied, "receipt_number"],
                 sa.select(*values, sa.literal("R-").concat(n.c.n.cast(sa.String))).select_from(
-                    PosTransaction.__table__.join(n, sa.true())
+                    table.join(n, sa.true())
                 ),
             )
         )
@@ -186,7 +186,7 @@ def test_a_receipt_lookup_never_goes_through_the_trigram_index(client, store_dev
         db.session.rollback()
 
 
-def test_the_reused_receipts_rule_looks_up_within_btree_lookups(client, store_device, app):
+def test_the_reused_receipts_rule_looks_up_within_btree_lookups(client, store_device):
     statements: list[str] = []
 
     def seen(conn, cursor, statement, *_):
