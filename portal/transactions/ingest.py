@@ -24,8 +24,11 @@ stored sale never lacks its anomalies. Every answered batch, replays included, i
 through `signals.batch_answered` (the device API notes the database's last upload).
 
 Exactly once under concurrency: (id, register) is unique in the database and the rows go in
-with INSERT ... ON CONFLICT DO NOTHING, in id order, so two connections sending the same batch
-at once store each sale once; the second waits for the first to commit and then finds its rows.
+with INSERT ... ON CONFLICT DO NOTHING, in (register, id) order whatever the batch's order, so
+two connections sending the same sales at once store each sale once, without deadlock; the second
+waits for the first to commit and then finds its rows. The inserts go in parts of `PART` sales,
+each checked while the database inserts the part before: on two cores the checking and the
+inserting overlap instead of taking turns.
 An Idempotency-Key claims the pair (database, key) the same way; the first response is kept on
 the upload session and replayed for a retry with the same key and body.
 """
@@ -41,6 +44,7 @@ import sqlalchemy as sa
 from portal.core.errors import Conflict
 from portal.core.extensions import db
 from portal.core.models import utcnow
+from portal.core.storable import text_problem
 from portal.setup.models import OFFLINE, ChannelDatabase, Register, Store
 from portal.transactions import batches, bulk, conflicts, signals, typed_sales, validation
 from portal.transactions.models import (
@@ -73,6 +77,10 @@ LINE_COLUMNS = (
     "price_override",
 )
 PAYMENT_COLUMNS = ("pos_transaction_id", "line_number", "method", "amount")
+UNIQUE = ("transaction_id", "register_id")
+# Sales checked and sent to the database at a time: small enough that checking the next part
+# overlaps most of the batch's insert, large enough that each statement carries many rows.
+PART = 100
 _line_values = itemgetter(*LINE_COLUMNS[2:])
 _payment_values = itemgetter(*PAYMENT_COLUMNS[2:])
 
@@ -92,7 +100,7 @@ def receive(
     if earlier is not None:
         _record_last_upload(database, now)
         return earlier, True
-    results = _store(database, session_id, typed_sales.check_batch(body), now)
+    results = _store(database, session_id, typed_sales.Batch(body), now)
     counts = Counter(result["status"] for result in results)
     response = {
         "upload_session": session_id,
@@ -151,23 +159,49 @@ def _earlier_response(database: ChannelDatabase, key: str, request_sha256: str) 
 
 
 def _store(
-    database: ChannelDatabase, session_id: int, checked: list[typed_sales.Checked], now
+    database: ChannelDatabase, session_id: int, batch: typed_sales.Batch, now
 ) -> list[dict[str, Any]]:
-    """Store the checked items' good sales; one result per item, in the batch's order."""
-    registers = _registers_of(database, {sale.register for sale, _, _ in checked if sale})
+    """Check the batch's transactions and store their good sales; one result per transaction,
+    in the batch's order.
+
+    The sales go in in (register, id) order, in parts: each part is checked while the database
+    inserts the one before (`bulk.new_rows`), their lines and payments after the last.
+    """
+    checked: list[typed_sales.Checked | None] = [None] * len(batch)
+    keys = _keys(batch, checked)
+    registers = _registers_of(database, {number for number, _ in keys.values()})
+    order = sorted(
+        (index for index, (number, _) in keys.items() if number in registers),
+        key=lambda index: (registers[keys[index][0]][0], keys[index][1]),
+    )
+    first: dict[conflicts.SaleKey, tuple[Sale, tuple[int, int]]] = {}
+    table = PosTransaction.__table__
+    with bulk.new_rows(table, UNIQUE, ("register_id", "transaction_id", "id")) as new_rows:
+        for start in range(0, len(order), PART):
+            rows = []
+            for index in order[start : start + PART]:
+                if checked[index] is None:
+                    checked[index] = batch.check(index)
+                sale = checked[index][0]
+                register = registers[keys[index][0]]
+                key = (register[0], keys[index][1])
+                # The first good copy of a sale in the batch's order (the sort keeps it).
+                if sale is not None and key not in first:
+                    first[key] = (sale, register)
+                    rows.append(_transaction_row(sale, register, session_id, now))
+            new_rows.send(rows)
+        inserted = {(register_id, tid): pk for register_id, tid, pk in new_rows.inserted()}
+    _insert_lines(inserted, [first[key] for key in sorted(first)])
     results: list[dict[str, Any]] = []
     sales: list[tuple[int, Sale, tuple[int, int]]] = []
-    for index, (sale, errors, item) in enumerate(checked):
+    for index in range(len(batch)):
+        sale, errors, item = checked[index] or batch.check(index)
         if sale is not None and sale.register not in registers:
             errors = {"register": _not_yours(database, sale.register)}
         elif sale is not None:
             sales.append((index, sale, registers[sale.register]))
         transaction_id = sale.transaction_id if sale else validation.reported_id(item)
         results.append({"transaction_id": transaction_id, "status": REJECTED, "errors": errors})
-    first: dict[conflicts.SaleKey, tuple[Sale, tuple[int, int]]] = {}
-    for _, sale, register in sales:
-        first.setdefault((register[0], sale.transaction_id), (sale, register))
-    inserted = _insert_sales(session_id, [first[key] for key in sorted(first)], now)
     stored = conflicts.stored_hashes(first.keys() - inserted.keys())
     stored.update((key, (pk, first[key][0].content_sha256)) for key, pk in inserted.items())
     fresh, other_content, arrivals, stores = set(inserted), [], [], set()
@@ -191,6 +225,24 @@ def _store(
         kept = conflicts.keep(session_id, other_content, now)
         signals.sales_stored.send(arrivals=arrivals, conflicts=kept, now=now)
     return results
+
+
+def _keys(batch: typed_sales.Batch, checked: list) -> dict[int, tuple[str, str]]:
+    """(register number, id) by index, of each transaction whose sale would be stored, if good.
+
+    A transaction not decoded is checked now to learn them (noted in `checked`); one whose
+    register number no column could hold is left out, rejected by its check later.
+    """
+    keys = {}
+    for index in range(len(batch)):
+        key = batch.key(index)
+        if key is None:
+            checked[index] = batch.check(index)
+            sale = checked[index][0]
+            key = sale and (sale.register, sale.transaction_id)
+        if key and text_problem(key[0]) is None:
+            keys[index] = key
+    return keys
 
 
 def lock_stores(store_ids: set[int]) -> None:
@@ -242,39 +294,31 @@ def _not_yours(database: ChannelDatabase, number: str) -> str:
     return f"Register {number} is not a register of store {database.store.store_number}."
 
 
-def _insert_sales(
-    session_id: int, sales: list[tuple[Sale, tuple[int, int]]], now
-) -> dict[conflicts.SaleKey, int]:
-    """Insert the sales not stored yet, with their lines and payments; their row ids by key."""
-    if not sales:
-        return {}
-    table = PosTransaction.__table__
-    rows = [
-        {
-            "transaction_id": sale.transaction_id,
-            "register_id": register_id,
-            "store_id": store_id,
-            "upload_session_id": session_id,
-            "sequence": sale.sequence,
-            "receipt_number": sale.receipt_number,
-            "staff": sale.staff,
-            "created_at": sale.created_at,
-            "utc_offset_minutes": sale.utc_offset_minutes,
-            "offline": sale.offline,
-            "offline_since": sale.offline_since,
-            "kind": sale.kind,
-            "total": sale.total,
-            "content_sha256": sale.content_sha256,
-            "received_at": now,
-        }
-        for sale, (register_id, store_id) in sales
-    ]
-    inserted = {
-        (register_id, tid): pk
-        for register_id, tid, pk in bulk.insert_new(
-            table, rows, ["transaction_id", "register_id"], ["register_id", "transaction_id", "id"]
-        )
+def _transaction_row(sale: Sale, register: tuple[int, int], session_id: int, now) -> dict:
+    register_id, store_id = register
+    return {
+        "transaction_id": sale.transaction_id,
+        "register_id": register_id,
+        "store_id": store_id,
+        "upload_session_id": session_id,
+        "sequence": sale.sequence,
+        "receipt_number": sale.receipt_number,
+        "staff": sale.staff,
+        "created_at": sale.created_at,
+        "utc_offset_minutes": sale.utc_offset_minutes,
+        "offline": sale.offline,
+        "offline_since": sale.offline_since,
+        "kind": sale.kind,
+        "total": sale.total,
+        "content_sha256": sale.content_sha256,
+        "received_at": now,
     }
+
+
+def _insert_lines(
+    inserted: dict[conflicts.SaleKey, int], sales: list[tuple[Sale, tuple[int, int]]]
+) -> None:
+    """The lines and payments of the sales just inserted, in the sales' order."""
     lines, payments = [], []
     for sale, (register_id, _) in sales:
         pk = inserted.get((register_id, sale.transaction_id))
@@ -286,7 +330,6 @@ def _insert_sales(
             payments.append((pk, number, *_payment_values(payment)))
     bulk.copy_rows(TransactionLine.__table__, LINE_COLUMNS, lines)
     bulk.copy_rows(TransactionPayment.__table__, PAYMENT_COLUMNS, payments)
-    return inserted
 
 
 def _finish_session(session_id: int, response: dict[str, Any]) -> None:

@@ -90,29 +90,60 @@ def check_batch(body: bytes) -> list[Checked]:
 
     Raises as `batches.parse` and `batches.transactions_of` do for a body unusable as a whole.
     """
-    try:
-        sales = [typed_sale(item) for item in _batch.decode(body).transactions]
-    except msgspec.ValidationError:
+    batch = Batch(body)
+    return [batch.check(index) for index in range(len(batch))]
+
+
+class Batch:
+    """The transactions of a body, each checked when asked, in any order (`check_batch`'s).
+
+    Raises as `check_batch` does when made. `key` tells a decoded transaction's register number
+    and id before it is checked: those its sale will have if it passes.
+    """
+
+    def __init__(self, body: bytes) -> None:
+        self._body = body
+        # Read by the exact parser only when a transaction needs the checker.
+        self._items: list[Any] | None = None
         try:
-            sales = [_decoded_sale(raw) for raw in _items.decode(body).transactions]
-        except (msgspec.MsgspecError, RecursionError):
-            sales = None
-    except (msgspec.MsgspecError, RecursionError):  # nested too deep: the parser says so
-        sales = None
-    if sales is not None and None not in sales:
-        return [(sale, {}, None) for sale in sales]
-    # Read as before: the body by the exact parser, each sale not taken by the checker.
-    items = batches.transactions_of(batches.parse(body))
-    sales = sales or [None] * len(items)
-    return [
-        (sale, {}, None) if sale is not None else (*validation.check(item), item)
-        for sale, item in zip(sales, items, strict=True)
-    ]
+            self._decoded: list[_Sale | None] = _batch.decode(body).transactions
+        except msgspec.ValidationError:
+            try:
+                self._decoded = [_decoded_struct(raw) for raw in _items.decode(body).transactions]
+            except (msgspec.MsgspecError, RecursionError):
+                self._decoded = self._all_for_the_checker()
+        except (msgspec.MsgspecError, RecursionError):  # nested too deep: the parser says so
+            self._decoded = self._all_for_the_checker()
+
+    def __len__(self) -> int:
+        return len(self._decoded)
+
+    def key(self, index: int) -> tuple[str, str] | None:
+        """(register number, transaction id) of the transaction's sale, should it pass."""
+        item = self._decoded[index]
+        # As the checker reads them: the register stripped and upper-cased; the id is
+        # decoded only when already as the checker writes it.
+        return None if item is None else (item.register.strip().upper(), item.transaction_id)
+
+    def check(self, index: int) -> Checked:
+        """The transaction checked: the fast way if it takes it, else by the checker."""
+        item = self._decoded[index]
+        sale = None if item is None else typed_sale(item)
+        if sale is not None:
+            return sale, {}, None
+        if self._items is None:
+            self._items = batches.transactions_of(batches.parse(self._body))
+        item = self._items[index]
+        return *validation.check(item), item
+
+    def _all_for_the_checker(self) -> list[None]:
+        self._items = batches.transactions_of(batches.parse(self._body))
+        return [None] * len(self._items)
 
 
-def _decoded_sale(raw: msgspec.Raw) -> Sale | None:
+def _decoded_struct(raw: msgspec.Raw) -> _Sale | None:
     try:
-        return typed_sale(_sale.decode(raw))
+        return _sale.decode(raw)
     except (msgspec.ValidationError, RecursionError):
         return None
 

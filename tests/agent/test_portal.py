@@ -354,9 +354,10 @@ def test_refused_sales_stay_here_and_are_shown(agent, activated):
 
 @pytest.fixture
 def upload_connection_killed(database_uri):
-    """Kill the database connection of the first sales INSERT the portal sends, for real.
+    """Kill the database connection of the first batch of sales the portal writes, for real.
 
-    Its backend is terminated from a second connection just before the statement goes out, as
+    Its backend is terminated from a second connection once the sales, their lines and payments
+    are written and before the transaction commits (just before the batch locks its stores), as
     a database restart or a network cut would; returns the list of killed backend ids.
     """
     if not database_uri.startswith("postgresql"):
@@ -365,7 +366,9 @@ def upload_connection_killed(database_uri):
     admin_url = database_uri.replace("postgresql+psycopg://", "postgresql://")
 
     def kill_first(conn, cursor, statement, parameters, context, executemany):
-        if killed or not statement.startswith("INSERT INTO pos_transaction ("):
+        if killed or not (
+            statement.startswith("SELECT store.id") and "FOR NO KEY UPDATE" in statement
+        ):
             return
         pid = conn.connection.dbapi_connection.info.backend_pid
         with psycopg.connect(admin_url, autocommit=True) as admin:
