@@ -191,7 +191,8 @@ def _store(
                     rows.append(_transaction_row(sale, register, session_id, now))
             new_rows.send(rows)
         inserted = {(register_id, tid): pk for register_id, tid, pk in new_rows.inserted()}
-    _insert_lines(inserted, [first[key] for key in sorted(first)])
+    # `first` was filled in the insert's (register, id) order.
+    _insert_lines(inserted, list(first.values()))
     results: list[dict[str, Any]] = []
     sales: list[tuple[int, Sale, tuple[int, int]]] = []
     for index in range(len(batch)):

@@ -131,14 +131,17 @@ class Batch:
         sale = None if item is None else typed_sale(item)
         if sale is not None:
             return sale, {}, None
-        if self._items is None:
-            self._items = batches.transactions_of(batches.parse(self._body))
-        item = self._items[index]
+        item = self._parsed()[index]
         return *validation.check(item), item
 
     def _all_for_the_checker(self) -> list[None]:
-        self._items = batches.transactions_of(batches.parse(self._body))
-        return [None] * len(self._items)
+        return [None] * len(self._parsed())
+
+    def _parsed(self) -> list[Any]:
+        """The transactions as the exact parser reads the body (raising as it does)."""
+        if self._items is None:
+            self._items = batches.transactions_of(batches.parse(self._body))
+        return self._items
 
 
 def _decoded_struct(raw: msgspec.Raw) -> _Sale | None:
