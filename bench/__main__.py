@@ -7,7 +7,8 @@
 - fanout: one 1080 run for many stores with 4 offline registers each, time per target against
   a run for a single target.
 - uploads: 10,000 sales in batches of 500 through the device API, against a raw bulk insert
-  of the same rows; then every batch replayed.
+  of the same rows, each batch inserted raw right after it was uploaded; then every batch
+  replayed.
 - device_load: 200 agents (50 stores × 4 offline registers) syncing their packages, selling
   offline and uploading at once against the portal under gunicorn: each device endpoint's p99
   against one agent alone; any error fails the run.
