@@ -272,13 +272,16 @@ def _record(action: str, register: Register, before=None, deleted: bool = False)
     audit.record(action, "register", register.register_number, before, after)
 
 
-def _raise(refusal: Refusal | None) -> None:
-    """Refuse a single change as its form and the API say it."""
-    if refusal is None:
-        return
+def refusal_error(refusal: Refusal) -> Conflict | ValidationFailed:
+    """The error refusing a single register's change, as its form and the API say it."""
     if refusal.field is None:
-        raise Conflict(refusal.message)
-    raise ValidationFailed(refusal.message, {"support_offline": refusal.field})
+        return Conflict(refusal.message)
+    return ValidationFailed(refusal.message, {"support_offline": refusal.field})
+
+
+def _raise(refusal: Refusal | None) -> None:
+    if refusal is not None:
+        raise refusal_error(refusal)
 
 
 def _expire(ids: list[int]) -> None:

@@ -138,3 +138,63 @@ def test_files_that_cannot_be_read_are_refused_by_line(client, hq, content, fiel
 
     assert answer.status_code == 422, answer.json
     assert field in answer.json["error"]["fields"]
+
+
+def test_new_registers_get_support_offline_together_each_with_its_database_and_trail(client, hq):
+    text = "register_number,store,support_offline,offline_profile\n" + "".join(
+        f"DALLAS-{n},DALLAS,{'true' if n % 2 else 'false'},{'Strict' if n == 5 else ''}\n"
+        for n in range(4, 10)
+    )
+
+    answer = client.post("/api/v1/registers/import.csv", data=text, headers=csv_headers(hq))
+
+    assert answer.status_code == 200, answer.json
+    assert (answer.json["created"], answer.json["updated"]) == (6, 0)
+    db.session.rollback()
+    wanted = ["DALLAS-5", "DALLAS-7", "DALLAS-9"]
+    on = db.session.scalars(
+        sa.select(Register.register_number)
+        .filter(Register.register_number.like("DALLAS-%"), Register.support_offline)
+        .order_by(Register.register_number)
+    ).all()
+    assert on == wanted
+    databases = db.session.scalars(
+        sa.select(ChannelDatabase).filter(ChannelDatabase.name.in_(wanted + ["DALLAS-4"]))
+    ).all()
+    assert sorted(d.name for d in databases) == wanted
+    assert {(d.kind, d.channel_data_group.name, d.active) for d in databases} == {
+        (OFFLINE, "Stores", True)
+    }
+    trail = db.session.execute(
+        sa.select(AuditEntry.action, AuditEntry.entity_key).filter_by(
+            operation_id=answer.json["operation"], entity_type="register"
+        )
+    ).all()
+    assert sorted(key for action, key in trail if action == "create") == [
+        f"DALLAS-{n}" for n in range(4, 10)
+    ]
+    assert sorted(key for action, key in trail if action == "enable_offline") == wanted
+
+
+def test_new_registers_refused_support_offline_are_refused_at_their_lines(client, hq):
+    before = (count(Register), count(ChannelDatabase), count(AuditEntry))
+    text = (
+        "register_number,store,support_offline\n"
+        "DALLAS-4,DALLAS,true\n"
+        "NOGROUP-2,NOGROUP,true\n"
+        "HOUSTON,DALLAS,true\n"
+        "DALLAS-5,DALLAS,false\n"
+    )
+
+    answer = client.post("/api/v1/registers/import.csv", data=text, headers=csv_headers(hq))
+
+    assert answer.status_code == 422, answer.json
+    fields = answer.json["error"]["fields"]
+    # As a single switch says it: the field where it has one, else the row (a name clash).
+    assert fields == {
+        "line 3.support_offline": "The store has no channel data group.",
+        "line 4.row": "A channel database named 'HOUSTON' already exists; store and register "
+        "numbers must not clash.",
+    }
+    assert "2 of 4 row(s) have errors" in answer.json["error"]["message"]
+    assert (count(Register), count(ChannelDatabase), count(AuditEntry)) == before
