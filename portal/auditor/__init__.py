@@ -5,6 +5,7 @@ It reads the received sales (`portal.transactions`) and hears of each stored bat
 `statement_stored`; `transactions` never imports it.
 """
 
+from collections.abc import Callable
 from datetime import datetime
 
 from flask import Flask
@@ -23,14 +24,18 @@ def init_app(app: Flask) -> None:
 
 def check_batch(
     sender, *, arrivals: list[Arrival], conflicts: list[KeptConflict], now: datetime, **_
-) -> int:
-    """Add the anomalies of a batch that ingest stored; how many were added."""
+) -> Callable[[], int]:
+    """Read for the anomalies of a batch that ingest stored; what it returns adds them (and
+    says how many)."""
     return rules.check(arrivals, conflicts, now)
 
 
-def reconcile_batch(sender, *, arrivals: list[Arrival], now: datetime, **_) -> None:
-    """Reconcile again the shift statements the batch's sales fall in."""
-    reconcile.on_sales(arrivals, now)
+def reconcile_batch(
+    sender, *, arrivals: list[Arrival], now: datetime, **_
+) -> Callable[[], None] | None:
+    """Find the shift statements the batch's sales fall in; what it returns reconciles them
+    again, once the sales' payments are written."""
+    return reconcile.on_sales(arrivals, now)
 
 
 def reconcile_statement(sender, *, statement: ShiftStatement, now: datetime, **_) -> None:

@@ -21,70 +21,79 @@ from portal.transactions.signals import Arrival
 TAX_TOLERANCE = Decimal("0.01")
 
 
-def price_and_tax_findings(
-    arrivals: list[Arrival], price_groups: dict[int, str | None], now: datetime
-) -> list[dict]:
-    """A line's price other than HQ's for that day, or its tax other than the rate gives."""
-    wanted = {
-        line["product"] for a in arrivals for line in a.sale.lines if not line["price_override"]
-    }
-    codes = {
-        code
-        for field in {line["tax_code"] for a in arrivals for line in a.sale.lines}
-        for code in tax_codes(field)
-    }
-    # Without a price or a tax to compare, what reached the registers does not matter.
-    seen = Watermarks(arrivals if wanted or codes else [], (PRICES_JOB, PRODUCTS_JOB, TAX_JOB))
-    context = {
-        a.pk: (
-            local_day(a.sale),
-            seen.at(a, PRICES_JOB),
-            seen.at(a, PRODUCTS_JOB),
-            seen.at(a, TAX_JOB),
+class PriceAndTaxCheck:
+    """A line's price other than HQ's for that day, or its tax other than the rate gives.
+
+    Made, it reads what HQ had distributed for the batch's lines; `findings` compares them, in
+    Python only (the rules run it while the database writes the lines).
+    """
+
+    def __init__(self, arrivals: list[Arrival], price_groups: dict[int, str | None]) -> None:
+        self._arrivals, self._price_groups = arrivals, price_groups
+        wanted = {
+            line["product"] for a in arrivals for line in a.sale.lines if not line["price_override"]
+        }
+        codes = {
+            code
+            for field in {line["tax_code"] for a in arrivals for line in a.sale.lines}
+            for code in tax_codes(field)
+        }
+        # Without a price or a tax to compare, what reached the registers does not matter.
+        seen = Watermarks(arrivals if wanted or codes else [], (PRICES_JOB, PRODUCTS_JOB, TAX_JOB))
+        self._context = {
+            a.pk: (
+                local_day(a.sale),
+                seen.at(a, PRICES_JOB),
+                seen.at(a, PRODUCTS_JOB),
+                seen.at(a, TAX_JOB),
+            )
+            for a in arrivals
+        }
+        marks = self._context.values()
+        self._prices = PriceList(
+            set(price_groups.values()),
+            wanted,
+            {prices_seen for _, prices_seen, _, _ in marks},
+            {products_seen for _, _, products_seen, _ in marks},
         )
-        for a in arrivals
-    }
-    marks = context.values()
-    prices = PriceList(
-        set(price_groups.values()),
-        wanted,
-        {prices_seen for _, prices_seen, _, _ in marks},
-        {products_seen for _, _, products_seen, _ in marks},
-    )
-    rates = TaxRates(codes, {taxes_seen for *_, taxes_seen in marks})
-    # A batch's lines repeat a few thousand products, prices, quantities and days: each
-    # distinct question is answered once, and only a line found wrong costs more.
-    expected_prices: dict[tuple, tuple[Decimal, str, date | None] | None] = {}
-    expected_taxes: dict[tuple, Decimal | None] = {}
-    found = []
-    for arrival in arrivals:
-        day, prices_seen, products_seen, taxes_seen = context[arrival.pk]
-        group = price_groups[arrival.register_id]
-        for number, line in enumerate(arrival.sale.lines, 1):
-            product = line["product"]
-            if not line["price_override"] and prices.knows(group, product):
-                key = (group, product, day, prices_seen, products_seen)
-                if key not in expected_prices:
-                    expected_prices[key] = prices.price(*key)
-                known = expected_prices[key]
-                if known is not None and not _same_price(line["unit_price"], known[0]):
-                    found.append(_price_finding(arrival, number, line, known, day, now))
-            if line["tax_code"]:
-                key = (
-                    line["tax_code"],
-                    line["quantity"],
-                    line["unit_price"],
-                    line["discount"],
-                    line["tax_amount"],
-                    day,
-                    taxes_seen,
-                )
-                if key not in expected_taxes:
-                    expected_taxes[key] = _wrong_tax(line, rates, day, taxes_seen)
-                expected = expected_taxes[key]
-                if expected is not None:
-                    found.append(_tax_finding(arrival, number, line, expected, day, now))
-    return found
+        self._rates = TaxRates(codes, {taxes_seen for *_, taxes_seen in marks})
+
+    def findings(self, now: datetime) -> list[dict]:
+        """The anomaly rows of the lines charged other than HQ's prices and rates say."""
+        prices, rates = self._prices, self._rates
+        # A batch's lines repeat a few thousand products, prices, quantities and days: each
+        # distinct question is answered once, and only a line found wrong costs more.
+        expected_prices: dict[tuple, tuple[Decimal, str, date | None] | None] = {}
+        expected_taxes: dict[tuple, Decimal | None] = {}
+        found = []
+        for arrival in self._arrivals:
+            day, prices_seen, products_seen, taxes_seen = self._context[arrival.pk]
+            group = self._price_groups[arrival.register_id]
+            for number, line in enumerate(arrival.sale.lines, 1):
+                product = line["product"]
+                if not line["price_override"] and prices.knows(group, product):
+                    key = (group, product, day, prices_seen, products_seen)
+                    if key not in expected_prices:
+                        expected_prices[key] = prices.price(*key)
+                    known = expected_prices[key]
+                    if known is not None and not _same_price(line["unit_price"], known[0]):
+                        found.append(_price_finding(arrival, number, line, known, day, now))
+                if line["tax_code"]:
+                    key = (
+                        line["tax_code"],
+                        line["quantity"],
+                        line["unit_price"],
+                        line["discount"],
+                        line["tax_amount"],
+                        day,
+                        taxes_seen,
+                    )
+                    if key not in expected_taxes:
+                        expected_taxes[key] = _wrong_tax(line, rates, day, taxes_seen)
+                    expected = expected_taxes[key]
+                    if expected is not None:
+                        found.append(_tax_finding(arrival, number, line, expected, day, now))
+        return found
 
 
 def _price_finding(

@@ -19,6 +19,7 @@ anomaly is cleared, and said so, like a filled sequence gap. `overdue` finds reg
 after their last statement and closed no shift since (portal.auditor.shifts_due).
 """
 
+from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
 from functools import cache
@@ -60,10 +61,23 @@ def on_statement(statement: ShiftStatement, now: datetime) -> None:
     shifts_due.check(now, {statement.register_id})
 
 
-def on_sales(arrivals: list[Arrival], now: datetime) -> None:
-    """Reconcile again the unreconciled statements whose range a new sale falls in."""
+def on_sales(arrivals: list[Arrival], now: datetime) -> Callable[[], None] | None:
+    """Find the unreconciled statements whose range a new sale falls in; what it returns (None
+    if there are none) reconciles them again, once the sales' payments are written."""
+    statements = _in_range(arrivals)
+    if not statements:
+        return None
+
+    def reconcile_all() -> None:
+        for statement in statements:
+            reconcile(statement, now)
+
+    return reconcile_all
+
+
+def _in_range(arrivals: list[Arrival]) -> list[ShiftStatement]:
     if not arrivals:
-        return
+        return []
     sequences: dict[int, list[int]] = {}
     for arrival in arrivals:
         sequences.setdefault(arrival.register_id, []).append(arrival.sale.sequence)
@@ -75,12 +89,14 @@ def on_sales(arrivals: list[Arrival], now: datetime) -> None:
             "lowest": min(min(v) for v in sequences.values()),
         },
     )
-    for statement in candidates:
+    return [
+        statement
+        for statement in candidates
         if any(
             statement.first_sequence <= n <= statement.last_sequence
             for n in sequences[statement.register_id]
-        ):
-            reconcile(statement, now)
+        )
+    ]
 
 
 @cache

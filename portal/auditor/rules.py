@@ -10,13 +10,15 @@ Sequence gaps are in `gaps`, expected prices and taxes in `pricing` (with their 
 price lists and tax rates as registers had them in `price_lists`), ids other registers used in
 `reused_ids`.
 The rules run on `transactions.signals.sales_stored`, which ingest sends with the batch's stores
-locked since before it locked any stored sale (see `gaps` on concurrency).
+locked since before it locked any stored sale (see `gaps` on concurrency): they read there, and
+compare and write in the function `check` returns, while the database writes the lines.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
-from functools import cache
+from functools import cache, partial
 
 import sqlalchemy as sa
 from flask import current_app
@@ -36,7 +38,7 @@ from portal.auditor.models import (
     RECEIPT_REUSED,
     Anomaly,
 )
-from portal.auditor.pricing import price_and_tax_findings
+from portal.auditor.pricing import PriceAndTaxCheck
 from portal.core.extensions import db
 from portal.core.sql import btree_lookups, is_postgresql, unnested
 from portal.setup.models import OfflineProfile, Register, Store
@@ -54,22 +56,38 @@ class _Setting:
     max_offline_total: Decimal | None
 
 
-def check(arrivals: list[Arrival], conflicts: list[KeptConflict], now: datetime) -> int:
-    """Add the anomalies of a batch's new sales and kept conflicts; how many were added."""
+def check(
+    arrivals: list[Arrival], conflicts: list[KeptConflict], now: datetime
+) -> Callable[[], int]:
+    """Read what the anomalies of a batch's new sales and kept conflicts need; the function
+    returned finds the rest and adds them all (how many were added).
+
+    The reading needs the sales stored, not their lines and payments: ingest writes those while
+    the function's Python runs (`transactions.signals.sales_stored`).
+    """
     rows = _conflicts(conflicts, now)
-    if arrivals:
-        settings = _settings({a.register_id for a in arrivals})
-        rows += gaps.find(arrivals, now)
-        rows += _reused_receipts(arrivals, now)
-        rows += reused_ids.find(arrivals, now)
-        rows += price_and_tax_findings(
-            arrivals, {r: setting.price_group for r, setting in settings.items()}, now
-        )
+    if not arrivals:
+        return partial(_add, rows)
+    settings = _settings({a.register_id for a in arrivals})
+    rows += gaps.find(arrivals, now)
+    receipts = _receipt_users(arrivals)
+    rows += reused_ids.find(arrivals, now)
+    prices = PriceAndTaxCheck(arrivals, {r: setting.price_group for r, setting in settings.items()})
+
+    def finish() -> int:
+        found = rows + _reused_receipts(arrivals, receipts, now) + prices.findings(now)
         old_days = current_app.config.get("ANOMALY_OLD_DAYS", 30)
         # The same two bounds for every sale of the batch.
         future, old = now + timedelta(minutes=FUTURE_MINUTES), now - timedelta(days=old_days)
         for arrival in arrivals:
-            rows += _one_sale(arrival, settings[arrival.register_id], now, (old, future))
+            found += _one_sale(arrival, settings[arrival.register_id], now, (old, future))
+        return _add(found)
+
+    return finish
+
+
+def _add(rows: list[dict]) -> int:
+    """Store the anomaly rows, after what the rules changed of stored ones; how many."""
     db.session.flush()
     if rows:
         db.session.execute(sa.insert(Anomaly.__table__), rows)
@@ -210,8 +228,9 @@ def _offline(arrival: Arrival, setting: _Setting, now: datetime) -> list[dict]:
     return found
 
 
-def _reused_receipts(arrivals: list[Arrival], now: datetime) -> list[dict]:
-    """A receipt number of a store used by another sale stored before (or earlier in the batch)."""
+def _receipt_users(arrivals: list[Arrival]) -> dict[tuple[int, str], list[tuple[int, str]]]:
+    """The stored sales (row id, transaction id) by (store, receipt number), of the batch's
+    receipt numbers that more than one sale of the store used."""
     # Through the btree on (store, receipt), never the receipt numbers' trigram index.
     with btree_lookups():
         rows = db.session.execute(
@@ -224,6 +243,14 @@ def _reused_receipts(arrivals: list[Arrival], now: datetime) -> list[dict]:
     users: dict[tuple[int, str], list[tuple[int, str]]] = {}
     for store, receipt, pk, transaction_id in rows:
         users.setdefault((store, receipt), []).append((pk, transaction_id))
+    return users
+
+
+def _reused_receipts(
+    arrivals: list[Arrival], users: dict[tuple[int, str], list[tuple[int, str]]], now: datetime
+) -> list[dict]:
+    """A receipt number of a store used by another sale stored before (or earlier in the batch);
+    `users` as `_receipt_users` read them."""
     found, batch = [], {a.pk for a in arrivals}
     for arrival in arrivals:
         # Another batch's sale was committed first (the store lock orders them) whatever its id;

@@ -4,14 +4,16 @@ An executemany on PostgreSQL either sends one statement per row or, with RETURNI
 of thousands of placeholders that the driver parses in Python; both cost more than the insert.
 So on PostgreSQL rows that may clash go in as INSERT ... SELECT FROM unnest(arrays), in parts
 that overlap with the caller's work (`new_rows`), and rows that cannot clash (the lines of a new
-sale) go in with COPY.
+sale) go in with COPY, which the database finishes while the caller goes on (`appending`).
 """
 
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack, contextmanager
 from functools import cache
 
 import sqlalchemy as sa
+from sqlalchemy import event
 from sqlalchemy.dialects import postgresql, sqlite
 
 from portal.core.extensions import db
@@ -123,19 +125,69 @@ def _insert_new_sql(
     )
 
 
-def copy_rows(table: sa.Table, columns: Sequence[str], rows: list[tuple]) -> None:
-    """Append rows (tuples of `columns`) that cannot clash with stored ones (COPY on PostgreSQL).
+Rows = tuple[sa.Table, Sequence[str], list[tuple]]
 
-    The values go to the database as they are: no column type of the model converts them.
+
+@contextmanager
+def appending(writes: Sequence[Rows]) -> Iterator[None]:
+    """Append rows that cannot clash with stored ones, `(table, columns, rows)` one table after
+    another (each row a tuple of `columns`), while the block runs.
+
+    The values go to the database as they are: no column type of the model converts them. On
+    PostgreSQL the rows go in with COPY, sent before the block; a helper thread then waits for
+    the database to take them in (their foreign-key checks are most of the work) while the
+    block's Python runs, on the machine's other core. The block's first statement waits for
+    them (an engine event on the unit of work's connection), else the block's end does; either
+    raises their error. An error of the block wins over theirs. Elsewhere the rows are written
+    before the block.
     """
-    if not rows:
+    writes = [write for write in writes if write[2]]
+    if not writes or not is_postgresql():
+        for table, columns, rows in writes:
+            db.session.execute(
+                sa.insert(table), [dict(zip(columns, row, strict=True)) for row in rows]
+            )
+        yield
         return
-    if not is_postgresql():
-        db.session.execute(sa.insert(table), [dict(zip(columns, row, strict=True)) for row in rows])
-        return
-    raw = db.session.connection().connection.dbapi_connection
+    connection = db.session.connection()
+    raw = connection.connection.dbapi_connection
+    (table, columns, rows), *rest = writes
+    with ExitStack() as sending:
+        _copy(sending, raw, table, columns, rows)
+        copying = sending.pop_all()
+
+    def take_in() -> None:
+        # The driver's connection lock, held since the COPY began, keeps any other use of the
+        # connection waiting until the last COPY ends.
+        copying.close()
+        for table, columns, rows in rest:
+            with ExitStack() as copy:
+                _copy(copy, raw, table, columns, rows)
+
+    # Leaving the pool joins the thread, also when the block raised.
+    with ThreadPoolExecutor(1) as helper:
+        taken_in = helper.submit(take_in)
+        waited = False
+
+        def wait(*_) -> None:
+            nonlocal waited
+            if not waited:
+                waited = True
+                taken_in.result()
+
+        event.listen(connection, "before_cursor_execute", wait)
+        try:
+            yield
+        finally:
+            event.remove(connection, "before_cursor_execute", wait)
+        wait()
+
+
+def _copy(stack: ExitStack, raw, table: sa.Table, columns: Sequence[str], rows: list[tuple]):
+    """Send the rows in a COPY, which ends when `stack` closes."""
     quote = postgresql.dialect().identifier_preparer.quote
     copy_sql = f"COPY {quote(table.name)} ({', '.join(map(quote, columns))}) FROM STDIN"
-    with raw.cursor() as cursor, cursor.copy(copy_sql) as copy:
-        for row in rows:
-            copy.write_row(row)
+    cursor = stack.enter_context(raw.cursor())
+    copy = stack.enter_context(cursor.copy(copy_sql))
+    for row in rows:
+        copy.write_row(row)

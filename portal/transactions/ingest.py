@@ -28,16 +28,19 @@ with INSERT ... ON CONFLICT DO NOTHING, in (register, id) order whatever the bat
 two connections sending the same sales at once store each sale once, without deadlock; the second
 waits for the first to commit and then finds its rows. The inserts go in parts of `PART` sales,
 each checked while the database inserts the part before: on two cores the checking and the
-inserting overlap instead of taking turns.
+inserting overlap instead of taking turns. Likewise the receivers of `sales_stored` read what
+they need before the lines and payments are written, and do the rest (as ingest writes its
+answer) while the database writes them.
 An Idempotency-Key claims the pair (database, key) the same way; the first response is kept on
 the upload session and replayed for a retry with the same key and body.
 """
 
 import hashlib
 from collections import Counter
+from collections.abc import Callable
 from functools import cache
 from operator import itemgetter
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 
@@ -100,15 +103,19 @@ def receive(
     if earlier is not None:
         _record_last_upload(database, now)
         return earlier, True
-    results = _store(database, session_id, typed_sales.Batch(body), now)
-    counts = Counter(result["status"] for result in results)
-    response = {
-        "upload_session": session_id,
-        "status": UPLOAD_APPLIED,
-        "counts": {outcome: counts[outcome] for outcome in OUTCOMES},
-        "results": results,
-    }
-    _finish_session(session_id, response)
+    stored = _store(database, session_id, typed_sales.Batch(body), now)
+    # The database writes the lines and payments while the rest of the batch's Python runs.
+    with bulk.appending(stored.lines):
+        for finish in stored.finishing:
+            finish()
+        counts = Counter(result["status"] for result in stored.results)
+        response = {
+            "upload_session": session_id,
+            "status": UPLOAD_APPLIED,
+            "counts": {outcome: counts[outcome] for outcome in OUTCOMES},
+            "results": stored.results,
+        }
+        _finish_session(session_id, response)
     # Last: the device's status row is one per database, and holding it longer than this
     # would make every other upload of the database wait.
     _record_last_upload(database, now, counts[ACCEPTED] + counts[DUPLICATE])
@@ -158,14 +165,23 @@ def _earlier_response(database: ChannelDatabase, key: str, request_sha256: str) 
     return earlier.response
 
 
-def _store(
-    database: ChannelDatabase, session_id: int, batch: typed_sales.Batch, now
-) -> list[dict[str, Any]]:
-    """Check the batch's transactions and store their good sales; one result per transaction,
-    in the batch's order.
+class _Stored(NamedTuple):
+    """A batch's sales stored: what is left to write and to finish, and the results."""
+
+    # One per transaction, in the batch's order.
+    results: list[dict[str, Any]]
+    # The rows of the new sales' lines and payments (`bulk.appending`).
+    lines: list[bulk.Rows]
+    # What the receivers of `sales_stored` left to do once the lines are being written.
+    finishing: list[Callable[[], Any]]
+
+
+def _store(database: ChannelDatabase, session_id: int, batch: typed_sales.Batch, now) -> _Stored:
+    """Check the batch's transactions and store their good sales, but not yet their lines and
+    payments.
 
     The sales go in in (register, id) order, in parts: each part is checked while the database
-    inserts the one before (`bulk.new_rows`), their lines and payments after the last.
+    inserts the one before (`bulk.new_rows`).
     """
     checked: list[typed_sales.Checked | None] = [None] * len(batch)
     keys = _keys(batch, checked)
@@ -192,7 +208,7 @@ def _store(
             new_rows.send(rows)
         inserted = {(register_id, tid): pk for register_id, tid, pk in new_rows.inserted()}
     # `first` was filled in the insert's (register, id) order.
-    _insert_lines(inserted, list(first.values()))
+    lines = _lines_and_payments(inserted, list(first.values()))
     results: list[dict[str, Any]] = []
     sales: list[tuple[int, Sale, tuple[int, int]]] = []
     for index in range(len(batch)):
@@ -220,12 +236,14 @@ def _store(
             other_content.append((sale, pk, content_sha256))
         if results[index]["status"] != DUPLICATE:
             stores.add(store_id)
+    finishing = []
     if stores:
         # Before the conflicts' row locks: every batch takes the store locks first, then those.
         lock_stores(stores)
         kept = conflicts.keep(session_id, other_content, now)
-        signals.sales_stored.send(arrivals=arrivals, conflicts=kept, now=now)
-    return results
+        heard = signals.sales_stored.send(arrivals=arrivals, conflicts=kept, now=now)
+        finishing = [finish for _, finish in heard if finish is not None]
+    return _Stored(results, lines, finishing)
 
 
 def _keys(batch: typed_sales.Batch, checked: list) -> dict[int, tuple[str, str]]:
@@ -316,10 +334,10 @@ def _transaction_row(sale: Sale, register: tuple[int, int], session_id: int, now
     }
 
 
-def _insert_lines(
+def _lines_and_payments(
     inserted: dict[conflicts.SaleKey, int], sales: list[tuple[Sale, tuple[int, int]]]
-) -> None:
-    """The lines and payments of the sales just inserted, in the sales' order."""
+) -> list[bulk.Rows]:
+    """The rows of the lines and payments of the sales just inserted, in the sales' order."""
     lines, payments = [], []
     for sale, (register_id, _) in sales:
         pk = inserted.get((register_id, sale.transaction_id))
@@ -329,8 +347,10 @@ def _insert_lines(
             lines.append((pk, number, *_line_values(line)))
         for number, payment in enumerate(sale.payments, 1):
             payments.append((pk, number, *_payment_values(payment)))
-    bulk.copy_rows(TransactionLine.__table__, LINE_COLUMNS, lines)
-    bulk.copy_rows(TransactionPayment.__table__, PAYMENT_COLUMNS, payments)
+    return [
+        (TransactionLine.__table__, LINE_COLUMNS, lines),
+        (TransactionPayment.__table__, PAYMENT_COLUMNS, payments),
+    ]
 
 
 def _finish_session(session_id: int, response: dict[str, Any]) -> None:

@@ -19,6 +19,11 @@ sales_stored = _signals.signal(
     Sent inside the batch's database transaction, after the batch's stores are locked, with
     `arrivals` (list of Arrival), `conflicts` (list of KeptConflict) and `now`; what a receiver
     adds to the session is committed, or rolled back, with the sales.
+
+    The sales are stored, their lines and payments not yet: a receiver reads there what it
+    needs of the database and may return a function (no arguments) with the rest of its work.
+    Ingest then writes the lines and payments and calls each such function meanwhile: its
+    Python runs while the database writes, and its first statement waits for the rows.
     """,
 )
 
