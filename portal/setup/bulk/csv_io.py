@@ -125,7 +125,7 @@ def import_csv(kind: str, content: bytes, dry_run: bool = False) -> dict:
                     if created_offline is not None:
                         offline[created_offline] = line
                 except DomainError as error:
-                    problems = error.fields or {"row": error.message}
+                    problems = _row_problems(error)
             refuse(line, problems)
         for line, problems in _offline_refusals(offline).items():
             refuse(line, problems)
@@ -247,9 +247,13 @@ def _offline_refusals(created: dict[int, int]) -> dict[int, dict[str, str]]:
     for state in registers.offline_states(list(created)):
         refusal = registers.offline_refusal(state)
         if refusal is not None:
-            error = registers.refusal_error(refusal)
-            refused[created[state.id]] = error.fields or {"row": error.message}
+            refused[created[state.id]] = _row_problems(registers.refusal_error(refusal))
     return refused
+
+
+def _row_problems(error: DomainError) -> dict[str, str]:
+    """A refused row's errors by field, or the row's as a whole where the error names none."""
+    return error.fields or {"row": error.message}
 
 
 def _state(record) -> dict:
